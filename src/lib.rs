@@ -1,0 +1,32 @@
+//! # peercall
+//!
+//! The sans-IO core of peercall, a peer-to-peer video call system for
+//! single-board computers. This crate holds the logic and nothing else: it owns
+//! no socket, opens no device and never reads the clock. Time comes in as an
+//! `Instant` argument and bytes come in as slices; what to send, what happened
+//! and when to be woken next come back out. The binaries (`peercall-registry`,
+//! `peercall`) own the sockets and the event loops and are thin shells around
+//! these machines.
+//!
+//! ```text
+//!            bytes in                      decisions out
+//!  socket ──► wire::FrameReader ──► Message ──► Registry / Membership ──► Output
+//!                                                 ▲          │  Send(Message) ──► socket
+//!                            now: Instant ────────┘          │  Event ──► stdout
+//!                                                            └─ next_timeout() ──► mio::Poll
+//! ```
+//!
+//! - [`wire`]: the binary frame and every control message.
+//! - [`registry`]: the registry's table and its rules (server side).
+//! - [`membership`]: a peer's membership in a registry (client side):
+//!   register, keep alive, reconnect with backoff, look up, list, leave.
+//!
+//! ```
+//! use peercall::wire::{Message, Name};
+//! let bytes = Message::Lookup(Name::new("kitchen").unwrap()).to_bytes();
+//! assert_eq!(Message::parse_bytes(&bytes).unwrap(), Message::Lookup(Name::new("kitchen").unwrap()));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod wire;

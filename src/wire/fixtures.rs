@@ -1,0 +1,262 @@
+//! A byte fixture for every message: parse the fixture, compare with the
+//! expected value, emit into a buffer pre-filled with 0xa5 (so a byte that emit
+//! forgets shows up) and compare with the fixture again.
+
+use super::*;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+fn name(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+fn v4(a: u8, b: u8, c: u8, d: u8, port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), port)
+}
+
+fn check(fixture: &[u8], msg: Message) {
+    let parsed = Message::parse_bytes(fixture).expect("fixture parses");
+    assert_eq!(parsed, msg);
+    assert_eq!(msg.buffer_len(), fixture.len());
+    let mut buf = vec![0xa5u8; msg.buffer_len()];
+    msg.emit(&mut buf);
+    assert_eq!(buf, fixture, "emit of {msg:?}");
+}
+
+#[test]
+fn register() {
+    check(
+        &[
+            0x50, 0x43, 0x01, 0x01, 0x00, 0x0d, // header: "PC" v1 REGISTER len 13
+            0x05, b'a', b'l', b'i', b'c', b'e', // name
+            0x04, 192, 0, 2, 20, // IPv4 192.0.2.20
+            0x12, 0x5d, // port 4701
+        ],
+        Message::Register(Register {
+            name: name("alice"),
+            addr: v4(192, 0, 2, 20, 4701),
+        }),
+    );
+}
+
+#[test]
+fn register_with_empty_ip_and_ipv6() {
+    check(
+        &[
+            0x50, 0x43, 0x01, 0x01, 0x00, 0x09, 0x01, b'b', 0x04, 0, 0, 0, 0, 0x12, 0x5e,
+        ],
+        Message::Register(Register {
+            name: name("b"),
+            addr: v4(0, 0, 0, 0, 4702),
+        }),
+    );
+    let mut fx = vec![0x50, 0x43, 0x01, 0x01, 0x00, 0x15, 0x01, b'b', 0x06];
+    fx.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]);
+    fx.extend_from_slice(&[0x12, 0x5e]);
+    check(
+        &fx,
+        Message::Register(Register {
+            name: name("b"),
+            addr: SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+                4702,
+            ),
+        }),
+    );
+}
+
+#[test]
+fn unregister() {
+    check(&[0x50, 0x43, 0x01, 0x02, 0x00, 0x00], Message::Unregister);
+}
+
+#[test]
+fn lookup() {
+    check(
+        &[0x50, 0x43, 0x01, 0x03, 0x00, 0x04, 0x03, b'b', b'o', b'b'],
+        Message::Lookup(name("bob")),
+    );
+}
+
+#[test]
+fn list_from_start_and_after_a_name() {
+    check(
+        &[0x50, 0x43, 0x01, 0x04, 0x00, 0x01, 0x00],
+        Message::List { after: None },
+    );
+    check(
+        &[0x50, 0x43, 0x01, 0x04, 0x00, 0x04, 0x03, b'b', b'o', b'b'],
+        Message::List {
+            after: Some(name("bob")),
+        },
+    );
+}
+
+#[test]
+fn registered() {
+    check(
+        &[
+            0x50, 0x43, 0x01, 0x21, 0x00, 0x11, // header, len 17
+            0x02, b'p', b'i', // name
+            0x04, 127, 0, 0, 1, 0x12, 0x5d, // recorded 127.0.0.1:4701
+            0x04, 127, 0, 0, 1, 0xc3, 0x50, // observed 127.0.0.1:50000
+        ],
+        Message::Registered(Registered {
+            name: name("pi"),
+            addr: v4(127, 0, 0, 1, 4701),
+            observed: v4(127, 0, 0, 1, 50000),
+        }),
+    );
+}
+
+#[test]
+fn already_registered() {
+    check(
+        &[
+            0x50, 0x43, 0x01, 0x22, 0x00, 0x06, 0x02, b'p', b'i', 0x01, 0x07, 0xd0,
+        ],
+        Message::AlreadyRegistered(AlreadyRegistered {
+            name: name("pi"),
+            status: HoldStatus::Probing,
+            probe_ms: 2000,
+        }),
+    );
+}
+
+#[test]
+fn name_taken() {
+    check(
+        &[0x50, 0x43, 0x01, 0x23, 0x00, 0x03, 0x02, b'p', b'i'],
+        Message::NameTaken(name("pi")),
+    );
+}
+
+#[test]
+fn endpoint_taken() {
+    check(
+        &[0x50, 0x43, 0x01, 0x24, 0x00, 0x07, 0x04, 127, 0, 0, 1, 0x12, 0x5d],
+        Message::EndpointTaken(v4(127, 0, 0, 1, 4701)),
+    );
+}
+
+fn entry_pi() -> (Vec<u8>, Entry) {
+    (
+        vec![
+            0x02, b'p', b'i', // name
+            0x04, 192, 0, 2, 7, 0x12, 0x5d, // 192.0.2.7:4701
+            0x04, 198, 51, 100, 9, 0x9c, 0x40, // observed 198.51.100.9:40000
+            0x00, 0x00, 0x0e, 0x10, // 3600 s
+        ],
+        Entry {
+            name: name("pi"),
+            addr: v4(192, 0, 2, 7, 4701),
+            observed: v4(198, 51, 100, 9, 40000),
+            age_secs: 3600,
+        },
+    )
+}
+
+#[test]
+fn found() {
+    let (bytes, entry) = entry_pi();
+    let mut fx = vec![0x50, 0x43, 0x01, 0x25, 0x00, bytes.len() as u8];
+    fx.extend_from_slice(&bytes);
+    check(&fx, Message::Found(entry));
+}
+
+#[test]
+fn not_found() {
+    check(
+        &[0x50, 0x43, 0x01, 0x26, 0x00, 0x02, 0x01, b'x'],
+        Message::NotFound(name("x")),
+    );
+}
+
+#[test]
+fn list_reply_pages() {
+    let (bytes, entry) = entry_pi();
+    let mut fx = vec![0x50, 0x43, 0x01, 0x27, 0x00, (3 + 2 * bytes.len()) as u8];
+    fx.extend_from_slice(&[0x01, 0x00, 0x02]); // more, 2 entries
+    fx.extend_from_slice(&bytes);
+    fx.extend_from_slice(&bytes);
+    check(
+        &fx,
+        Message::ListReply(ListReply {
+            more: true,
+            entries: vec![entry.clone(), entry],
+        }),
+    );
+    check(
+        &[0x50, 0x43, 0x01, 0x27, 0x00, 0x03, 0x00, 0x00, 0x00],
+        Message::ListReply(ListReply {
+            more: false,
+            entries: vec![],
+        }),
+    );
+}
+
+#[test]
+fn goodbye() {
+    check(
+        &[0x50, 0x43, 0x01, 0x28, 0x00, 0x01, 0x01],
+        Message::Goodbye(GoodbyeReason::Unregistered),
+    );
+    check(
+        &[0x50, 0x43, 0x01, 0x28, 0x00, 0x01, 0x02],
+        Message::Goodbye(GoodbyeReason::ShuttingDown),
+    );
+}
+
+#[test]
+fn ping_pong() {
+    check(
+        &[0x50, 0x43, 0x01, 0x70, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0x01, 0x02],
+        Message::Ping(0x0102),
+    );
+    check(
+        &[0x50, 0x43, 0x01, 0x71, 0x00, 0x08, 0xff, 0, 0, 0, 0, 0, 0, 0x2a],
+        Message::Pong(0xff00_0000_0000_002a),
+    );
+}
+
+#[test]
+fn error() {
+    check(
+        &[
+            0x50, 0x43, 0x01, 0x7f, 0x00, 0x06, 0x00, 0x06, 0x00, 0x02, b'n', b'o',
+        ],
+        Message::Error(ErrorMsg::new(ErrorCode::BadName, "no")),
+    );
+}
+
+#[test]
+fn unknown_type_is_kept_with_its_code() {
+    assert_eq!(
+        Message::parse_bytes(&[0x50, 0x43, 0x01, 0x55, 0x00, 0x02, 1, 2]),
+        Ok(Message::Unknown(0x55))
+    );
+}
+
+#[test]
+fn a_full_list_page_fits_one_frame() {
+    let e = Entry {
+        name: name(&"n".repeat(MAX_NAME_LEN)),
+        addr: SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 1),
+        observed: SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 1),
+        age_secs: 0,
+    };
+    let per = e.len();
+    let n = (MAX_PAYLOAD_LEN - ListReply::EMPTY_LEN) / per;
+    let page = Message::ListReply(ListReply {
+        more: true,
+        entries: vec![e.clone(); n],
+    });
+    assert!(page.fits());
+    let bytes = page.to_bytes();
+    assert!(bytes.len() <= MAX_FRAME_LEN);
+    assert_eq!(Message::parse_bytes(&bytes), Ok(page));
+    let over = Message::ListReply(ListReply {
+        more: true,
+        entries: vec![e; n + 1],
+    });
+    assert!(!over.fits());
+}

@@ -1,0 +1,313 @@
+//! The fixed binary wire format of peercall's control messages (registry now,
+//! call signalling later), in two levels as smoltcp does it: a checked
+//! [`Frame`] view over bytes, and an owned [`Message`] enum with symmetric
+//! [`Message::parse`], [`Message::emit`] and [`Message::buffer_len`].
+//!
+//! Every length is checked before it is read, nothing indexes or unwraps peer
+//! bytes, trailing bytes are refused, and unknown type codes parse as
+//! [`Message::Unknown`] so they can be answered with an error. The byte tables
+//! are in `docs/protocol.md`.
+
+mod control;
+mod field;
+mod frame;
+mod name;
+mod registry;
+
+pub use control::{ErrorCode, ErrorMsg};
+pub use field::{FAMILY_IPV4, FAMILY_IPV6, MAX_TEXT_LEN};
+pub use frame::{
+    frame_len, Frame, FrameReader, HEADER_LEN, MAGIC, MAX_FRAME_LEN, MAX_PAYLOAD_LEN, VERSION,
+};
+pub use name::{Name, NameError, MAX_NAME_LEN};
+pub use registry::{
+    AlreadyRegistered, Entry, GoodbyeReason, HoldStatus, ListReply, Register, Registered,
+    LIST_MORE,
+};
+
+use field::{Reader, Writer};
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Message type codes. Ranges: `0x01..=0x1f` requests to the registry,
+/// `0x21..=0x3f` registry answers, `0x40..=0x6f` call signalling, `0x70..=0x7f`
+/// messages either side may send.
+pub mod msg_type {
+    /// Peer → registry: claim a name for an endpoint.
+    pub const REGISTER: u8 = 0x01;
+    /// Peer → registry: drop my registration and close.
+    pub const UNREGISTER: u8 = 0x02;
+    /// Peer → registry: where is this name?
+    pub const LOOKUP: u8 = 0x03;
+    /// Peer → registry: one page of the table.
+    pub const LIST: u8 = 0x04;
+    /// Registry → peer: registration recorded.
+    pub const REGISTERED: u8 = 0x21;
+    /// Registry → peer: same name and endpoint already registered.
+    pub const ALREADY_REGISTERED: u8 = 0x22;
+    /// Registry → peer: name held by another endpoint.
+    pub const NAME_TAKEN: u8 = 0x23;
+    /// Registry → peer: endpoint held by another name.
+    pub const ENDPOINT_TAKEN: u8 = 0x24;
+    /// Registry → peer: lookup hit.
+    pub const FOUND: u8 = 0x25;
+    /// Registry → peer: lookup miss.
+    pub const NOT_FOUND: u8 = 0x26;
+    /// Registry → peer: a page of the table.
+    pub const LIST_REPLY: u8 = 0x27;
+    /// Registry → peer: the registry closes this connection after this message.
+    pub const GOODBYE: u8 = 0x28;
+    /// Either side: are you there?
+    pub const PING: u8 = 0x70;
+    /// Either side: yes (echoes the ping's token).
+    pub const PONG: u8 = 0x71;
+    /// Either side: something was wrong with what you sent.
+    pub const ERROR: u8 = 0x7f;
+}
+
+/// Why bytes are not a valid message. Every variant is the peer's fault; the
+/// parser never panics on any input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    /// The frame or a field ends early.
+    Truncated,
+    /// The stream does not start with [`MAGIC`].
+    BadMagic,
+    /// The frame's version byte is not [`VERSION`].
+    UnsupportedVersion(u8),
+    /// The length field exceeds [`MAX_PAYLOAD_LEN`].
+    TooLong(usize),
+    /// Bytes are left after the last field.
+    TrailingBytes(usize),
+    /// A name breaks the name rules.
+    BadName(NameError),
+    /// A text field is not UTF-8.
+    BadUtf8,
+    /// A text field is longer than [`MAX_TEXT_LEN`].
+    TextTooLong(usize),
+    /// An address family byte is neither 4 nor 6.
+    BadAddressFamily(u8),
+    /// Undefined flag bits are set.
+    BadFlags(u8),
+}
+
+impl WireError {
+    /// The ERROR message that answers this fault.
+    pub fn to_error_msg(self) -> ErrorMsg {
+        let code = match self {
+            WireError::BadMagic => ErrorCode::BadMagic,
+            WireError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            WireError::TooLong(_) => ErrorCode::FrameTooLong,
+            WireError::BadName(_) => ErrorCode::BadName,
+            WireError::BadAddressFamily(_) => ErrorCode::BadAddress,
+            WireError::Truncated
+            | WireError::TrailingBytes(_)
+            | WireError::BadUtf8
+            | WireError::TextTooLong(_)
+            | WireError::BadFlags(_) => ErrorCode::Malformed,
+        };
+        ErrorMsg::new(code, self.to_string())
+    }
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Truncated => write!(f, "message ends before its last field"),
+            WireError::BadMagic => write!(f, "stream does not start with the peercall magic \"PC\""),
+            WireError::UnsupportedVersion(v) => {
+                write!(f, "protocol version {v} is not supported (this side speaks {VERSION})")
+            }
+            WireError::TooLong(n) => {
+                write!(f, "payload of {n} bytes exceeds the maximum of {MAX_PAYLOAD_LEN}")
+            }
+            WireError::TrailingBytes(n) => write!(f, "{n} bytes after the last field"),
+            WireError::BadName(e) => write!(f, "{e}"),
+            WireError::BadUtf8 => write!(f, "text is not UTF-8"),
+            WireError::TextTooLong(n) => {
+                write!(f, "text of {n} bytes exceeds the maximum of {MAX_TEXT_LEN}")
+            }
+            WireError::BadAddressFamily(b) => {
+                write!(f, "address family {b} is neither 4 (IPv4) nor 6 (IPv6)")
+            }
+            WireError::BadFlags(b) => write!(f, "undefined flag bits set in {b:#04x}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// One control message, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Claim a name for a call endpoint.
+    Register(Register),
+    /// Drop this connection's registration; the registry answers GOODBYE and closes.
+    Unregister,
+    /// Ask where a name is.
+    Lookup(Name),
+    /// Ask for a page of the table: entries with names after `after` (from the start if `None`).
+    List {
+        /// Continue after this name.
+        after: Option<Name>,
+    },
+    /// The registration is recorded.
+    Registered(Registered),
+    /// The same name and endpoint is registered already.
+    AlreadyRegistered(AlreadyRegistered),
+    /// The name is registered by another endpoint.
+    NameTaken(Name),
+    /// The endpoint is registered under another name.
+    EndpointTaken(SocketAddr),
+    /// Lookup hit.
+    Found(Entry),
+    /// Lookup miss.
+    NotFound(Name),
+    /// A page of the table.
+    ListReply(ListReply),
+    /// The registry closes this connection right after this message.
+    Goodbye(GoodbyeReason),
+    /// Keepalive probe; the other side answers PONG with the same token.
+    Ping(u64),
+    /// Keepalive answer.
+    Pong(u64),
+    /// Something was wrong with what the other side sent.
+    Error(ErrorMsg),
+    /// A type code this version does not know (its payload is skipped).
+    Unknown(u8),
+}
+
+impl Message {
+    /// The type code this message is sent with.
+    pub fn msg_type(&self) -> u8 {
+        use msg_type::*;
+        match self {
+            Message::Register(_) => REGISTER,
+            Message::Unregister => UNREGISTER,
+            Message::Lookup(_) => LOOKUP,
+            Message::List { .. } => LIST,
+            Message::Registered(_) => REGISTERED,
+            Message::AlreadyRegistered(_) => ALREADY_REGISTERED,
+            Message::NameTaken(_) => NAME_TAKEN,
+            Message::EndpointTaken(_) => ENDPOINT_TAKEN,
+            Message::Found(_) => FOUND,
+            Message::NotFound(_) => NOT_FOUND,
+            Message::ListReply(_) => LIST_REPLY,
+            Message::Goodbye(_) => GOODBYE,
+            Message::Ping(_) => PING,
+            Message::Pong(_) => PONG,
+            Message::Error(_) => ERROR,
+            Message::Unknown(t) => *t,
+        }
+    }
+
+    /// Parses the message in a checked frame.
+    pub fn parse<T: AsRef<[u8]>>(frame: &Frame<T>) -> Result<Message, WireError> {
+        use msg_type::*;
+        let mut r = Reader::new(frame.payload());
+        let msg = match frame.msg_type() {
+            REGISTER => Message::Register(Register::read(&mut r)?),
+            UNREGISTER => Message::Unregister,
+            LOOKUP => Message::Lookup(r.name()?),
+            LIST => Message::List {
+                after: r.optional_name()?,
+            },
+            REGISTERED => Message::Registered(Registered::read(&mut r)?),
+            ALREADY_REGISTERED => Message::AlreadyRegistered(AlreadyRegistered::read(&mut r)?),
+            NAME_TAKEN => Message::NameTaken(r.name()?),
+            ENDPOINT_TAKEN => Message::EndpointTaken(r.socket_addr()?),
+            FOUND => Message::Found(Entry::read(&mut r)?),
+            NOT_FOUND => Message::NotFound(r.name()?),
+            LIST_REPLY => Message::ListReply(ListReply::read(&mut r)?),
+            GOODBYE => Message::Goodbye(GoodbyeReason::from_code(r.u8()?)),
+            PING => Message::Ping(r.u64()?),
+            PONG => Message::Pong(r.u64()?),
+            ERROR => Message::Error(ErrorMsg::read(&mut r)?),
+            other => return Ok(Message::Unknown(other)),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+
+    /// Parses exactly one whole frame.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Message, WireError> {
+        Message::parse(&Frame::new_checked(bytes)?)
+    }
+
+    fn payload_len(&self) -> usize {
+        match self {
+            Message::Register(m) => m.len(),
+            Message::Unregister | Message::Unknown(_) => 0,
+            Message::Lookup(n) | Message::NameTaken(n) | Message::NotFound(n) => field::name_len(n),
+            Message::List { after } => after.as_ref().map_or(1, field::name_len),
+            Message::Registered(m) => m.len(),
+            Message::AlreadyRegistered(m) => m.len(),
+            Message::EndpointTaken(a) => field::socket_addr_len(a),
+            Message::Found(e) => e.len(),
+            Message::ListReply(m) => m.len(),
+            Message::Goodbye(_) => 1,
+            Message::Ping(_) | Message::Pong(_) => 8,
+            Message::Error(m) => m.len(),
+        }
+    }
+
+    /// Bytes [`Message::emit`] writes: header plus payload. At most
+    /// [`MAX_FRAME_LEN`] for every message built with the public constructors,
+    /// except a [`ListReply`] given more entries than fit (see [`Message::fits`]).
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.payload_len()
+    }
+
+    /// Whether this message fits in one frame.
+    pub fn fits(&self) -> bool {
+        self.payload_len() <= MAX_PAYLOAD_LEN
+    }
+
+    /// Writes the whole frame into `buf`, which must be exactly
+    /// [`Message::buffer_len`] bytes long.
+    ///
+    /// # Panics
+    /// If `buf` has the wrong size or the message does not [`Message::fits`]:
+    /// both are bugs in the caller, not properties of any input.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let payload_len = self.payload_len();
+        assert!(payload_len <= MAX_PAYLOAD_LEN, "message exceeds one frame");
+        assert_eq!(buf.len(), HEADER_LEN + payload_len, "emit buffer size");
+        frame::emit_header(buf, self.msg_type(), payload_len);
+        let mut w = Writer::new(&mut buf[HEADER_LEN..]);
+        match self {
+            Message::Register(m) => m.write(&mut w),
+            Message::Unregister | Message::Unknown(_) => {}
+            Message::Lookup(n) | Message::NameTaken(n) | Message::NotFound(n) => w.name(n),
+            Message::List { after } => w.optional_name(after.as_ref()),
+            Message::Registered(m) => m.write(&mut w),
+            Message::AlreadyRegistered(m) => m.write(&mut w),
+            Message::EndpointTaken(a) => w.socket_addr(a),
+            Message::Found(e) => e.write(&mut w),
+            Message::ListReply(m) => m.write(&mut w),
+            Message::Goodbye(r) => w.u8(r.code()),
+            Message::Ping(t) | Message::Pong(t) => w.u64(*t),
+            Message::Error(m) => m.write(&mut w),
+        }
+        debug_assert_eq!(w.remaining(), 0, "buffer_len and emit disagree");
+    }
+
+    /// Appends the whole frame to `out` (a connection's write queue).
+    pub fn emit_into(&self, out: &mut Vec<u8>) {
+        let at = out.len();
+        out.resize(at + self.buffer_len(), 0);
+        self.emit(&mut out[at..]);
+    }
+
+    /// The whole frame as a new vector.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.buffer_len());
+        self.emit_into(&mut v);
+        v
+    }
+}
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod malformed;
