@@ -29,4 +29,5 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod registry;
 pub mod wire;

@@ -21,8 +21,7 @@ pub use frame::{
 };
 pub use name::{Name, NameError, MAX_NAME_LEN};
 pub use registry::{
-    AlreadyRegistered, Entry, GoodbyeReason, HoldStatus, ListReply, Register, Registered,
-    LIST_MORE,
+    AlreadyRegistered, Entry, GoodbyeReason, HoldStatus, ListReply, Register, Registered, LIST_MORE,
 };
 
 use field::{Reader, Writer};
@@ -114,12 +113,20 @@ impl fmt::Display for WireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WireError::Truncated => write!(f, "message ends before its last field"),
-            WireError::BadMagic => write!(f, "stream does not start with the peercall magic \"PC\""),
+            WireError::BadMagic => {
+                write!(f, "stream does not start with the peercall magic \"PC\"")
+            }
             WireError::UnsupportedVersion(v) => {
-                write!(f, "protocol version {v} is not supported (this side speaks {VERSION})")
+                write!(
+                    f,
+                    "protocol version {v} is not supported (this side speaks {VERSION})"
+                )
             }
             WireError::TooLong(n) => {
-                write!(f, "payload of {n} bytes exceeds the maximum of {MAX_PAYLOAD_LEN}")
+                write!(
+                    f,
+                    "payload of {n} bytes exceeds the maximum of {MAX_PAYLOAD_LEN}"
+                )
             }
             WireError::TrailingBytes(n) => write!(f, "{n} bytes after the last field"),
             WireError::BadName(e) => write!(f, "{e}"),

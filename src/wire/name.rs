@@ -100,7 +100,15 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_and_international_names() {
-        for ok in ["alice", "kitchen-pi", "a", "büro", "кухня", "pi_4.local", "0day"] {
+        for ok in [
+            "alice",
+            "kitchen-pi",
+            "a",
+            "büro",
+            "кухня",
+            "pi_4.local",
+            "0day",
+        ] {
             assert!(Name::new(ok).is_ok(), "{ok}");
         }
         assert!(Name::new(&"x".repeat(MAX_NAME_LEN)).is_ok());

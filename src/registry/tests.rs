@@ -1,0 +1,612 @@
+//! Every registry rule, driven with injected time: no sockets, no sleeping.
+
+use super::*;
+use crate::wire::Register;
+
+const A: ConnId = ConnId(1);
+const B: ConnId = ConnId(2);
+const C: ConnId = ConnId(3);
+
+struct Bench {
+    reg: Registry,
+    now: Instant,
+}
+
+fn name(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn register(n: &str, addr: &str) -> Message {
+    Message::Register(Register {
+        name: name(n),
+        addr: sa(addr),
+    })
+}
+
+impl Bench {
+    fn new() -> Self {
+        Self::with(Config::default())
+    }
+    fn with(config: Config) -> Self {
+        Bench {
+            reg: Registry::new(config),
+            now: Instant::now(),
+        }
+    }
+    fn drain(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.reg.poll_output()).collect()
+    }
+    fn open(&mut self, conn: ConnId, from: &str) -> Vec<Output> {
+        self.reg.handle_input(
+            self.now,
+            Input::Opened {
+                conn,
+                from: sa(from),
+            },
+        );
+        self.drain()
+    }
+    fn recv(&mut self, conn: ConnId, msg: Message) -> Vec<Output> {
+        self.reg
+            .handle_input(self.now, Input::Received { conn, msg });
+        self.drain()
+    }
+    /// Jumps time forward, running every timer on the way.
+    fn advance(&mut self, d: Duration) -> Vec<Output> {
+        let end = self.now + d;
+        let mut out = Vec::new();
+        while let Some(t) = self.reg.next_timeout().filter(|t| *t <= end) {
+            self.now = t.max(self.now);
+            self.reg.handle_timeout(self.now);
+            out.extend(self.drain());
+        }
+        self.now = end;
+        out
+    }
+    /// `conn` opens from `from` and registers `n` at `addr` successfully.
+    fn registered(&mut self, conn: ConnId, from: &str, n: &str, addr: &str) {
+        self.open(conn, from);
+        let out = self.recv(conn, register(n, addr));
+        assert!(
+            matches!(
+                &out[0],
+                Output::Send {
+                    msg: Message::Registered(_),
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+    }
+}
+
+fn sent(out: &[Output], to: ConnId) -> Vec<Message> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { conn, msg } if *conn == to => Some(msg.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(out: &[Output], who: ConnId) -> bool {
+    out.iter()
+        .any(|o| matches!(o, Output::Close { conn } if *conn == who))
+}
+
+fn events(out: &[Output]) -> Vec<Event> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn register_then_lookup_hit_and_miss() {
+    let mut b = Bench::new();
+    b.open(A, "127.0.0.1:50000");
+    let out = b.recv(A, register("alice", "127.0.0.1:4701"));
+    assert_eq!(
+        sent(&out, A),
+        vec![Message::Registered(Registered {
+            name: name("alice"),
+            addr: sa("127.0.0.1:4701"),
+            observed: sa("127.0.0.1:50000"),
+        })]
+    );
+    assert!(matches!(
+        &events(&out)[..],
+        [Event::Registered {
+            handed_over: false,
+            ..
+        }]
+    ));
+    b.advance(Duration::from_secs(5));
+    b.open(B, "127.0.0.2:50001");
+    let out = b.recv(B, Message::Lookup(name("alice")));
+    assert_eq!(
+        sent(&out, B),
+        vec![Message::Found(Entry {
+            name: name("alice"),
+            addr: sa("127.0.0.1:4701"),
+            observed: sa("127.0.0.1:50000"),
+            age_secs: 5,
+        })]
+    );
+    let out = b.recv(B, Message::Lookup(name("bob")));
+    assert_eq!(sent(&out, B), vec![Message::NotFound(name("bob"))]);
+}
+
+#[test]
+fn empty_ip_records_the_observed_address() {
+    let mut b = Bench::new();
+    b.open(A, "127.0.0.9:40000");
+    let out = b.recv(A, register("pi", "0.0.0.0:4701"));
+    assert!(matches!(
+        &sent(&out, A)[..],
+        [Message::Registered(r)] if r.addr == sa("127.0.0.9:4701") && r.observed == sa("127.0.0.9:40000")
+    ));
+}
+
+#[test]
+fn same_name_same_endpoint_same_connection_is_already_yours() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    let out = b.recv(A, register("alice", "127.0.0.1:4701"));
+    assert_eq!(
+        sent(&out, A),
+        vec![Message::AlreadyRegistered(AlreadyRegistered {
+            name: name("alice"),
+            status: HoldStatus::Yours,
+            probe_ms: 0,
+        })]
+    );
+    assert_eq!(b.reg.len(), 1);
+}
+
+#[test]
+fn same_name_other_endpoint_is_name_taken() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.open(B, "127.0.0.2:2");
+    let out = b.recv(B, register("alice", "127.0.0.2:4701"));
+    assert_eq!(sent(&out, B), vec![Message::NameTaken(name("alice"))]);
+    assert!(
+        matches!(&events(&out)[..], [Event::NameTaken { holder, .. }] if *holder == sa("127.0.0.1:4701"))
+    );
+    assert!(!closed(&out, B));
+}
+
+#[test]
+fn other_name_same_endpoint_is_endpoint_taken() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    let out = b.recv(B, register("bob", "127.0.0.1:4701"));
+    assert_eq!(
+        sent(&out, B),
+        vec![Message::EndpointTaken(sa("127.0.0.1:4701"))]
+    );
+    // An empty IP resolves to the observed one, which collides the same way.
+    let out = b.recv(B, register("bob", "0.0.0.0:4701"));
+    assert_eq!(
+        sent(&out, B),
+        vec![Message::EndpointTaken(sa("127.0.0.1:4701"))]
+    );
+}
+
+#[test]
+fn a_connection_holds_one_registration() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    let out = b.recv(A, register("bob", "127.0.0.1:4702"));
+    assert!(matches!(
+        &sent(&out, A)[..],
+        [Message::Error(e)] if e.code == ErrorCode::AlreadyHolds
+    ));
+    assert_eq!(b.reg.len(), 1);
+}
+
+#[test]
+fn port_zero_is_refused() {
+    let mut b = Bench::new();
+    b.open(A, "127.0.0.1:1");
+    let out = b.recv(A, register("alice", "127.0.0.1:0"));
+    assert!(matches!(&sent(&out, A)[..], [Message::Error(e)] if e.code == ErrorCode::BadAddress));
+    assert!(b.reg.is_empty());
+}
+
+#[test]
+fn claim_on_a_silent_holder_is_handed_over_after_the_probe() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    assert_eq!(
+        sent(&out, B),
+        vec![Message::AlreadyRegistered(AlreadyRegistered {
+            name: name("pi"),
+            status: HoldStatus::Probing,
+            probe_ms: 2000,
+        })]
+    );
+    assert!(matches!(&sent(&out, A)[..], [Message::Ping(_)]));
+    // Nothing happens before the probe timeout.
+    let out = b.advance(DEFAULT_PROBE_TIMEOUT - Duration::from_millis(1));
+    assert!(out.is_empty(), "{out:?}");
+    let out = b.advance(Duration::from_millis(1));
+    assert_eq!(
+        sent(&out, A),
+        vec![Message::Goodbye(GoodbyeReason::Replaced)]
+    );
+    assert!(closed(&out, A));
+    assert!(
+        matches!(&sent(&out, B)[..], [Message::Registered(r)] if r.observed == sa("127.0.0.1:2"))
+    );
+    let ev = events(&out);
+    assert!(matches!(
+        &ev[..],
+        [
+            Event::Departed {
+                reason: Departure::ProbeUnanswered,
+                ..
+            },
+            Event::Registered {
+                handed_over: true,
+                ..
+            }
+        ]
+    ));
+    // B holds it now: A's old connection id means nothing.
+    let out = b.recv(A, Message::Unregister);
+    assert!(out.is_empty());
+    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:2"));
+}
+
+#[test]
+fn claim_on_a_live_holder_fails_and_the_holder_keeps_it() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    let Message::Ping(token) = sent(&out, A)[0] else {
+        panic!("holder not probed")
+    };
+    b.advance(Duration::from_millis(100));
+    let out = b.recv(A, Message::Pong(token));
+    assert!(matches!(
+        &sent(&out, B)[..],
+        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::HolderAlive
+    ));
+    let out = b.advance(Duration::from_secs(5));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:1"));
+    // B may claim again later.
+    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    assert!(
+        matches!(&sent(&out, B)[..], [Message::AlreadyRegistered(a)] if a.status == HoldStatus::Probing)
+    );
+}
+
+#[test]
+fn holder_leaving_during_the_probe_hands_over_at_once() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    b.recv(B, register("pi", "127.0.0.1:4701"));
+    b.reg.handle_input(b.now, Input::Closed { conn: A });
+    let out = b.drain();
+    assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
+}
+
+#[test]
+fn claimant_leaving_during_the_probe_withdraws_the_claim() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    b.recv(B, register("pi", "127.0.0.1:4701"));
+    b.reg.handle_input(b.now, Input::Closed { conn: B });
+    b.drain();
+    let out = b.advance(Duration::from_secs(3));
+    assert!(out.is_empty(), "holder must not lose it: {out:?}");
+    assert_eq!(b.reg.len(), 1);
+}
+
+#[test]
+fn a_second_claim_while_probing_is_told_a_claim_is_pending() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    b.open(C, "127.0.0.1:3");
+    b.recv(B, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(C, register("pi", "127.0.0.1:4701"));
+    assert!(matches!(
+        &sent(&out, C)[..],
+        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::ClaimPending
+    ));
+    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    assert!(matches!(
+        &sent(&out, B)[..],
+        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::ClaimPending
+    ));
+}
+
+#[test]
+fn unregister_says_goodbye_closes_and_frees_name_and_endpoint() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    let out = b.recv(A, Message::Unregister);
+    assert_eq!(
+        out,
+        vec![
+            Output::Send {
+                conn: A,
+                msg: Message::Goodbye(GoodbyeReason::Unregistered)
+            },
+            Output::Close { conn: A },
+            Output::Event(Event::Departed {
+                name: name("alice"),
+                addr: sa("127.0.0.1:4701"),
+                reason: Departure::Unregistered
+            }),
+        ]
+    );
+    assert!(b.reg.is_empty());
+    b.registered(B, "127.0.0.1:2", "bob", "127.0.0.1:4701");
+    b.registered(C, "127.0.0.1:3", "alice", "127.0.0.1:4709");
+}
+
+#[test]
+fn only_the_holding_connection_can_unregister() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    let out = b.recv(B, Message::Unregister);
+    assert!(closed(&out, B));
+    assert!(events(&out).is_empty());
+    assert_eq!(b.reg.len(), 1);
+}
+
+#[test]
+fn closed_connection_departs_as_connection_lost() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.reg.handle_input(b.now, Input::Closed { conn: A });
+    let out = b.drain();
+    assert!(matches!(
+        &events(&out)[..],
+        [Event::Departed {
+            reason: Departure::ConnectionLost,
+            ..
+        }]
+    ));
+    assert!(!closed(&out, A), "already closed by the other side");
+}
+
+#[test]
+fn silent_registration_expires_and_pings_keep_it_alive() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.registered(B, "127.0.0.1:2", "bob", "127.0.0.1:4702");
+    // A pings every 10 s for two minutes; B stays silent.
+    let mut expired_at = None;
+    for step in 1..=12 {
+        let out = b.advance(Duration::from_secs(10));
+        let out2 = b.recv(A, Message::Ping(step));
+        assert_eq!(sent(&out2, A), vec![Message::Pong(step)]);
+        for e in events(&out) {
+            match e {
+                Event::Departed {
+                    name: n,
+                    reason: Departure::TimedOut,
+                    ..
+                } if n == name("bob") => {
+                    expired_at = Some(step);
+                    assert_eq!(
+                        sent(&out, B),
+                        vec![Message::Goodbye(GoodbyeReason::SilenceTimeout)]
+                    );
+                    assert!(closed(&out, B));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        expired_at,
+        Some(3),
+        "bob expires 30 s after his last message"
+    );
+    assert_eq!(
+        b.reg.rows().map(|r| r.name.to_string()).collect::<Vec<_>>(),
+        ["alice"]
+    );
+}
+
+#[test]
+fn idle_unregistered_connection_is_closed() {
+    let mut b = Bench::new();
+    b.open(A, "127.0.0.1:1");
+    let out = b.advance(DEFAULT_IDLE_TIMEOUT - Duration::from_millis(1));
+    assert!(out.is_empty());
+    let out = b.advance(Duration::from_millis(1));
+    assert_eq!(
+        sent(&out, A),
+        vec![Message::Goodbye(GoodbyeReason::IdleTimeout)]
+    );
+    assert!(closed(&out, A));
+    assert!(events(&out).is_empty());
+    assert_eq!(b.reg.connection_count(), 0);
+}
+
+#[test]
+fn short_silence_timeout_applies_from_registration() {
+    let mut b = Bench::with(Config {
+        silence_timeout: Duration::from_secs(1),
+        ..Config::default()
+    });
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    let out = b.advance(Duration::from_secs(1));
+    assert!(matches!(
+        &events(&out)[..],
+        [Event::Departed {
+            reason: Departure::TimedOut,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn list_pages_cover_the_table_once_in_order() {
+    let mut b = Bench::new();
+    let n = 600;
+    for i in 0..n {
+        let conn = ConnId(100 + i);
+        let nm = format!("peer-with-a-long-name-{i:05}");
+        b.registered(
+            conn,
+            "127.0.0.1:1",
+            &nm,
+            &format!("127.0.{}.{}:4701", i / 250, i % 250 + 1),
+        );
+    }
+    b.open(A, "127.0.0.1:2");
+    let mut after = None;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let out = b.recv(
+            A,
+            Message::List {
+                after: after.clone(),
+            },
+        );
+        let [Message::ListReply(page)] = &sent(&out, A)[..] else {
+            panic!("{out:?}")
+        };
+        pages += 1;
+        assert!(Message::ListReply(page.clone()).fits());
+        seen.extend(page.entries.iter().map(|e| e.name.to_string()));
+        if !page.more {
+            break;
+        }
+        after = page.entries.last().map(|e| e.name.clone());
+    }
+    assert!(pages > 1, "the table should need several pages");
+    let mut expected: Vec<String> = (0..n)
+        .map(|i| format!("peer-with-a-long-name-{i:05}"))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn connections_beyond_the_limit_are_refused() {
+    let mut b = Bench::with(Config {
+        max_connections: 2,
+        ..Config::default()
+    });
+    b.open(A, "127.0.0.1:1");
+    b.open(B, "127.0.0.1:2");
+    let out = b.open(C, "127.0.0.1:3");
+    assert!(
+        matches!(&sent(&out, C)[..], [Message::Error(e)] if e.code == ErrorCode::TooManyConnections)
+    );
+    assert!(closed(&out, C));
+    assert_eq!(b.reg.connection_count(), 2);
+}
+
+#[test]
+fn malformed_input_closes_only_that_connection() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.registered(B, "127.0.0.1:2", "bob", "127.0.0.1:4702");
+    b.reg.handle_input(
+        b.now,
+        Input::Malformed {
+            conn: B,
+            error: WireError::BadMagic,
+        },
+    );
+    let out = b.drain();
+    assert!(matches!(&sent(&out, B)[..], [Message::Error(e)] if e.code == ErrorCode::BadMagic));
+    assert!(closed(&out, B));
+    assert!(matches!(
+        &events(&out)[..],
+        [Event::Departed {
+            reason: Departure::ProtocolError,
+            ..
+        }]
+    ));
+    let out = b.recv(A, Message::Lookup(name("alice")));
+    assert!(matches!(&sent(&out, A)[..], [Message::Found(_)]));
+}
+
+#[test]
+fn unknown_and_misdirected_messages_get_an_error_and_the_connection_stays() {
+    let mut b = Bench::new();
+    b.open(A, "127.0.0.1:1");
+    let out = b.recv(A, Message::Unknown(0x55));
+    assert!(matches!(&sent(&out, A)[..], [Message::Error(e)] if e.code == ErrorCode::UnknownType));
+    let out = b.recv(A, Message::NotFound(name("x")));
+    assert!(
+        matches!(&sent(&out, A)[..], [Message::Error(e)] if e.code == ErrorCode::UnexpectedMessage)
+    );
+    assert!(!closed(&out, A));
+    assert_eq!(b.reg.connection_count(), 1);
+}
+
+#[test]
+fn shutdown_says_goodbye_to_everyone() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    b.reg.shutdown(b.now);
+    let out = b.drain();
+    for c in [A, B] {
+        assert_eq!(
+            sent(&out, c),
+            vec![Message::Goodbye(GoodbyeReason::ShuttingDown)]
+        );
+        assert!(closed(&out, c));
+    }
+    assert!(matches!(
+        &events(&out)[..],
+        [Event::Departed {
+            reason: Departure::ShuttingDown,
+            ..
+        }]
+    ));
+    assert_eq!(b.reg.next_timeout(), None);
+}
+
+#[test]
+fn timers_stay_bounded_under_steady_traffic() {
+    let mut b = Bench::new();
+    for i in 0..50 {
+        b.registered(
+            ConnId(10 + i),
+            "127.0.0.1:1",
+            &format!("p{i}"),
+            &format!("127.0.0.1:{}", 5000 + i),
+        );
+    }
+    for round in 0..200 {
+        for i in 0..50 {
+            b.recv(ConnId(10 + i), Message::Ping(round));
+        }
+        b.advance(Duration::from_secs(7));
+        assert!(
+            b.reg.timers.len() <= 50,
+            "timers grew to {}",
+            b.reg.timers.len()
+        );
+    }
+    assert_eq!(b.reg.len(), 50);
+}
