@@ -29,5 +29,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod membership;
 pub mod registry;
 pub mod wire;

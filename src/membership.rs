@@ -1,0 +1,533 @@
+//! A peer's membership in a registry, without any IO: connect, register, keep
+//! the registration alive with pings, notice a dead or silent registry, retry
+//! with backoff and register again, answer lookups and lists (following list
+//! pages), and leave with UNREGISTER.
+//!
+//! The peer's event loop performs [`Output::Connect`] and
+//! [`Output::Disconnect`], writes [`Output::Send`] frames, reports
+//! [`Output::Event`]s to the user, and feeds back what the socket did
+//! ([`Membership::connected`], [`Membership::disconnected`],
+//! [`Membership::received`]) plus [`Membership::handle_timeout`] at
+//! [`Membership::next_timeout`].
+
+use crate::wire::{
+    Entry, ErrorMsg, GoodbyeReason, HoldStatus, ListReply, Message, Name, Register, Registered,
+};
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How often a registered peer pings the registry: a third of the registry's
+/// silence timeout, so two lost pings do not cost the registration.
+pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// A registry that sends nothing (not even a PONG) for this long is taken for dead.
+pub const REGISTRY_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a TCP connect to the registry may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The wait before the first reconnect; it doubles on each failure.
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait between reconnect attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How long to wait for GOODBYE after UNREGISTER before giving up on it.
+pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most lookups and lists waiting for their answers at once; more are refused
+/// locally, so a stuck registry cannot make the queue grow.
+pub const MAX_PENDING_REQUESTS: usize = 64;
+
+/// What the event loop must do, or may tell the user.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Open a new connection to the registry (closing any old one first).
+    Connect,
+    /// Close the connection to the registry.
+    Disconnect,
+    /// Send this message to the registry.
+    Send(Message),
+    /// Something to report.
+    Event(Event),
+}
+
+/// Why the registry will not register this peer. Final: the machine stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The name is registered from another endpoint.
+    NameTaken,
+    /// The endpoint is registered under another name.
+    EndpointTaken(SocketAddr),
+    /// Another live connection holds this very name and endpoint.
+    HolderAlive,
+    /// Another connection's claim on this name is being decided.
+    ClaimPending,
+    /// The registry answered REGISTER with an error.
+    Error(ErrorMsg),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NameTaken => write!(f, "the name is registered by another peer"),
+            Refusal::EndpointTaken(a) => {
+                write!(f, "the endpoint {a} is registered under another name")
+            }
+            Refusal::HolderAlive => write!(
+                f,
+                "another live connection holds this name and endpoint (is this peer already running?)"
+            ),
+            Refusal::ClaimPending => {
+                write!(f, "another connection is claiming this name right now")
+            }
+            Refusal::Error(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Why the connection to the registry was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lost {
+    /// The connection could not be made (the text says why).
+    ConnectFailed(String),
+    /// The connection broke or was closed (the text says why).
+    Closed(String),
+    /// The registry sent nothing for [`REGISTRY_SILENCE_TIMEOUT`].
+    Silent,
+    /// The registry said goodbye.
+    Goodbye(GoodbyeReason),
+}
+
+impl fmt::Display for Lost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lost::ConnectFailed(why) => write!(f, "cannot connect: {why}"),
+            Lost::Closed(why) => write!(f, "connection closed: {why}"),
+            Lost::Silent => write!(f, "no answer for {} s", REGISTRY_SILENCE_TIMEOUT.as_secs()),
+            Lost::Goodbye(r) => write!(f, "registry said goodbye: {r}"),
+        }
+    }
+}
+
+/// What a lookup or list asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A lookup of this name.
+    Lookup(Name),
+    /// A list of the whole table.
+    List,
+}
+
+/// Something to report to the user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Registered (again, after a reconnect, when `again`).
+    Registered {
+        /// What the registry recorded.
+        registration: Registered,
+        /// Whether this is a re-registration after the registry was lost.
+        again: bool,
+    },
+    /// The registry is probing an old connection holding this name and endpoint.
+    Probing {
+        /// How long the probe waits, in ms.
+        ms: u16,
+    },
+    /// The registry refused the registration; the machine has stopped.
+    Refused(Refusal),
+    /// The registry connection was lost; a reconnect follows after `retry_in`.
+    Lost {
+        /// What happened.
+        why: Lost,
+        /// When the next attempt is made.
+        retry_in: Duration,
+    },
+    /// A lookup found the name.
+    Found(Entry),
+    /// A lookup did not find the name.
+    NotFound(Name),
+    /// A list completed: the whole table, in name order.
+    Listed(Vec<Entry>),
+    /// A request could not be answered (not connected, connection lost, too many pending).
+    RequestFailed {
+        /// The request.
+        request: Request,
+        /// Why.
+        why: String,
+    },
+    /// The registry reported an error about something this peer sent.
+    RegistryError(ErrorMsg),
+    /// Unregistered: the registry's goodbye reason, or `None` if it never came.
+    Left(Option<GoodbyeReason>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not started yet.
+    Idle,
+    /// Waiting to reconnect.
+    Waiting,
+    /// Connect in progress.
+    Connecting,
+    /// REGISTER sent, no answer yet (or the registry is probing the old holder).
+    Registering,
+    /// REGISTERED.
+    Registered,
+    /// UNREGISTER sent, waiting for GOODBYE.
+    Leaving,
+    /// Left or refused; nothing more happens.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Retry,
+    Connect,
+    Ping,
+    Silence,
+    Leave,
+}
+
+const TIMERS: [Timer; 5] = [
+    Timer::Retry,
+    Timer::Connect,
+    Timer::Ping,
+    Timer::Silence,
+    Timer::Leave,
+];
+
+#[derive(Debug)]
+enum Pending {
+    Lookup(Name),
+    List(Vec<Entry>),
+}
+
+impl Pending {
+    fn request(&self) -> Request {
+        match self {
+            Pending::Lookup(n) => Request::Lookup(n.clone()),
+            Pending::List(_) => Request::List,
+        }
+    }
+}
+
+/// A peer's membership in one registry.
+#[derive(Debug)]
+pub struct Membership {
+    claim: Register,
+    state: State,
+    backoff: Duration,
+    timers: [Option<Instant>; TIMERS.len()],
+    last_heard: Instant,
+    ever_registered: bool,
+    pending: VecDeque<Pending>,
+    next_token: u64,
+    registration: Option<Registered>,
+    outputs: VecDeque<Output>,
+}
+
+impl Membership {
+    /// A membership that will claim `name` for the call endpoint `addr` (an
+    /// unspecified IP lets the registry record the address it sees).
+    pub fn new(name: Name, addr: SocketAddr, now: Instant) -> Self {
+        Membership {
+            claim: Register { name, addr },
+            state: State::Idle,
+            backoff: INITIAL_BACKOFF,
+            timers: [None; TIMERS.len()],
+            last_heard: now,
+            ever_registered: false,
+            pending: VecDeque::new(),
+            next_token: 1,
+            registration: None,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// Starts: asks for the first connection.
+    pub fn start(&mut self, now: Instant) {
+        if self.state == State::Idle {
+            self.connect(now);
+        }
+    }
+
+    /// The current registration, while registered.
+    pub fn registration(&self) -> Option<&Registered> {
+        self.registration.as_ref()
+    }
+
+    /// Whether the machine has stopped (left or refused).
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// The connection asked for by [`Output::Connect`] is up.
+    pub fn connected(&mut self, now: Instant) {
+        if self.state != State::Connecting {
+            return;
+        }
+        self.set(Timer::Connect, None);
+        self.last_heard = now;
+        self.state = State::Registering;
+        self.send(Message::Register(self.claim.clone()));
+        self.set(Timer::Ping, Some(now + PING_INTERVAL));
+        self.set(Timer::Silence, Some(now + REGISTRY_SILENCE_TIMEOUT));
+    }
+
+    /// The connection failed to open, broke, or was closed by the registry.
+    pub fn disconnected(&mut self, now: Instant, why: &str) {
+        match self.state {
+            State::Connecting => self.lose(now, Lost::ConnectFailed(why.to_owned()), false),
+            State::Registering | State::Registered => {
+                self.lose(now, Lost::Closed(why.to_owned()), false)
+            }
+            State::Leaving => self.finish_leaving(None),
+            State::Idle | State::Waiting | State::Done => {}
+        }
+    }
+
+    /// A message arrived from the registry.
+    pub fn received(&mut self, now: Instant, msg: Message) {
+        if !matches!(
+            self.state,
+            State::Registering | State::Registered | State::Leaving
+        ) {
+            return;
+        }
+        self.last_heard = now;
+        match msg {
+            Message::Registered(r) => {
+                if self.state == State::Registering {
+                    self.state = State::Registered;
+                    self.backoff = INITIAL_BACKOFF;
+                    let again = self.ever_registered;
+                    self.ever_registered = true;
+                    self.registration = Some(r.clone());
+                    self.event(Event::Registered {
+                        registration: r,
+                        again,
+                    });
+                }
+            }
+            Message::AlreadyRegistered(a) => match a.status {
+                HoldStatus::Probing => self.event(Event::Probing { ms: a.probe_ms }),
+                HoldStatus::HolderAlive => self.refuse(Refusal::HolderAlive),
+                HoldStatus::ClaimPending => self.refuse(Refusal::ClaimPending),
+                HoldStatus::Yours | HoldStatus::Unknown(_) => {
+                    log::debug!("registry says {:?} for our own claim", a.status)
+                }
+            },
+            Message::NameTaken(_) => self.refuse(Refusal::NameTaken),
+            Message::EndpointTaken(a) => self.refuse(Refusal::EndpointTaken(a)),
+            Message::Found(e) => match self.pending.front() {
+                Some(Pending::Lookup(_)) => {
+                    self.pending.pop_front();
+                    self.event(Event::Found(e));
+                }
+                _ => log::debug!("unsolicited FOUND for {}", e.name),
+            },
+            Message::NotFound(n) => match self.pending.front() {
+                Some(Pending::Lookup(_)) => {
+                    self.pending.pop_front();
+                    self.event(Event::NotFound(n));
+                }
+                _ => log::debug!("unsolicited NOT FOUND for {n}"),
+            },
+            Message::ListReply(page) => self.list_page(page),
+            Message::Goodbye(reason) => {
+                if self.state == State::Leaving {
+                    self.finish_leaving(Some(reason));
+                } else {
+                    self.lose(now, Lost::Goodbye(reason), true);
+                }
+            }
+            Message::Ping(t) => self.send(Message::Pong(t)),
+            Message::Pong(_) => {}
+            Message::Error(e) => {
+                if self.state == State::Registering {
+                    self.refuse(Refusal::Error(e));
+                } else {
+                    self.event(Event::RegistryError(e));
+                }
+            }
+            other => log::debug!(
+                "ignoring message type {:#04x} from the registry",
+                other.msg_type()
+            ),
+        }
+    }
+
+    /// Asks where `name` is; the answer comes as [`Event::Found`] or [`Event::NotFound`].
+    pub fn lookup(&mut self, name: Name) {
+        let msg = Message::Lookup(name.clone());
+        self.request(Pending::Lookup(name), msg);
+    }
+
+    /// Asks for the whole table; the answer comes as [`Event::Listed`].
+    pub fn list(&mut self) {
+        self.request(Pending::List(Vec::new()), Message::List { after: None });
+    }
+
+    /// Unregisters and closes; ends with [`Event::Left`].
+    pub fn leave(&mut self, now: Instant) {
+        match self.state {
+            State::Registering | State::Registered => {
+                self.send(Message::Unregister);
+                self.state = State::Leaving;
+                self.set(Timer::Leave, Some(now + LEAVE_TIMEOUT));
+            }
+            State::Idle | State::Waiting | State::Connecting => {
+                if self.state == State::Connecting {
+                    self.outputs.push_back(Output::Disconnect);
+                }
+                self.state = State::Done;
+                self.timers = [None; TIMERS.len()];
+                self.fail_pending("leaving");
+                self.event(Event::Left(None));
+            }
+            State::Leaving | State::Done => {}
+        }
+    }
+
+    /// The earliest time [`Membership::handle_timeout`] has work to do.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for (i, timer) in TIMERS.iter().enumerate() {
+            let Some(at) = self.timers[i] else { continue };
+            if at > now {
+                continue;
+            }
+            self.timers[i] = None;
+            match timer {
+                Timer::Retry => self.connect(now),
+                Timer::Connect => self.lose(now, Lost::ConnectFailed("timed out".into()), true),
+                Timer::Ping => {
+                    let t = self.next_token;
+                    self.next_token += 1;
+                    self.send(Message::Ping(t));
+                    self.set(Timer::Ping, Some(now + PING_INTERVAL));
+                }
+                Timer::Silence => {
+                    let deadline = self.last_heard + REGISTRY_SILENCE_TIMEOUT;
+                    if deadline <= now {
+                        self.lose(now, Lost::Silent, true);
+                    } else {
+                        self.set(Timer::Silence, Some(deadline));
+                    }
+                }
+                Timer::Leave => {
+                    self.outputs.push_back(Output::Disconnect);
+                    self.finish_leaving(None);
+                }
+            }
+        }
+    }
+
+    /// The next thing to do, or `None`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    fn connect(&mut self, now: Instant) {
+        self.state = State::Connecting;
+        self.outputs.push_back(Output::Connect);
+        self.set(Timer::Connect, Some(now + CONNECT_TIMEOUT));
+    }
+
+    /// The connection is gone: fail what was pending and schedule a reconnect.
+    fn lose(&mut self, now: Instant, why: Lost, close: bool) {
+        if close {
+            self.outputs.push_back(Output::Disconnect);
+        }
+        self.registration = None;
+        self.fail_pending("connection to the registry lost");
+        self.timers = [None; TIMERS.len()];
+        let retry_in = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.state = State::Waiting;
+        self.set(Timer::Retry, Some(now + retry_in));
+        self.event(Event::Lost { why, retry_in });
+    }
+
+    fn refuse(&mut self, why: Refusal) {
+        if self.state != State::Registering {
+            return;
+        }
+        self.outputs.push_back(Output::Disconnect);
+        self.state = State::Done;
+        self.timers = [None; TIMERS.len()];
+        self.fail_pending("registration refused");
+        self.event(Event::Refused(why));
+    }
+
+    fn finish_leaving(&mut self, reason: Option<GoodbyeReason>) {
+        self.state = State::Done;
+        self.registration = None;
+        self.timers = [None; TIMERS.len()];
+        self.fail_pending("left the registry");
+        self.event(Event::Left(reason));
+    }
+
+    fn request(&mut self, pending: Pending, msg: Message) {
+        let why = if !matches!(self.state, State::Registering | State::Registered) {
+            Some("not connected to the registry")
+        } else if self.pending.len() >= MAX_PENDING_REQUESTS {
+            Some("too many requests waiting for the registry")
+        } else {
+            None
+        };
+        match why {
+            Some(why) => self.event(Event::RequestFailed {
+                request: pending.request(),
+                why: why.into(),
+            }),
+            None => {
+                self.pending.push_back(pending);
+                self.send(msg);
+            }
+        }
+    }
+
+    fn list_page(&mut self, page: ListReply) {
+        let Some(Pending::List(acc)) = self.pending.front_mut() else {
+            log::debug!("unsolicited LIST REPLY");
+            return;
+        };
+        let last = page.entries.last().map(|e| e.name.clone());
+        acc.extend(page.entries);
+        match (page.more, last) {
+            (true, Some(after)) => self.send(Message::List { after: Some(after) }),
+            _ => {
+                if let Some(Pending::List(all)) = self.pending.pop_front() {
+                    self.event(Event::Listed(all));
+                }
+            }
+        }
+    }
+
+    fn fail_pending(&mut self, why: &str) {
+        while let Some(p) = self.pending.pop_front() {
+            self.event(Event::RequestFailed {
+                request: p.request(),
+                why: why.into(),
+            });
+        }
+    }
+
+    fn set(&mut self, timer: Timer, at: Option<Instant>) {
+        self.timers[timer as usize] = at;
+    }
+
+    fn send(&mut self, msg: Message) {
+        self.outputs.push_back(Output::Send(msg));
+    }
+
+    fn event(&mut self, e: Event) {
+        self.outputs.push_back(Output::Event(e));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,445 @@
+//! The membership machine driven against the real registry machine, with
+//! messages going through the wire format and time jumping from deadline to
+//! deadline: no sockets, no sleeping.
+
+use super::*;
+use crate::registry::{self, ConnId, Registry};
+
+/// One registry and several peers. A peer whose `link` is up has a
+/// connection; `reachable` false makes connects fail; `mute` drops what the
+/// peer sends (a frozen board whose TCP connection stays half-open).
+struct World {
+    now: Instant,
+    reg: Registry,
+    peers: Vec<Peer>,
+    reachable: bool,
+    next_conn: u64,
+}
+
+struct Peer {
+    m: Membership,
+    link: Option<ConnId>,
+    mute: bool,
+    events: Vec<Event>,
+    from: SocketAddr,
+}
+
+fn name(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn wire(msg: &Message) -> Message {
+    Message::parse_bytes(&msg.to_bytes()).expect("what we emit parses")
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            now: Instant::now(),
+            reg: Registry::new(registry::Config::default()),
+            peers: Vec::new(),
+            reachable: true,
+            next_conn: 1,
+        }
+    }
+
+    fn add(&mut self, n: &str, addr: &str, from: &str) -> usize {
+        let mut m = Membership::new(name(n), sa(addr), self.now);
+        m.start(self.now);
+        self.peers.push(Peer {
+            m,
+            link: None,
+            mute: false,
+            events: Vec::new(),
+            from: sa(from),
+        });
+        self.settle();
+        self.peers.len() - 1
+    }
+
+    /// Delivers everything queued on both sides until nothing moves.
+    fn settle(&mut self) {
+        loop {
+            let mut moved = false;
+            for i in 0..self.peers.len() {
+                while let Some(out) = self.peers[i].m.poll_output() {
+                    moved = true;
+                    self.peer_output(i, out);
+                }
+            }
+            while let Some(out) = self.reg.poll_output() {
+                moved = true;
+                self.registry_output(out);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn peer_output(&mut self, i: usize, out: Output) {
+        let now = self.now;
+        match out {
+            Output::Connect => {
+                if let Some(old) = self.peers[i].link.take() {
+                    self.reg
+                        .handle_input(now, registry::Input::Closed { conn: old });
+                }
+                if self.reachable {
+                    let conn = ConnId(self.next_conn);
+                    self.next_conn += 1;
+                    let from = self.peers[i].from;
+                    self.reg
+                        .handle_input(now, registry::Input::Opened { conn, from });
+                    self.peers[i].link = Some(conn);
+                    self.peers[i].m.connected(now);
+                } else {
+                    self.peers[i].m.disconnected(now, "connection refused");
+                }
+            }
+            Output::Disconnect => {
+                if let Some(conn) = self.peers[i].link.take() {
+                    self.reg.handle_input(now, registry::Input::Closed { conn });
+                }
+            }
+            Output::Send(msg) => {
+                if let (Some(conn), false) = (self.peers[i].link, self.peers[i].mute) {
+                    let msg = wire(&msg);
+                    self.reg
+                        .handle_input(now, registry::Input::Received { conn, msg });
+                }
+            }
+            Output::Event(e) => self.peers[i].events.push(e),
+        }
+    }
+
+    fn registry_output(&mut self, out: registry::Output) {
+        let now = self.now;
+        let peer = |w: &World, c: ConnId| w.peers.iter().position(|p| p.link == Some(c));
+        match out {
+            registry::Output::Send { conn, msg } => {
+                if let Some(i) = peer(self, conn) {
+                    if !self.peers[i].mute {
+                        self.peers[i].m.received(now, wire(&msg));
+                    }
+                }
+            }
+            registry::Output::Close { conn } => {
+                if let Some(i) = peer(self, conn) {
+                    self.peers[i].link = None;
+                    if !self.peers[i].mute {
+                        self.peers[i].m.disconnected(now, "closed by the registry");
+                    }
+                }
+            }
+            registry::Output::Event(_) => {}
+        }
+    }
+
+    /// Runs time forward by `d`, firing every deadline of every machine on the way.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next = self
+                .peers
+                .iter()
+                .filter(|p| !p.mute)
+                .filter_map(|p| p.m.next_timeout())
+                .chain(self.reg.next_timeout())
+                .min()
+                .filter(|t| *t <= end);
+            let Some(t) = next else { break };
+            self.now = t.max(self.now);
+            for p in self.peers.iter_mut().filter(|p| !p.mute) {
+                p.m.handle_timeout(self.now);
+            }
+            self.reg.handle_timeout(self.now);
+            self.settle();
+        }
+        self.now = end;
+    }
+
+    /// Simulates a registry restart: every connection drops and a fresh,
+    /// empty registry comes up (unreachable until `reachable` is set again).
+    fn kill_registry(&mut self) {
+        self.reg = Registry::new(registry::Config::default());
+        self.reachable = false;
+        for i in 0..self.peers.len() {
+            if self.peers[i].link.take().is_some() {
+                self.peers[i].m.disconnected(self.now, "connection reset");
+            }
+        }
+        self.settle();
+    }
+
+    fn take_events(&mut self, i: usize) -> Vec<Event> {
+        std::mem::take(&mut self.peers[i].events)
+    }
+}
+
+fn registered(events: &[Event]) -> Vec<bool> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Registered { again, .. } => Some(*again),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn registers_on_start_and_records_the_observed_address() {
+    let mut w = World::new();
+    let a = w.add("alice", "0.0.0.0:4701", "127.0.0.5:40000");
+    let ev = w.take_events(a);
+    assert!(matches!(
+        &ev[..],
+        [Event::Registered { registration, again: false }]
+            if registration.addr == sa("127.0.0.5:4701") && registration.observed == sa("127.0.0.5:40000")
+    ));
+    assert_eq!(w.peers[a].m.registration().unwrap().name, name("alice"));
+}
+
+#[test]
+fn pings_keep_the_registration_for_hours() {
+    let mut w = World::new();
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    w.advance(Duration::from_secs(3 * 3600));
+    assert!(w.take_events(a).is_empty());
+    assert_eq!(w.reg.len(), 1);
+}
+
+#[test]
+fn frozen_peer_loses_its_registration_and_a_rebooted_one_takes_it_over() {
+    let mut w = World::new();
+    let a = w.add("pi", "127.0.0.1:4701", "127.0.0.1:1");
+    w.peers[a].mute = true; // frozen: TCP open, nothing flows
+                            // The same board after a reboot, before the old connection timed out.
+    w.advance(Duration::from_secs(5));
+    let b = w.add("pi", "127.0.0.1:4701", "127.0.0.1:2");
+    assert!(matches!(
+        &w.take_events(b)[..],
+        [Event::Probing { ms: 2000 }]
+    ));
+    w.advance(registry::DEFAULT_PROBE_TIMEOUT);
+    assert_eq!(registered(&w.take_events(b)), [false]);
+    assert_eq!(w.reg.rows().next().unwrap().observed, sa("127.0.0.1:2"));
+}
+
+#[test]
+fn name_taken_is_a_final_refusal() {
+    let mut w = World::new();
+    w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    let b = w.add("alice", "127.0.0.1:4702", "127.0.0.1:2");
+    assert_eq!(w.take_events(b), [Event::Refused(Refusal::NameTaken)]);
+    assert!(w.peers[b].m.is_done());
+    assert_eq!(w.peers[b].m.next_timeout(), None);
+    w.advance(Duration::from_secs(60));
+    assert!(w.take_events(b).is_empty());
+}
+
+#[test]
+fn endpoint_taken_is_a_final_refusal() {
+    let mut w = World::new();
+    w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    let b = w.add("bob", "127.0.0.1:4701", "127.0.0.1:2");
+    assert_eq!(
+        w.take_events(b),
+        [Event::Refused(Refusal::EndpointTaken(sa("127.0.0.1:4701")))]
+    );
+}
+
+#[test]
+fn lookup_hit_miss_and_list() {
+    let mut w = World::new();
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.add("bob", "127.0.0.1:4702", "127.0.0.1:2");
+    w.take_events(a);
+    w.peers[a].m.lookup(name("bob"));
+    w.peers[a].m.lookup(name("carol"));
+    w.peers[a].m.list();
+    w.settle();
+    let ev = w.take_events(a);
+    assert!(matches!(&ev[0], Event::Found(e) if e.addr == sa("127.0.0.1:4702")));
+    assert_eq!(ev[1], Event::NotFound(name("carol")));
+    let Event::Listed(all) = &ev[2] else {
+        panic!("{ev:?}")
+    };
+    let names: Vec<_> = all.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+}
+
+#[test]
+fn list_follows_pages_to_the_end() {
+    let mut w = World::new();
+    let n = 500;
+    for i in 0..n {
+        let nm = format!("a-rather-long-peer-name-{i:04}");
+        w.add(
+            &nm,
+            &format!("127.0.{}.{}:4701", i / 200, i % 200 + 1),
+            "127.0.0.1:1",
+        );
+    }
+    let a = w.add("zz", "127.0.9.9:4701", "127.0.0.1:1");
+    w.take_events(a);
+    w.peers[a].m.list();
+    w.settle();
+    let ev = w.take_events(a);
+    let [Event::Listed(all)] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(all.len(), n + 1);
+    assert!(all.windows(2).all(|p| p[0].name < p[1].name));
+}
+
+#[test]
+fn requests_fail_cleanly_when_not_connected_and_are_bounded() {
+    let mut w = World::new();
+    w.reachable = false;
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    w.peers[a].m.lookup(name("bob"));
+    w.settle();
+    assert!(matches!(
+        &w.take_events(a)[..],
+        [Event::RequestFailed {
+            request: Request::Lookup(_),
+            ..
+        }]
+    ));
+    // Connected, but the registry never answers: the queue stops at its bound.
+    w.reachable = true;
+    w.advance(Duration::from_secs(1));
+    w.peers[a].mute = true;
+    for _ in 0..(MAX_PENDING_REQUESTS + 10) {
+        w.peers[a].m.lookup(name("bob"));
+    }
+    w.peers[a].mute = false;
+    w.settle();
+    let failed = w
+        .take_events(a)
+        .iter()
+        .filter(|e| matches!(e, Event::RequestFailed { .. }))
+        .count();
+    assert_eq!(failed, 10);
+    assert!(w.peers[a].m.pending.len() <= MAX_PENDING_REQUESTS);
+}
+
+#[test]
+fn registry_restart_is_survived_with_backoff_and_reregistration() {
+    let mut w = World::new();
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    w.kill_registry();
+    // Down for 20 s: attempts back off 250 ms, 500 ms, 1 s, ... capped at 10 s.
+    w.advance(Duration::from_secs(20));
+    let waits: Vec<Duration> = w
+        .take_events(a)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Lost { retry_in, .. } => Some(*retry_in),
+            _ => None,
+        })
+        .collect();
+    let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+    assert_eq!(&ms[..7], [250, 500, 1000, 2000, 4000, 8000, 10000]);
+    w.reachable = true;
+    w.advance(MAX_BACKOFF);
+    assert_eq!(registered(&w.take_events(a)), [true]);
+    assert_eq!(w.reg.len(), 1);
+    // The backoff starts small again after a success.
+    w.kill_registry();
+    let ev = w.take_events(a);
+    assert!(matches!(&ev[..], [Event::Lost { retry_in, .. }] if *retry_in == INITIAL_BACKOFF));
+}
+
+#[test]
+fn a_silent_registry_is_detected() {
+    let mut w = World::new();
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    // The registry machine stops answering but the connection stays open.
+    w.reg = Registry::new(registry::Config {
+        silence_timeout: Duration::from_secs(1_000_000),
+        idle_timeout: Duration::from_secs(1_000_000),
+        ..registry::Config::default()
+    });
+    w.advance(REGISTRY_SILENCE_TIMEOUT);
+    let ev = w.take_events(a);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Lost {
+                why: Lost::Silent,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn leave_unregisters_and_ends_with_the_goodbye() {
+    let mut w = World::new();
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    w.peers[a].m.leave(w.now);
+    w.settle();
+    assert_eq!(
+        w.take_events(a),
+        [Event::Left(Some(GoodbyeReason::Unregistered))]
+    );
+    assert!(w.peers[a].m.is_done());
+    assert!(w.reg.is_empty());
+}
+
+#[test]
+fn leave_gives_up_waiting_for_a_goodbye_that_never_comes() {
+    let mut w = World::new();
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    w.peers[a].mute = true;
+    w.peers[a].m.leave(w.now);
+    w.settle(); // the UNREGISTER is lost
+    w.peers[a].mute = false;
+    w.advance(LEAVE_TIMEOUT);
+    assert_eq!(w.take_events(a), [Event::Left(None)]);
+}
+
+#[test]
+fn leave_while_disconnected_ends_at_once() {
+    let mut w = World::new();
+    w.reachable = false;
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    w.peers[a].m.leave(w.now);
+    w.settle();
+    assert_eq!(w.take_events(a), [Event::Left(None)]);
+    assert_eq!(w.peers[a].m.next_timeout(), None);
+}
+
+#[test]
+fn registry_goodbye_on_shutdown_leads_to_reconnect() {
+    let mut w = World::new();
+    let a = w.add("alice", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    let now = w.now;
+    w.reg.shutdown(now);
+    w.settle();
+    let ev = w.take_events(a);
+    assert!(matches!(
+        &ev[..],
+        [Event::Lost {
+            why: Lost::Goodbye(GoodbyeReason::ShuttingDown),
+            ..
+        }]
+    ));
+    w.advance(Duration::from_secs(1));
+    assert_eq!(registered(&w.take_events(a)), [true]);
+}
