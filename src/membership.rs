@@ -219,6 +219,8 @@ pub struct Membership {
     last_heard: Instant,
     ever_registered: bool,
     pending: VecDeque<Pending>,
+    /// Requests made while the connection was being opened, sent once it is up.
+    unsent: Vec<Message>,
     next_token: u64,
     registration: Option<Registered>,
     outputs: VecDeque<Output>,
@@ -236,6 +238,7 @@ impl Membership {
             last_heard: now,
             ever_registered: false,
             pending: VecDeque::new(),
+            unsent: Vec::new(),
             next_token: 1,
             registration: None,
             outputs: VecDeque::new(),
@@ -268,6 +271,9 @@ impl Membership {
         self.last_heard = now;
         self.state = State::Registering;
         self.send(Message::Register(self.claim.clone()));
+        for msg in std::mem::take(&mut self.unsent) {
+            self.send(msg);
+        }
         self.set(Timer::Ping, Some(now + PING_INTERVAL));
         self.set(Timer::Silence, Some(now + REGISTRY_SILENCE_TIMEOUT));
     }
@@ -356,6 +362,7 @@ impl Membership {
     }
 
     /// Asks where `name` is; the answer comes as [`Event::Found`] or [`Event::NotFound`].
+    /// Asked while the connection is opening, it is sent once the connection is up.
     pub fn lookup(&mut self, name: Name) {
         let msg = Message::Lookup(name.clone());
         self.request(Pending::Lookup(name), msg);
@@ -471,7 +478,10 @@ impl Membership {
     }
 
     fn request(&mut self, pending: Pending, msg: Message) {
-        let why = if !matches!(self.state, State::Registering | State::Registered) {
+        let why = if !matches!(
+            self.state,
+            State::Connecting | State::Registering | State::Registered
+        ) {
             Some("not connected to the registry")
         } else if self.pending.len() >= MAX_PENDING_REQUESTS {
             Some("too many requests waiting for the registry")
@@ -485,7 +495,11 @@ impl Membership {
             }),
             None => {
                 self.pending.push_back(pending);
-                self.send(msg);
+                if self.state == State::Connecting {
+                    self.unsent.push(msg);
+                } else {
+                    self.send(msg);
+                }
             }
         }
     }
@@ -508,6 +522,7 @@ impl Membership {
     }
 
     fn fail_pending(&mut self, why: &str) {
+        self.unsent.clear();
         while let Some(p) = self.pending.pop_front() {
             self.event(Event::RequestFailed {
                 request: p.request(),

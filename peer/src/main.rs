@@ -1,1 +1,50 @@
-fn main() {}
+//! `peercall`: the peer. It registers with a registry, looks other peers up and
+//! (in later versions) calls them directly. This binary is the IO shell around
+//! [`peercall::membership::Membership`]: the command line, a mio event loop,
+//! a stdin reader thread, and one-shot commands for scripts.
+
+mod cli;
+mod oneshot;
+mod registry_addr;
+mod run;
+
+use std::process::ExitCode;
+
+/// Exit codes, documented in the README: scripts rely on them.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// `lookup`: the name is not registered.
+    pub const NOT_REGISTERED: u8 = 1;
+    /// The registry cannot be reached (refused, timed out, does not resolve).
+    pub const UNREACHABLE: u8 = 2;
+    /// The registry refused the registration (name or endpoint taken).
+    pub const REFUSED: u8 = 3;
+    /// The registry answered with something this peer cannot use.
+    pub const PROTOCOL: u8 = 4;
+    /// A local resource is unavailable (the call port cannot be bound).
+    pub const LOCAL: u8 = 5;
+    /// The command line is wrong.
+    pub const USAGE: u8 = 64;
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cmd = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("peercall: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let code = match cmd {
+        cli::Command::Print(text) => {
+            print!("{text}");
+            exit::OK
+        }
+        cli::Command::Run(o) => run::run(o),
+        cli::Command::List { registry } => oneshot::list(&registry),
+        cli::Command::Lookup { name, registry } => oneshot::lookup(&registry, &name),
+    };
+    ExitCode::from(code)
+}

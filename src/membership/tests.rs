@@ -443,3 +443,41 @@ fn registry_goodbye_on_shutdown_leads_to_reconnect() {
     w.advance(Duration::from_secs(1));
     assert_eq!(registered(&w.take_events(a)), [true]);
 }
+
+#[test]
+fn requests_made_while_connecting_are_sent_once_connected() {
+    let mut w = World::new();
+    let mut m = Membership::new(name("alice"), sa("127.0.0.1:4701"), w.now);
+    m.start(w.now);
+    m.lookup(name("alice"));
+    m.list();
+    assert_eq!(m.poll_output(), Some(Output::Connect));
+    assert_eq!(
+        m.poll_output(),
+        None,
+        "nothing sent before the connection is up"
+    );
+    w.peers.push(Peer {
+        m,
+        link: None,
+        mute: false,
+        events: Vec::new(),
+        from: sa("127.0.0.1:1"),
+    });
+    let conn = ConnId(99);
+    let now = w.now;
+    w.reg.handle_input(
+        now,
+        registry::Input::Opened {
+            conn,
+            from: sa("127.0.0.1:1"),
+        },
+    );
+    w.peers[0].link = Some(conn);
+    w.peers[0].m.connected(now);
+    w.settle();
+    let ev = w.take_events(0);
+    assert!(matches!(&ev[0], Event::Registered { .. }), "{ev:?}");
+    assert!(matches!(&ev[1], Event::Found(e) if e.name == name("alice")));
+    assert!(matches!(&ev[2], Event::Listed(all) if all.len() == 1));
+}
