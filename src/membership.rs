@@ -11,7 +11,8 @@
 //! [`Membership::next_timeout`].
 
 use crate::wire::{
-    Entry, ErrorMsg, GoodbyeReason, HoldStatus, ListReply, Message, Name, Register, Registered,
+    Entry, ErrorCode, ErrorMsg, GoodbyeReason, HoldStatus, ListReply, Message, Name, Register,
+    Registered,
 };
 use std::collections::VecDeque;
 use std::fmt;
@@ -348,7 +349,11 @@ impl Membership {
             Message::Ping(t) => self.send(Message::Pong(t)),
             Message::Pong(_) => {}
             Message::Error(e) => {
-                if self.state == State::Registering {
+                let about_register = matches!(
+                    e.code,
+                    ErrorCode::BadName | ErrorCode::BadAddress | ErrorCode::AlreadyHolds
+                );
+                if self.state == State::Registering && about_register {
                     self.refuse(Refusal::Error(e));
                 } else {
                     self.event(Event::RegistryError(e));

@@ -404,7 +404,9 @@ impl Registry {
             return;
         };
         c.last_heard = now;
-        if let Some(name) = c.holds.clone() {
+        // An UNREGISTER is no sign the holder wants to keep the name: let the
+        // departure hand it over instead of failing the claim.
+        if let (Some(name), false) = (c.holds.clone(), matches!(msg, Message::Unregister)) {
             self.holder_heard(now, &name);
         }
         match msg {

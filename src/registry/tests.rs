@@ -610,3 +610,16 @@ fn timers_stay_bounded_under_steady_traffic() {
     }
     assert_eq!(b.reg.len(), 50);
 }
+
+#[test]
+fn holder_unregistering_during_the_probe_hands_over() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    b.recv(B, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(A, Message::Unregister);
+    assert!(
+        matches!(&sent(&out, B)[..], [Message::Registered(_)]),
+        "{out:?}"
+    );
+}

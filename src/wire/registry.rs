@@ -222,7 +222,7 @@ pub enum GoodbyeReason {
     Unregistered,
     /// The registry is shutting down.
     ShuttingDown,
-    /// The connection registered nothing and stayed idle too long.
+    /// The connection held no registration and sent nothing for the idle timeout.
     IdleTimeout,
     /// The registered connection went silent too long; its registration is gone.
     SilenceTimeout,

@@ -1,0 +1,275 @@
+//! Support for peercall's integration tests: start the real binaries as child
+//! processes on free loopback ports, watch their output line by line with
+//! timeouts, and speak the wire protocol raw from the test itself.
+//!
+//! Every child is killed when its handle drops, so a failing test leaves no
+//! process behind.
+
+use peercall::wire::{FrameReader, Message};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for an expected line or message before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Path of a workspace binary, built on demand when a test of another package
+/// needs it (cargo only builds a package's own binaries for its tests).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let pkg = match name {
+            "peercall-registry" => "peercall-registry",
+            "peercall" => "peercall-peer",
+            other => panic!("unknown binary {other}"),
+        };
+        let ok = Command::new(cargo)
+            .args(["build", "-q", "-p", pkg, "--bin", name])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "building {name} failed");
+    }
+    path
+}
+
+/// A running child process whose stdout and stderr are collected line by line.
+pub struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Arc<Mutex<Vec<String>>>,
+    name: String,
+}
+
+impl Proc {
+    /// Starts `program` with `args`; stdin is a pipe, stdout and stderr are merged into one line stream.
+    pub fn start(name: &str, program: &PathBuf, args: &[&str]) -> Proc {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+        let (tx, rx) = mpsc::channel();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        for (stream, tag) in [
+            (Box::new(out) as Box<dyn Read + Send>, ""),
+            (Box::new(err), "stderr: "),
+        ] {
+            let tx = tx.clone();
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    let line = format!("{tag}{line}");
+                    seen.lock().unwrap().push(line.clone());
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let stdin = child.stdin.take();
+        Proc {
+            child,
+            stdin,
+            lines: rx,
+            seen,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Waits for a line containing `needle`, consuming lines up to it.
+    pub fn expect(&mut self, needle: &str) -> String {
+        self.expect_within(needle, WAIT)
+    }
+
+    /// As [`Proc::expect`], with a custom timeout.
+    pub fn expect_within(&mut self, needle: &str, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{}: no line containing {needle:?} within {wait:?}; output so far:\n{}",
+                    self.name,
+                    self.output()
+                ),
+            }
+        }
+    }
+
+    /// Everything printed so far.
+    pub fn output(&self) -> String {
+        self.seen.lock().unwrap().join("\n")
+    }
+
+    /// Writes a line to the child's stdin.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("writing to child stdin");
+        stdin.flush().expect("flushing child stdin");
+    }
+
+    /// Closes the child's stdin (end of file).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Sends a signal by name (`INT`, `TERM`, `KILL`, `STOP`, `CONT`).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -{sig} {}", self.child.id());
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit and returns its exit code (None if killed by a signal).
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit; output:\n{}",
+                self.name,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A registry process and the address it listens on.
+pub struct Registry {
+    /// The process.
+    pub proc: Proc,
+    /// The address from its `listening on` line.
+    pub addr: SocketAddr,
+}
+
+impl Registry {
+    /// Starts the registry on a free loopback port with extra flags.
+    pub fn start(extra: &[&str]) -> Registry {
+        Self::start_on("127.0.0.1:0", extra)
+    }
+
+    /// Starts the registry on `listen` with extra flags.
+    pub fn start_on(listen: &str, extra: &[&str]) -> Registry {
+        let mut args = vec!["--listen", listen];
+        args.extend_from_slice(extra);
+        let mut proc = Proc::start("registry", &bin("peercall-registry"), &args);
+        let line = proc.expect("listening on ");
+        let addr = line
+            .trim_start_matches("listening on ")
+            .parse()
+            .unwrap_or_else(|_| panic!("bad first line {line:?}"));
+        Registry { proc, addr }
+    }
+
+    /// `IP:PORT` as a string for command lines.
+    pub fn arg(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// Runs a command to completion and returns (exit code, stdout, stderr).
+pub fn run(program: &PathBuf, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A raw protocol client: sends messages or arbitrary bytes and reads frames.
+pub struct Client {
+    stream: TcpStream,
+    reader: FrameReader,
+}
+
+impl Client {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connecting to the registry");
+        stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+        Client {
+            stream,
+            reader: FrameReader::new(),
+        }
+    }
+
+    /// Sends one message.
+    pub fn send(&mut self, msg: &Message) {
+        self.send_raw(&msg.to_bytes());
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream
+            .write_all(bytes)
+            .expect("writing to the registry");
+    }
+
+    /// The next message, or `None` at end of stream. Panics on timeout or a bad frame.
+    pub fn recv(&mut self) -> Option<Message> {
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(f) = self.reader.next_frame().expect("valid framing") {
+                return Some(Message::parse(&f).expect("valid message"));
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.reader.push(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("reading from the registry: {e}"),
+            }
+        }
+    }
+
+    /// Sends `msg` and returns the reply.
+    pub fn ask(&mut self, msg: &Message) -> Message {
+        self.send(msg);
+        self.recv().expect("a reply before end of stream")
+    }
+}
