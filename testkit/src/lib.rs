@@ -137,8 +137,9 @@ impl Proc {
 
     /// Sends a signal by name (`INT`, `TERM`, `KILL`, `STOP`, `CONT`).
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
+        // The shell's built-in kill: no dependency on procps being installed.
+        let ok = Command::new("sh")
+            .args(["-c", &format!("kill -{sig} {}", self.child.id())])
             .status()
             .map(|s| s.success())
             .unwrap_or(false);

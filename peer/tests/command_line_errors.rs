@@ -1,0 +1,81 @@
+//! Bad input from the user: one clear line on stderr, a documented exit code, no backtrace.
+
+use peercall_testkit::{run, Registry};
+use std::path::PathBuf;
+
+fn peercall() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_peercall"))
+}
+
+#[test]
+fn bad_command_lines_exit_64_with_one_line() {
+    for args in [
+        &[][..],
+        &["run"],
+        &["run", "--name", "alice"],
+        &["run", "--name", "bad name", "--registry", "127.0.0.1:4700"],
+        &[
+            "run",
+            "--name",
+            "a",
+            "--registry",
+            "127.0.0.1:4700",
+            "--listen",
+            "x",
+        ],
+        &["lookup", "--registry", "127.0.0.1:4700"],
+        &["list", "--registry", "not a host"],
+        &["call", "bob"],
+        &["list", "--frobnicate"],
+    ] {
+        let (code, out, err) = run(&peercall(), args);
+        assert_eq!(code, 64, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("peercall: "), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn unreachable_registry_exits_2_with_one_line() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    for args in [
+        &["list", "--registry", &addr][..],
+        &["lookup", "bob", "--registry", &addr],
+        &["list", "--registry", "no-such-host.invalid:4700"],
+    ] {
+        let (code, out, err) = run(&peercall(), args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("cannot reach the registry"), "{err}");
+    }
+}
+
+#[test]
+fn call_port_in_use_exits_5_with_one_line() {
+    let reg = Registry::start(&[]);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run(
+        &peercall(),
+        &[
+            "run",
+            "--name",
+            "a",
+            "--registry",
+            &reg.arg(),
+            "--listen",
+            &listen,
+        ],
+    );
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("in use"), "{err}");
+}

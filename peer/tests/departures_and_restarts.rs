@@ -1,0 +1,94 @@
+//! Peers that die, freeze or lose their registry: the registry notices, and
+//! peers come back by themselves when the registry does.
+
+use peercall_testkit::{run, Proc, Registry};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn peercall() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_peercall"))
+}
+
+fn start_peer(name: &str, registry: &str) -> (Proc, String) {
+    let mut p = Proc::start(
+        name,
+        &peercall(),
+        &[
+            "run",
+            "--name",
+            name,
+            "--registry",
+            registry,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let line = p.expect("listening for calls on ");
+    let addr = line
+        .trim_start_matches("listening for calls on ")
+        .to_owned();
+    (p, addr)
+}
+
+#[test]
+fn killed_peer_departs_as_connection_lost() {
+    let mut reg = Registry::start(&[]);
+    let (mut p, addr) = start_peer("doomed", &reg.arg());
+    p.expect("registered as doomed");
+    p.signal("KILL");
+    reg.proc
+        .expect(&format!("departed: doomed at {addr} (connection lost)"));
+    let (code, _, err) = run(&peercall(), &["lookup", "doomed", "--registry", &reg.arg()]);
+    assert_eq!((code, err.as_str()), (1, "doomed: not registered\n"));
+}
+
+#[test]
+fn frozen_peer_times_out_and_registers_again_when_it_wakes() {
+    let mut reg = Registry::start(&["--silence-timeout", "1"]);
+    let (mut p, addr) = start_peer("frozen", &reg.arg());
+    p.expect("registered as frozen");
+    p.signal("STOP");
+    reg.proc
+        .expect(&format!("departed: frozen at {addr} (timed out)"));
+    p.signal("CONT");
+    p.expect("registry");
+    p.expect("registered again as frozen");
+    reg.proc.expect(&format!("registered: frozen at {addr}"));
+}
+
+#[test]
+fn registry_restart_peers_register_again() {
+    let mut reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let (mut a, a_addr) = start_peer("north", &registry);
+    let (mut b, b_addr) = start_peer("south", &registry);
+    a.expect("registered as north");
+    b.expect("registered as south");
+    reg.proc.signal("KILL");
+    reg.proc.wait_exit();
+    a.expect("unavailable");
+    b.expect("unavailable");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut reg = Registry::start_on(&registry, &[]);
+    a.expect("registered again as north");
+    b.expect("registered again as south");
+    reg.proc.expect("--- 2 peers registered ---");
+    let (code, out, _) = run(&peercall(), &["list", "--registry", &registry]);
+    assert_eq!(code, 0);
+    assert_eq!(out, format!("north {a_addr}\nsouth {b_addr}\n"));
+}
+
+#[test]
+fn peer_started_before_its_registry_waits_for_it() {
+    // Find a free port, then start the peer while nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let registry = format!("127.0.0.1:{port}");
+    let (mut p, _) = start_peer("early", &registry);
+    p.expect("unavailable (cannot connect: connection refused); retrying in");
+    let _reg = Registry::start_on(&registry, &[]);
+    p.expect("registered as early");
+}

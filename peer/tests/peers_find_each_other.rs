@@ -1,0 +1,124 @@
+//! Two real peers and the real registry: register, list, lookup hit and miss,
+//! quit by command and by signal, with the one-shot commands' output and exit
+//! codes that scripts rely on.
+
+use peercall_testkit::{bin, run, Proc, Registry};
+use std::path::PathBuf;
+
+fn peercall() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_peercall"))
+}
+
+fn start_peer(name: &str, reg: &Registry) -> (Proc, String) {
+    let registry = reg.arg();
+    let mut p = Proc::start(
+        name,
+        &peercall(),
+        &[
+            "run",
+            "--name",
+            name,
+            "--registry",
+            &registry,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let line = p.expect("listening for calls on ");
+    let addr = line
+        .trim_start_matches("listening for calls on ")
+        .to_owned();
+    p.expect(&format!(
+        "registered as {name} at {addr} with registry {registry}"
+    ));
+    (p, addr)
+}
+
+#[test]
+fn register_list_lookup_and_quit() {
+    let mut reg = Registry::start(&[]);
+    let (mut alice, alice_addr) = start_peer("alice", &reg);
+    let (mut bob, bob_addr) = start_peer("bob", &reg);
+    reg.proc
+        .expect(&format!("registered: alice at {alice_addr}"));
+    reg.proc.expect(&format!("registered: bob at {bob_addr}"));
+    reg.proc.expect("--- 2 peers registered ---");
+
+    // One-shot commands for scripts.
+    let r = reg.arg();
+    let (code, out, _) = run(&peercall(), &["list", "--registry", &r]);
+    assert_eq!(code, 0);
+    assert_eq!(out, format!("alice {alice_addr}\nbob {bob_addr}\n"));
+    let (code, out, _) = run(&peercall(), &["lookup", "bob", "--registry", &r]);
+    assert_eq!((code, out), (0, format!("bob {bob_addr}\n")));
+    let (code, out, err) = run(&peercall(), &["lookup", "carol", "--registry", &r]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (1, "", "carol: not registered\n")
+    );
+
+    // Interactive commands.
+    alice.send_line("lookup bob");
+    alice.expect(&format!("bob {bob_addr}"));
+    alice.send_line("lookup carol");
+    alice.expect("carol: not registered");
+    alice.send_line("list");
+    alice.expect(&format!("alice {alice_addr}"));
+    alice.expect(&format!("bob {bob_addr}"));
+    alice.send_line("dance");
+    alice.expect("unknown command 'dance'; type help");
+    alice.send_line("help");
+    alice.expect("commands: list");
+
+    // quit: unregister, print the registry's goodbye, exit 0.
+    alice.send_line("quit");
+    alice.expect("goodbye from registry");
+    assert_eq!(alice.wait_exit(), Some(0));
+    reg.proc
+        .expect(&format!("departed: alice at {alice_addr} (unregistered)"));
+
+    // End of a piped stdin does not stop a peer; SIGTERM does, in order.
+    bob.close_stdin();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (_, out, _) = run(&peercall(), &["lookup", "bob", "--registry", &r]);
+    assert_eq!(out, format!("bob {bob_addr}\n"));
+    bob.signal("TERM");
+    bob.expect("goodbye from registry");
+    assert_eq!(bob.wait_exit(), Some(0));
+    reg.proc
+        .expect(&format!("departed: bob at {bob_addr} (unregistered)"));
+}
+
+#[test]
+fn sigint_unregisters_too() {
+    let mut reg = Registry::start(&[]);
+    let (mut p, addr) = start_peer("carol", &reg);
+    p.signal("INT");
+    p.expect("goodbye from registry");
+    assert_eq!(p.wait_exit(), Some(0));
+    reg.proc
+        .expect(&format!("departed: carol at {addr} (unregistered)"));
+}
+
+#[test]
+fn taken_name_is_refused_with_exit_3() {
+    let reg = Registry::start(&[]);
+    let (_alice, _) = start_peer("alice", &reg);
+    let r = reg.arg();
+    let (code, out, _) = run(
+        &peercall(),
+        &[
+            "run",
+            "--name",
+            "alice",
+            "--registry",
+            &r,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(code, 3);
+    assert!(out.contains("registration of alice refused"), "{out}");
+    assert!(out.contains("choose another --name"), "{out}");
+    assert!(bin("peercall-registry").exists());
+}
