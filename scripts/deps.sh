@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the system packages peercall needs to build and test, when they are
+# missing, on Debian, Ubuntu and Raspberry Pi OS (apt; sudo when not root).
+# Elsewhere it says what to install and carries on.
+set -euo pipefail
+
+# A C toolchain for linking (rustup does not bring one).
+pkgs=(gcc libc6-dev)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "deps: please install the equivalents of: ${missing[*]} (no apt-get on this system)" >&2
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "deps: need root to install ${missing[*]}; run as root or install sudo" >&2
+    exit 1
+  fi
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
