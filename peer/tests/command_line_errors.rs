@@ -1,6 +1,6 @@
 //! Bad input from the user: one clear line on stderr, a documented exit code, no backtrace.
 
-use peercall_testkit::{run, Registry};
+use peercall_testkit::{free_port, run, Registry};
 use std::path::PathBuf;
 
 fn peercall() -> PathBuf {
@@ -39,12 +39,7 @@ fn bad_command_lines_exit_64_with_one_line() {
 
 #[test]
 fn unreachable_registry_exits_2_with_one_line() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     for args in [
         &["list", "--registry", &addr][..],
         &["lookup", "bob", "--registry", &addr],

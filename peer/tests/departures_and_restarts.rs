@@ -1,33 +1,12 @@
 //! Peers that die, freeze or lose their registry: the registry notices, and
 //! peers come back by themselves when the registry does.
 
-use peercall_testkit::{run, Proc, Registry};
+use peercall_testkit::{free_port, run, start_peer, Registry};
 use std::path::PathBuf;
 use std::time::Duration;
 
 fn peercall() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_peercall"))
-}
-
-fn start_peer(name: &str, registry: &str) -> (Proc, String) {
-    let mut p = Proc::start(
-        name,
-        &peercall(),
-        &[
-            "run",
-            "--name",
-            name,
-            "--registry",
-            registry,
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
-    let line = p.expect("listening for calls on ");
-    let addr = line
-        .trim_start_matches("listening for calls on ")
-        .to_owned();
-    (p, addr)
 }
 
 #[test]
@@ -81,12 +60,7 @@ fn registry_restart_peers_register_again() {
 #[test]
 fn peer_started_before_its_registry_waits_for_it() {
     // Find a free port, then start the peer while nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let registry = format!("127.0.0.1:{port}");
+    let registry = format!("127.0.0.1:{}", free_port());
     let (mut p, _) = start_peer("early", &registry);
     p.expect("unavailable (cannot connect: connection refused); retrying in");
     let _reg = Registry::start_on(&registry, &[]);

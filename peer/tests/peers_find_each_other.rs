@@ -2,34 +2,18 @@
 //! quit by command and by signal, with the one-shot commands' output and exit
 //! codes that scripts rely on.
 
-use peercall_testkit::{bin, run, Proc, Registry};
+use peercall_testkit::{bin, run, start_peer, Proc, Registry};
 use std::path::PathBuf;
 
 fn peercall() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_peercall"))
 }
 
-fn start_peer(name: &str, reg: &Registry) -> (Proc, String) {
-    let registry = reg.arg();
-    let mut p = Proc::start(
-        name,
-        &peercall(),
-        &[
-            "run",
-            "--name",
-            name,
-            "--registry",
-            &registry,
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
-    let line = p.expect("listening for calls on ");
-    let addr = line
-        .trim_start_matches("listening for calls on ")
-        .to_owned();
+fn start_registered(name: &str, reg: &Registry) -> (Proc, String) {
+    let (mut p, addr) = start_peer(name, &reg.arg());
     p.expect(&format!(
-        "registered as {name} at {addr} with registry {registry}"
+        "registered as {name} at {addr} with registry {}",
+        reg.arg()
     ));
     (p, addr)
 }
@@ -37,8 +21,8 @@ fn start_peer(name: &str, reg: &Registry) -> (Proc, String) {
 #[test]
 fn register_list_lookup_and_quit() {
     let mut reg = Registry::start(&[]);
-    let (mut alice, alice_addr) = start_peer("alice", &reg);
-    let (mut bob, bob_addr) = start_peer("bob", &reg);
+    let (mut alice, alice_addr) = start_registered("alice", &reg);
+    let (mut bob, bob_addr) = start_registered("bob", &reg);
     reg.proc
         .expect(&format!("registered: alice at {alice_addr}"));
     reg.proc.expect(&format!("registered: bob at {bob_addr}"));
@@ -92,7 +76,7 @@ fn register_list_lookup_and_quit() {
 #[test]
 fn sigint_unregisters_too() {
     let mut reg = Registry::start(&[]);
-    let (mut p, addr) = start_peer("carol", &reg);
+    let (mut p, addr) = start_registered("carol", &reg);
     p.signal("INT");
     p.expect("goodbye from registry");
     assert_eq!(p.wait_exit(), Some(0));
@@ -103,7 +87,7 @@ fn sigint_unregisters_too() {
 #[test]
 fn taken_name_is_refused_with_exit_3() {
     let reg = Registry::start(&[]);
-    let (_alice, _) = start_peer("alice", &reg);
+    let (_alice, _) = start_registered("alice", &reg);
     let r = reg.arg();
     let (code, out, _) = run(
         &peercall(),

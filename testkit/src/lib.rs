@@ -274,3 +274,34 @@ impl Client {
         self.recv().expect("a reply before end of stream")
     }
 }
+
+/// Starts `peercall run --name NAME --registry REGISTRY` on a free loopback
+/// call port; returns the process and its call address (`IP:PORT`).
+pub fn start_peer(name: &str, registry: &str) -> (Proc, String) {
+    let mut p = Proc::start(
+        name,
+        &bin("peercall"),
+        &[
+            "run",
+            "--name",
+            name,
+            "--registry",
+            registry,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let line = p.expect("listening for calls on ");
+    let addr = line
+        .trim_start_matches("listening for calls on ")
+        .to_owned();
+    (p, addr)
+}
+
+/// A loopback port that was free a moment ago (nothing listens on it now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding a free loopback port")
+        .port()
+}
