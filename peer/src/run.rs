@@ -185,12 +185,10 @@ impl Peer {
                 match ev.token() {
                     REGISTRY => self.registry_ready(),
                     CALLS => accept_and_close(listener),
-                    SIGNALS => {
-                        if signals.pending().next().is_some() {
-                            self.membership.leave(Instant::now());
-                        }
+                    SIGNALS if signals.pending().next().is_some() => {
+                        self.membership.leave(Instant::now())
                     }
-                    STDIN => {}
+                    // STDIN: lines are drained below, after every wakeup.
                     _ => {}
                 }
             }
