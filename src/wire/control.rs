@@ -29,6 +29,9 @@ pub enum ErrorCode {
     AlreadyHolds,
     /// The registry has no room for another connection.
     TooManyConnections,
+    /// The call id does not match the current call; the message was ignored.
+    /// The connection stays open.
+    UnknownCall,
     /// A code this version does not know.
     Unknown(u16),
 }
@@ -46,6 +49,7 @@ impl ErrorCode {
             ErrorCode::UnexpectedMessage => 8,
             ErrorCode::AlreadyHolds => 9,
             ErrorCode::TooManyConnections => 10,
+            ErrorCode::UnknownCall => 11,
             ErrorCode::Unknown(c) => c,
         }
     }
@@ -61,6 +65,7 @@ impl ErrorCode {
             8 => ErrorCode::UnexpectedMessage,
             9 => ErrorCode::AlreadyHolds,
             10 => ErrorCode::TooManyConnections,
+            11 => ErrorCode::UnknownCall,
             c => ErrorCode::Unknown(c),
         }
     }
@@ -79,6 +84,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::UnexpectedMessage => "unexpected message",
             ErrorCode::AlreadyHolds => "connection already holds a registration",
             ErrorCode::TooManyConnections => "too many connections",
+            ErrorCode::UnknownCall => "no such call",
             ErrorCode::Unknown(c) => return write!(f, "error {c}"),
         };
         f.write_str(s)

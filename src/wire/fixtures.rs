@@ -268,3 +268,100 @@ fn a_full_list_page_fits_one_frame() {
     });
     assert!(!over.fits());
 }
+
+fn media_640x480() -> (Vec<u8>, MediaDescription) {
+    (
+        vec![
+            0x01, 0x02, 0x80, 0x01, 0xe0, 0x1e, // MJPEG 640x480 30 fps
+            0x01, 0x00, 0x00, 0xbb, 0x80, 0x01, 0x14, // Opus 48000 Hz mono 20 ms
+        ],
+        MediaDescription {
+            video: VideoFormat {
+                codec: VideoCodec::Mjpeg,
+                width: 640,
+                height: 480,
+                fps: 30,
+            },
+            audio: AudioFormat {
+                codec: AudioCodec::Opus,
+                sample_rate: 48_000,
+                channels: 1,
+                frame_ms: 20,
+            },
+        },
+    )
+}
+
+const CALL: [u8; 8] = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+const CALL_ID: CallId = CallId(0x0123_4567_89ab_cdef);
+
+fn call_only(t: u8) -> Vec<u8> {
+    let mut v = vec![0x50, 0x43, 0x01, t, 0x00, 0x08];
+    v.extend_from_slice(&CALL);
+    v
+}
+
+#[test]
+fn invite() {
+    let (media_bytes, media) = media_640x480();
+    let mut fx = vec![0x50, 0x43, 0x01, 0x40, 0x00, 0x1f];
+    fx.extend_from_slice(&CALL);
+    fx.extend_from_slice(&[0x05, b'a', b'l', b'i', b'c', b'e']);
+    fx.extend_from_slice(&[0x13, 0x8c, 0x13, 0x8e]); // audio 5004, video 5006
+    fx.extend_from_slice(&media_bytes);
+    check(
+        &fx,
+        Message::Invite(Invite {
+            call_id: CALL_ID,
+            caller: name("alice"),
+            ports: MediaPorts {
+                audio: 5004,
+                video: 5006,
+            },
+            media,
+        }),
+    );
+}
+
+#[test]
+fn accept() {
+    let (media_bytes, media) = media_640x480();
+    let mut fx = vec![0x50, 0x43, 0x01, 0x42, 0x00, 0x19];
+    fx.extend_from_slice(&CALL);
+    fx.extend_from_slice(&[0x17, 0x70, 0x17, 0x72]); // audio 6000, video 6002
+    fx.extend_from_slice(&media_bytes);
+    check(
+        &fx,
+        Message::Accept(Accept {
+            call_id: CALL_ID,
+            ports: MediaPorts {
+                audio: 6000,
+                video: 6002,
+            },
+            media,
+        }),
+    );
+}
+
+#[test]
+fn reject() {
+    let mut fx = vec![0x50, 0x43, 0x01, 0x43, 0x00, 0x09];
+    fx.extend_from_slice(&CALL);
+    fx.push(0x02);
+    check(
+        &fx,
+        Message::Reject {
+            call_id: CALL_ID,
+            reason: RejectReason::Busy,
+        },
+    );
+}
+
+#[test]
+fn call_id_only_messages() {
+    check(&call_only(0x41), Message::Ringing(CALL_ID));
+    check(&call_only(0x44), Message::Cancel(CALL_ID));
+    check(&call_only(0x45), Message::Bye(CALL_ID));
+    check(&call_only(0x46), Message::ByeAck(CALL_ID));
+    check(&call_only(0x47), Message::Keepalive(CALL_ID));
+}

@@ -204,3 +204,47 @@ fn no_input_panics() {
         let _ = Message::parse_bytes(&buf);
     }
 }
+
+#[test]
+fn call_messages_truncated_or_padded() {
+    let invite = Message::Invite(Invite {
+        call_id: CallId(7),
+        caller: Name::new("bob").unwrap(),
+        ports: MediaPorts { audio: 1, video: 2 },
+        media: MediaDescription {
+            video: VideoFormat {
+                codec: VideoCodec::Unknown(9),
+                width: 1,
+                height: 1,
+                fps: 1,
+            },
+            audio: AudioFormat {
+                codec: AudioCodec::None,
+                sample_rate: 0,
+                channels: 0,
+                frame_ms: 0,
+            },
+        },
+    })
+    .to_bytes();
+    for cut in HEADER_LEN..invite.len() {
+        let mut short = invite[..cut].to_vec();
+        short[5] = (cut - HEADER_LEN) as u8;
+        assert_eq!(
+            Message::parse_bytes(&short),
+            Err(WireError::Truncated),
+            "cut {cut}"
+        );
+    }
+    let mut long = invite.clone();
+    long[5] += 1;
+    long.push(0);
+    assert_eq!(
+        Message::parse_bytes(&long),
+        Err(WireError::TrailingBytes(1))
+    );
+    assert_eq!(
+        Message::parse_bytes(&with_payload(msg_type::BYE, &[1, 2, 3, 4, 5, 6, 7])),
+        Err(WireError::Truncated)
+    );
+}

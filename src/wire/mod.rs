@@ -8,12 +8,17 @@
 //! [`Message::Unknown`] so they can be answered with an error. The byte tables
 //! are in `docs/protocol.md`.
 
+mod call;
 mod control;
 mod field;
 mod frame;
 mod name;
 mod registry;
 
+pub use call::{
+    Accept, AudioCodec, AudioFormat, CallId, Invite, MediaDescription, MediaPorts, RejectReason,
+    VideoCodec, VideoFormat,
+};
 pub use control::{ErrorCode, ErrorMsg};
 pub use field::{FAMILY_IPV4, FAMILY_IPV6, MAX_TEXT_LEN};
 pub use frame::{
@@ -30,7 +35,8 @@ use std::net::SocketAddr;
 
 /// Message type codes. Ranges: `0x01..=0x1f` requests to the registry,
 /// `0x21..=0x3f` registry answers, `0x40..=0x6f` call signalling, `0x70..=0x7f`
-/// messages either side may send.
+/// messages either side may send. Call signalling travels on its own
+/// peer-to-peer connection in the same framing.
 pub mod msg_type {
     /// Peer → registry: claim a name for an endpoint.
     pub const REGISTER: u8 = 0x01;
@@ -56,6 +62,22 @@ pub mod msg_type {
     pub const LIST_REPLY: u8 = 0x27;
     /// Registry → peer: the registry closes this connection after this message.
     pub const GOODBYE: u8 = 0x28;
+    /// Caller → callee: a call is proposed.
+    pub const INVITE: u8 = 0x40;
+    /// Callee → caller: the callee's user is being alerted.
+    pub const RINGING: u8 = 0x41;
+    /// Callee → caller: call accepted, with the callee's media ports.
+    pub const ACCEPT: u8 = 0x42;
+    /// Callee → caller: call refused, with a reason.
+    pub const REJECT: u8 = 0x43;
+    /// Caller → callee: the caller gives up before an answer.
+    pub const CANCEL: u8 = 0x44;
+    /// Either side: end the established call.
+    pub const BYE: u8 = 0x45;
+    /// Either side: BYE received, the call is over.
+    pub const BYE_ACK: u8 = 0x46;
+    /// Either side, during a call: still here.
+    pub const KEEPALIVE: u8 = 0x47;
     /// Either side: are you there?
     pub const PING: u8 = 0x70;
     /// Either side: yes (echoes the ping's token).
@@ -174,6 +196,27 @@ pub enum Message {
     ListReply(ListReply),
     /// The registry closes this connection right after this message.
     Goodbye(GoodbyeReason),
+    /// Propose a call.
+    Invite(Invite),
+    /// The callee is alerting its user.
+    Ringing(CallId),
+    /// The callee takes the call.
+    Accept(Accept),
+    /// The callee refuses the call.
+    Reject {
+        /// The call.
+        call_id: CallId,
+        /// Why.
+        reason: RejectReason,
+    },
+    /// The caller gives up before the answer.
+    Cancel(CallId),
+    /// End the established call.
+    Bye(CallId),
+    /// Acknowledges a BYE.
+    ByeAck(CallId),
+    /// Still here (sent periodically during a call).
+    Keepalive(CallId),
     /// Keepalive probe; the other side answers PONG with the same token.
     Ping(u64),
     /// Keepalive answer.
@@ -201,6 +244,14 @@ impl Message {
             Message::NotFound(_) => NOT_FOUND,
             Message::ListReply(_) => LIST_REPLY,
             Message::Goodbye(_) => GOODBYE,
+            Message::Invite(_) => INVITE,
+            Message::Ringing(_) => RINGING,
+            Message::Accept(_) => ACCEPT,
+            Message::Reject { .. } => REJECT,
+            Message::Cancel(_) => CANCEL,
+            Message::Bye(_) => BYE,
+            Message::ByeAck(_) => BYE_ACK,
+            Message::Keepalive(_) => KEEPALIVE,
             Message::Ping(_) => PING,
             Message::Pong(_) => PONG,
             Message::Error(_) => ERROR,
@@ -227,6 +278,17 @@ impl Message {
             NOT_FOUND => Message::NotFound(r.name()?),
             LIST_REPLY => Message::ListReply(ListReply::read(&mut r)?),
             GOODBYE => Message::Goodbye(GoodbyeReason::from_code(r.u8()?)),
+            INVITE => Message::Invite(Invite::read(&mut r)?),
+            RINGING => Message::Ringing(CallId(r.u64()?)),
+            ACCEPT => Message::Accept(Accept::read(&mut r)?),
+            REJECT => Message::Reject {
+                call_id: CallId(r.u64()?),
+                reason: RejectReason::from_code(r.u8()?),
+            },
+            CANCEL => Message::Cancel(CallId(r.u64()?)),
+            BYE => Message::Bye(CallId(r.u64()?)),
+            BYE_ACK => Message::ByeAck(CallId(r.u64()?)),
+            KEEPALIVE => Message::Keepalive(CallId(r.u64()?)),
             PING => Message::Ping(r.u64()?),
             PONG => Message::Pong(r.u64()?),
             ERROR => Message::Error(ErrorMsg::read(&mut r)?),
@@ -253,6 +315,14 @@ impl Message {
             Message::Found(e) => e.len(),
             Message::ListReply(m) => m.len(),
             Message::Goodbye(_) => 1,
+            Message::Invite(m) => m.len(),
+            Message::Accept(_) => Accept::LEN,
+            Message::Reject { .. } => 8 + 1,
+            Message::Ringing(_)
+            | Message::Cancel(_)
+            | Message::Bye(_)
+            | Message::ByeAck(_)
+            | Message::Keepalive(_) => 8,
             Message::Ping(_) | Message::Pong(_) => 8,
             Message::Error(m) => m.len(),
         }
@@ -293,6 +363,17 @@ impl Message {
             Message::Found(e) => e.write(&mut w),
             Message::ListReply(m) => m.write(&mut w),
             Message::Goodbye(r) => w.u8(r.code()),
+            Message::Invite(m) => m.write(&mut w),
+            Message::Accept(m) => m.write(&mut w),
+            Message::Reject { call_id, reason } => {
+                w.u64(call_id.0);
+                w.u8(reason.code());
+            }
+            Message::Ringing(id)
+            | Message::Cancel(id)
+            | Message::Bye(id)
+            | Message::ByeAck(id)
+            | Message::Keepalive(id) => w.u64(id.0),
             Message::Ping(t) | Message::Pong(t) => w.u64(*t),
             Message::Error(m) => m.write(&mut w),
         }
