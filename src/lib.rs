@@ -20,6 +20,8 @@
 //! - [`registry`]: the registry's table and its rules (server side).
 //! - [`membership`]: a peer's membership in a registry (client side):
 //!   register, keep alive, reconnect with backoff, look up, list, leave.
+//! - [`call`]: call signalling between two peers: invite, ring, accept or
+//!   reject, cancel, hang up, keepalive, media negotiation.
 //!
 //! ```
 //! use peercall::wire::{Message, Name};
@@ -29,6 +31,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod call;
 pub mod membership;
 pub mod registry;
 pub mod wire;
+
+/// A connection, named by the IO shell that owns it (never reused within a
+/// run, so a late event for a closed connection cannot hit a new one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);

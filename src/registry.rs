@@ -43,9 +43,7 @@ pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many connections the registry serves at once; more are refused with an error.
 pub const MAX_CONNECTIONS: usize = 16_384;
 
-/// A connection, named by the server (never reused within a run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
+pub use crate::ConnId;
 
 /// The registry's tunable limits.
 #[derive(Debug, Clone)]

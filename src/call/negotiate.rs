@@ -1,0 +1,284 @@
+//! Media negotiation: the callee answers the caller's offer with what it can
+//! do, which may be lower (smaller picture, fewer frames, fewer channels) but
+//! never higher; the caller checks that rule on the answer.
+
+use crate::wire::{AudioCodec, AudioFormat, MediaDescription, VideoCodec, VideoFormat};
+use std::fmt;
+
+/// Largest width or height RTP/JPEG can carry (RFC 2435 counts in 8-pixel
+/// blocks in one byte: 255 * 8).
+pub const MAX_VIDEO_DIMENSION: u16 = 2040;
+/// The only sample rate Opus uses on RTP (RFC 7587).
+pub const OPUS_RTP_RATE: u32 = 48_000;
+
+/// Why an offer or answer cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaError {
+    /// The video codec is unknown.
+    VideoCodec(u8),
+    /// The audio codec is unknown.
+    AudioCodec(u8),
+    /// The picture is empty or larger than [`MAX_VIDEO_DIMENSION`].
+    VideoSize(u16, u16),
+    /// The frame rate is zero.
+    FrameRate,
+    /// Opus on RTP is always 48 kHz.
+    SampleRate(u32),
+    /// Channels other than 1 or 2, or a frame duration Opus does not have.
+    AudioFormat,
+    /// The answer raises something the offer set (the rule is: lower, never raise).
+    Raised(&'static str),
+}
+
+impl fmt::Display for MediaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaError::VideoCodec(c) => write!(f, "unknown video codec {c}"),
+            MediaError::AudioCodec(c) => write!(f, "unknown audio codec {c}"),
+            MediaError::VideoSize(w, h) => write!(
+                f,
+                "video size {w}x{h} is not between 1x1 and {MAX_VIDEO_DIMENSION}x{MAX_VIDEO_DIMENSION} (the RTP/JPEG limit)"
+            ),
+            MediaError::FrameRate => write!(f, "video frame rate 0"),
+            MediaError::SampleRate(r) => {
+                write!(f, "Opus sample rate {r} (RTP carries Opus at {OPUS_RTP_RATE})")
+            }
+            MediaError::AudioFormat => write!(
+                f,
+                "audio must be 1 or 2 channels in frames of 10, 20, 40 or 60 ms"
+            ),
+            MediaError::Raised(what) => write!(f, "the answer raises the offered {what}"),
+        }
+    }
+}
+
+impl std::error::Error for MediaError {}
+
+fn check_video(v: &VideoFormat) -> Result<(), MediaError> {
+    match v.codec {
+        VideoCodec::None => Ok(()),
+        VideoCodec::Unknown(c) => Err(MediaError::VideoCodec(c)),
+        VideoCodec::Mjpeg => {
+            let ok = |d: u16| (1..=MAX_VIDEO_DIMENSION).contains(&d);
+            if !ok(v.width) || !ok(v.height) {
+                Err(MediaError::VideoSize(v.width, v.height))
+            } else if v.fps == 0 {
+                Err(MediaError::FrameRate)
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+fn check_audio(a: &AudioFormat) -> Result<(), MediaError> {
+    match a.codec {
+        AudioCodec::None => Ok(()),
+        AudioCodec::Unknown(c) => Err(MediaError::AudioCodec(c)),
+        AudioCodec::Opus => {
+            if a.sample_rate != OPUS_RTP_RATE {
+                Err(MediaError::SampleRate(a.sample_rate))
+            } else if !(1..=2).contains(&a.channels) || ![10, 20, 40, 60].contains(&a.frame_ms) {
+                Err(MediaError::AudioFormat)
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Checks that a description is one this version can carry.
+pub fn check(m: &MediaDescription) -> Result<(), MediaError> {
+    check_video(&m.video)?;
+    check_audio(&m.audio)
+}
+
+/// No video.
+pub const NO_VIDEO: VideoFormat = VideoFormat {
+    codec: VideoCodec::None,
+    width: 0,
+    height: 0,
+    fps: 0,
+};
+
+/// No audio.
+pub const NO_AUDIO: AudioFormat = AudioFormat {
+    codec: AudioCodec::None,
+    sample_rate: 0,
+    channels: 0,
+    frame_ms: 0,
+};
+
+/// The callee's answer to `offer`, given what the callee can do (`ours`): each
+/// stream present only if both have it, the picture the smaller of the two
+/// (keeping one side's shape rather than mixing dimensions where possible),
+/// the lower frame rate and channel count, the offer's frame duration.
+pub fn answer(
+    offer: &MediaDescription,
+    ours: &MediaDescription,
+) -> Result<MediaDescription, MediaError> {
+    check(offer)?;
+    check(ours)?;
+    let video = match (offer.video.codec, ours.video.codec) {
+        (VideoCodec::Mjpeg, VideoCodec::Mjpeg) => {
+            let (o, c) = (&offer.video, &ours.video);
+            let (width, height) = if c.width <= o.width && c.height <= o.height {
+                (c.width, c.height)
+            } else if o.width <= c.width && o.height <= c.height {
+                (o.width, o.height)
+            } else {
+                (o.width.min(c.width), o.height.min(c.height))
+            };
+            VideoFormat {
+                codec: VideoCodec::Mjpeg,
+                width,
+                height,
+                fps: o.fps.min(c.fps),
+            }
+        }
+        _ => NO_VIDEO,
+    };
+    let audio = match (offer.audio.codec, ours.audio.codec) {
+        (AudioCodec::Opus, AudioCodec::Opus) => AudioFormat {
+            channels: offer.audio.channels.min(ours.audio.channels),
+            ..offer.audio
+        },
+        _ => NO_AUDIO,
+    };
+    Ok(MediaDescription { video, audio })
+}
+
+/// Checks an answer against the offer it answers: valid, and nothing raised.
+pub fn check_answer(offer: &MediaDescription, answer: &MediaDescription) -> Result<(), MediaError> {
+    check(answer)?;
+    let (o, a) = (&offer.video, &answer.video);
+    if a.codec != VideoCodec::None {
+        if a.codec != o.codec {
+            return Err(MediaError::Raised("video codec"));
+        }
+        if a.width > o.width || a.height > o.height {
+            return Err(MediaError::Raised("video size"));
+        }
+        if a.fps > o.fps {
+            return Err(MediaError::Raised("frame rate"));
+        }
+    }
+    let (o, a) = (&offer.audio, &answer.audio);
+    if a.codec != AudioCodec::None {
+        if a.codec != o.codec {
+            return Err(MediaError::Raised("audio codec"));
+        }
+        if a.channels > o.channels {
+            return Err(MediaError::Raised("audio channels"));
+        }
+        if a.frame_ms != o.frame_ms {
+            return Err(MediaError::Raised("audio frame duration"));
+        }
+    }
+    Ok(())
+}
+
+/// A short human description: `MJPEG 640x480@30, Opus 48 kHz mono 20 ms`.
+pub fn describe(m: &MediaDescription) -> String {
+    let v = match m.video.codec {
+        VideoCodec::Mjpeg => format!("MJPEG {}x{}@{}", m.video.width, m.video.height, m.video.fps),
+        VideoCodec::None => "no video".into(),
+        VideoCodec::Unknown(c) => format!("video codec {c}"),
+    };
+    let a = match m.audio.codec {
+        AudioCodec::Opus => format!(
+            "Opus {} kHz {} {} ms",
+            m.audio.sample_rate / 1000,
+            if m.audio.channels == 1 {
+                "mono"
+            } else {
+                "stereo"
+            },
+            m.audio.frame_ms
+        ),
+        AudioCodec::None => "no audio".into(),
+        AudioCodec::Unknown(c) => format!("audio codec {c}"),
+    };
+    format!("{v}, {a}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn media(w: u16, h: u16, fps: u8, ch: u8) -> MediaDescription {
+        MediaDescription {
+            video: VideoFormat {
+                codec: VideoCodec::Mjpeg,
+                width: w,
+                height: h,
+                fps,
+            },
+            audio: AudioFormat {
+                codec: AudioCodec::Opus,
+                sample_rate: OPUS_RTP_RATE,
+                channels: ch,
+                frame_ms: 20,
+            },
+        }
+    }
+
+    #[test]
+    fn the_callee_may_lower_never_raise() {
+        let offer = media(640, 480, 30, 1);
+        let small = answer(&offer, &media(320, 240, 15, 2)).unwrap();
+        assert_eq!(small, media(320, 240, 15, 1));
+        assert_eq!(check_answer(&offer, &small), Ok(()));
+        let big = answer(&offer, &media(1280, 720, 60, 2)).unwrap();
+        assert_eq!(big, offer);
+        // Mixed shapes: neither fits in the other.
+        let mixed = answer(&offer, &media(800, 400, 30, 1)).unwrap();
+        assert_eq!((mixed.video.width, mixed.video.height), (640, 400));
+        for raised in [
+            media(800, 480, 30, 1),
+            media(640, 480, 60, 1),
+            media(640, 480, 30, 2),
+        ] {
+            assert!(matches!(
+                check_answer(&offer, &raised),
+                Err(MediaError::Raised(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn missing_streams_drop_out() {
+        let offer = media(640, 480, 30, 1);
+        let mut ours = media(640, 480, 30, 1);
+        ours.video = NO_VIDEO;
+        let a = answer(&offer, &ours).unwrap();
+        assert_eq!(a.video, NO_VIDEO);
+        assert_eq!(check_answer(&offer, &a), Ok(()));
+    }
+
+    #[test]
+    fn unusable_offers_are_refused_with_a_reason() {
+        let ours = media(640, 480, 30, 1);
+        let mut o = media(4096, 2160, 30, 1);
+        assert_eq!(answer(&o, &ours), Err(MediaError::VideoSize(4096, 2160)));
+        o = media(640, 480, 30, 1);
+        o.video.codec = VideoCodec::Unknown(7);
+        assert_eq!(answer(&o, &ours), Err(MediaError::VideoCodec(7)));
+        o = media(640, 480, 30, 1);
+        o.audio.sample_rate = 44_100;
+        assert_eq!(answer(&o, &ours), Err(MediaError::SampleRate(44_100)));
+        o = media(640, 480, 0, 1);
+        assert_eq!(answer(&o, &ours), Err(MediaError::FrameRate));
+        assert!(MediaError::VideoSize(4096, 2160)
+            .to_string()
+            .contains("2040"));
+    }
+
+    #[test]
+    fn describes_for_people() {
+        assert_eq!(
+            describe(&media(640, 480, 30, 1)),
+            "MJPEG 640x480@30, Opus 48 kHz mono 20 ms"
+        );
+    }
+}
