@@ -5,6 +5,7 @@ use crate::registry_addr::RegistryAddr;
 use peercall::wire::Name;
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 /// The port a peer listens on for calls when `--listen` is not given.
 pub const DEFAULT_CALL_PORT: u16 = 4701;
@@ -15,12 +16,20 @@ peercall: peer-to-peer calls between boards
 
 USAGE:
     peercall run --name NAME --registry HOST:PORT [--listen ADDR]
+                 [--auto-accept | --reject-all] [--answer-timeout SECS]
+    peercall call NAME --name ME --registry HOST:PORT [--listen ADDR] [--seconds N]
+                 [--answer-timeout SECS]
     peercall list --registry HOST:PORT
     peercall lookup NAME --registry HOST:PORT
     peercall help | --help | --version
 
 run      register NAME with the registry and stay registered (pings, reconnects
          when the registry comes back); read commands from stdin, one per line:
+             call NAME       call NAME (looked up in the registry)
+             accept          take the incoming call
+             reject          refuse the incoming call
+             hangup          end the call (or stop calling)
+             status          show the current call
              list            show every registered peer
              lookup NAME     show where NAME is
              help            show these commands
@@ -29,16 +38,44 @@ run      register NAME with the registry and stay registered (pings, reconnects
          --listen ADDR   the call port, IP:PORT or PORT (default 0.0.0.0:4701);
                          an IP of 0.0.0.0 lets the registry record the address it
                          sees this peer coming from; port 0 picks a free port
+         --auto-accept   answer every call (an unattended board, an intercom)
+         --reject-all    refuse every call
+         --answer-timeout SECS  give up calling after SECS without an answer (default 30)
+call     register as ME, call NAME, keep the call N seconds (--seconds; default:
+         until the other side hangs up), hang up, unregister, exit 0; exit
+         non-zero with one line when the call fails (see exit codes)
 list     print one line per registered peer: NAME IP:PORT
 lookup   print NAME IP:PORT and exit 0, or `NAME: not registered` on stderr and exit 1
 
 Names: 1 to 32 bytes of letters, digits, '-', '_' and '.', starting with a letter or digit.
 Exit codes: 0 ok, 1 not registered, 2 registry unreachable, 3 registration refused,
-4 registry protocol error, 5 call port unavailable, 64 bad command line.
+4 registry protocol error, 5 call port unavailable, 6 call declined, 7 callee busy,
+8 no answer, 9 callee unreachable, 10 no common media, 11 call connection lost,
+64 bad command line, 130 call interrupted by a signal.
 Log detail on stderr: RUST_LOG=debug.
 ";
 
-/// Options of `peercall run`.
+/// How incoming calls are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerMode {
+    /// Ask the user (`accept` / `reject`).
+    Ask,
+    /// Accept every call.
+    AutoAccept,
+    /// Refuse every call.
+    RejectAll,
+}
+
+/// What `peercall call` does once registered.
+#[derive(Debug, Clone)]
+pub struct CallPlan {
+    /// Whom to call.
+    pub target: Name,
+    /// How long to keep the call; `None`: until the other side hangs up.
+    pub seconds: Option<Duration>,
+}
+
+/// Options of `peercall run` and `peercall call`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// The name to register.
@@ -47,6 +84,12 @@ pub struct RunOptions {
     pub registry: RegistryAddr,
     /// Where to listen for calls.
     pub listen: SocketAddr,
+    /// How incoming calls are answered.
+    pub answer: AnswerMode,
+    /// How long an outgoing call may ring unanswered.
+    pub answer_timeout: Duration,
+    /// `peercall call`: the one call to make.
+    pub plan: Option<CallPlan>,
 }
 
 /// What the command line asks for.
@@ -56,6 +99,8 @@ pub enum Command {
     Print(String),
     /// `peercall run`.
     Run(RunOptions),
+    /// `peercall call NAME`.
+    Call(RunOptions),
     /// `peercall list`.
     List {
         /// Where the registry is.
@@ -85,6 +130,15 @@ fn parse_listen(v: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+fn parse_seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "{flag} takes a number of seconds greater than 0, like 30 or 0.5 (got '{v}')"
+        )),
+    }
+}
+
 fn parse_name(what: &str, v: &str) -> Result<Name, String> {
     Name::new(v).map_err(|e| format!("{what} '{v}' is not a valid name: {e}"))
 }
@@ -98,6 +152,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut name = None;
     let mut registry = None;
     let mut listen = None;
+    let mut auto_accept = false;
+    let mut reject_all = false;
+    let mut answer_timeout = None;
+    let mut seconds = None;
     let value = |p: &mut lexopt::Parser, flag: &str| -> Result<String, String> {
         p.value()
             .map_err(|_| format!("{flag} needs a value; see peercall --help"))?
@@ -111,6 +169,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 registry = Some(RegistryAddr::parse(&value(&mut p, "--registry")?)?)
             }
             Long("listen") => listen = Some(parse_listen(&value(&mut p, "--listen")?)?),
+            Long("auto-accept") => auto_accept = true,
+            Long("reject-all") => reject_all = true,
+            Long("answer-timeout") => {
+                answer_timeout = Some(parse_seconds(
+                    "--answer-timeout",
+                    &value(&mut p, "--answer-timeout")?,
+                )?)
+            }
+            Long("seconds") => {
+                seconds = Some(parse_seconds("--seconds", &value(&mut p, "--seconds")?)?)
+            }
             Short('h') | Long("help") => return Ok(Command::Print(HELP.into())),
             Short('V') | Long("version") => {
                 return Ok(Command::Print(format!(
@@ -132,7 +201,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         }
     }
     let Some(sub) = sub else {
-        return Err("no command given; try peercall run, list, lookup or --help".into());
+        return Err("no command given; try peercall run, call, list, lookup or --help".into());
     };
     let need_registry = |r: Option<RegistryAddr>, cmd: &str| {
         r.ok_or_else(|| {
@@ -152,18 +221,77 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Ok(())
         }
     };
+    if auto_accept && reject_all {
+        return Err("--auto-accept and --reject-all contradict each other; pick one".into());
+    }
+    let answer = if auto_accept {
+        AnswerMode::AutoAccept
+    } else if reject_all {
+        AnswerMode::RejectAll
+    } else {
+        AnswerMode::Ask
+    };
+    let calls_only = |cmd: &str| -> Result<(), String> {
+        for (flag, set) in [
+            ("--auto-accept", auto_accept),
+            ("--reject-all", reject_all),
+            ("--answer-timeout", answer_timeout.is_some()),
+            ("--seconds", seconds.is_some()),
+        ] {
+            if set {
+                return Err(format!("{flag} is not an option of peercall {cmd}"));
+            }
+        }
+        Ok(())
+    };
+    let answer_timeout = answer_timeout.unwrap_or(peercall::call::DEFAULT_ANSWER_TIMEOUT);
+    let listen_addr = listen.unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_CALL_PORT)));
     match sub.as_str() {
         "run" => {
             no_extra("run", &positional)?;
+            if seconds.is_some() {
+                return Err("--seconds is for peercall call, not peercall run".into());
+            }
             let name = name.ok_or("peercall run needs --name NAME, the name others call you by")?;
             Ok(Command::Run(RunOptions {
                 name: parse_name("--name", &name)?,
                 registry: need_registry(registry, "run")?,
-                listen: listen.unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_CALL_PORT))),
+                listen: listen_addr,
+                answer,
+                answer_timeout,
+                plan: None,
+            }))
+        }
+        "call" => {
+            let Some((target, extra)) = positional.split_first() else {
+                return Err("peercall call needs the NAME to call".into());
+            };
+            no_extra("call", extra)?;
+            let target = parse_name("NAME", target)?;
+            let name = name.ok_or("peercall call needs --name ME, the name to register as")?;
+            let name = parse_name("--name", &name)?;
+            if name == target {
+                return Err(format!(
+                    "peercall call {target} --name {name}: a peer cannot call itself"
+                ));
+            }
+            Ok(Command::Call(RunOptions {
+                name,
+                registry: need_registry(registry, "call")?,
+                listen: listen_addr,
+                // A one-shot caller is not there to answer: refuse calls unless told otherwise.
+                answer: if auto_accept {
+                    AnswerMode::AutoAccept
+                } else {
+                    AnswerMode::RejectAll
+                },
+                answer_timeout,
+                plan: Some(CallPlan { target, seconds }),
             }))
         }
         "list" => {
             no_extra("list", &positional)?;
+            calls_only("list")?;
             only_run("--name", name.is_some(), "list")?;
             only_run("--listen", listen.is_some(), "list")?;
             Ok(Command::List {
@@ -175,6 +303,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 return Err("peercall lookup needs the NAME to look up".into());
             };
             no_extra("lookup", extra)?;
+            calls_only("lookup")?;
             only_run("--name", name.is_some(), "lookup")?;
             only_run("--listen", listen.is_some(), "lookup")?;
             Ok(Command::Lookup {
@@ -184,7 +313,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         }
         "help" => Ok(Command::Print(HELP.into())),
         other => Err(format!(
-            "unknown command '{other}'; the commands are run, list, lookup and help"
+            "unknown command '{other}'; the commands are run, call, list, lookup and help"
         )),
     }
 }
@@ -225,6 +354,18 @@ mod tests {
             ("lookup a b --registry h:1", "unexpected argument"),
             ("list --registry h:1 --name a", "for peercall run"),
             ("dial x", "unknown command"),
+            ("call bob --name bob --registry h:1", "cannot call itself"),
+            ("call --name a --registry h:1", "NAME to call"),
+            (
+                "run --name a --registry h:1 --auto-accept --reject-all",
+                "contradict",
+            ),
+            (
+                "run --name a --registry h:1 --seconds 3",
+                "for peercall call",
+            ),
+            ("list --registry h:1 --auto-accept", "not an option"),
+            ("call bob --name a --registry h:1 --seconds x", "--seconds"),
             ("list --registry", "needs a value"),
             ("list --bogus", "--bogus"),
         ] {

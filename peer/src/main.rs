@@ -4,6 +4,7 @@
 //! a stdin reader thread, and one-shot commands for scripts.
 
 mod cli;
+mod conn;
 mod oneshot;
 mod registry_addr;
 mod run;
@@ -24,6 +25,20 @@ pub mod exit {
     pub const PROTOCOL: u8 = 4;
     /// A local resource is unavailable (the call port cannot be bound).
     pub const LOCAL: u8 = 5;
+    /// `call`: the callee declined.
+    pub const REJECTED: u8 = 6;
+    /// `call`: the callee is in another call.
+    pub const BUSY: u8 = 7;
+    /// `call`: nobody answered in time.
+    pub const NO_ANSWER: u8 = 8;
+    /// `call`: the callee's call port cannot be reached.
+    pub const PEER_UNREACHABLE: u8 = 9;
+    /// `call`: the two sides cannot agree on media.
+    pub const MEDIA: u8 = 10;
+    /// `call`: the connection to the other side was lost during the call.
+    pub const LOST: u8 = 11;
+    /// `call`: interrupted by SIGINT or SIGTERM before the call completed.
+    pub const INTERRUPTED: u8 = 130;
     /// The command line is wrong.
     pub const USAGE: u8 = 64;
 }
@@ -43,6 +58,7 @@ fn main() -> ExitCode {
             exit::OK
         }
         cli::Command::Run(o) => run::run(o),
+        cli::Command::Call(o) => run::run(o),
         cli::Command::List { registry } => oneshot::list(&registry),
         cli::Command::Lookup { name, registry } => oneshot::lookup(&registry, &name),
     };

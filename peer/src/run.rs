@@ -1,28 +1,58 @@
-//! `peercall run`: the peer's control loop. One mio loop owns the registry
-//! connection, the call port, the signal pipe and a waker for the stdin
-//! thread; the [`Membership`] machine decides what to send and when.
+//! `peercall run` and `peercall call`: the peer's control loop. One mio loop
+//! owns the registry connection, the call port and its signalling
+//! connections, the signal pipe and a waker for the stdin thread. The
+//! [`Membership`] machine decides what to say to the registry, the [`Phone`]
+//! machine what to say to other peers; this module moves their bytes and
+//! prints what they report.
 
-use crate::cli::RunOptions;
+use crate::cli::{AnswerMode, RunOptions};
+use crate::conn::{FramedConn, ReadEnd};
 use crate::exit;
 use crate::oneshot::{describe, entry_line};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
-use peercall::membership::{Event, Membership, Output, Request};
-use peercall::wire::{FrameReader, Message, Name};
+use peercall::call::{self, negotiate, EndReason, Phase, Phone, Role};
+use peercall::membership::{self, Membership, Request};
+use peercall::wire::{
+    AudioCodec, AudioFormat, CallId, MediaDescription, MediaPorts, Message, Name, RejectReason,
+    VideoCodec, VideoFormat,
+};
+use peercall::ConnId;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, ErrorKind, IsTerminal, Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Instant;
 
-const REGISTRY: Token = Token(0);
 const CALLS: Token = Token(1);
 const STDIN: Token = Token(2);
 const SIGNALS: Token = Token(3);
+/// Connection tokens start here and only grow.
+const FIRST_CONN: usize = 16;
 
 /// Longest command line read from stdin; longer lines are refused, not buffered.
 pub const MAX_COMMAND_LEN: usize = 1024;
+
+/// What this peer offers and accepts until real devices negotiate their own:
+/// VGA MJPEG at 30 fps and mono Opus in 20 ms frames.
+pub const DEFAULT_MEDIA: MediaDescription = MediaDescription {
+    video: VideoFormat {
+        codec: VideoCodec::Mjpeg,
+        width: 640,
+        height: 480,
+        fps: 30,
+    },
+    audio: AudioFormat {
+        codec: AudioCodec::Opus,
+        sample_rate: negotiate::OPUS_RTP_RATE,
+        channels: 1,
+        frame_ms: 20,
+    },
+};
 
 /// A line from the stdin thread.
 enum Line {
@@ -32,22 +62,38 @@ enum Line {
     EndOfTerminal,
 }
 
-/// The connection to the registry.
-struct RegistryConn {
-    stream: TcpStream,
-    peer: SocketAddr,
-    connected: bool,
-    reader: FrameReader,
-    out: Vec<u8>,
+/// Why a registry lookup was made.
+enum Purpose {
+    Show,
+    Call(Name),
+}
+
+/// The UDP sockets a call's media will use, bound when the call is placed or
+/// accepted so the ports announced are real and held for the call's life.
+struct MediaSockets {
+    _audio: UdpSocket,
+    _video: UdpSocket,
+    ports: MediaPorts,
 }
 
 struct Peer {
     poll: Poll,
     opts: RunOptions,
     membership: Membership,
-    conn: Option<RegistryConn>,
-    /// Read buffer for the registry socket.
+    phone: Phone,
+    registry: Option<(Token, FramedConn)>,
+    calls: HashMap<Token, FramedConn>,
+    next_token: usize,
     scratch: Vec<u8>,
+    lookups: VecDeque<Purpose>,
+    media: Option<MediaSockets>,
+    /// `peercall call --seconds`: when to hang up.
+    hangup_at: Option<Instant>,
+    /// `peercall call`: the exit code once the registry has been left.
+    outcome: Option<u8>,
+    ever_registered: bool,
+    /// `peercall call`: whether the planned call was placed (its end ends the run).
+    dialed: bool,
     exit_code: Option<u8>,
 }
 
@@ -59,6 +105,18 @@ pub fn run(opts: RunOptions) -> u8 {
         }
         Err(code) => code,
     }
+}
+
+/// 64 unpredictable bits for a call id, from the standard library's randomly
+/// keyed hasher (no RNG dependency; call ids need uniqueness, not secrecy).
+fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
 }
 
 /// Reads stdin line by line on its own thread (stdin cannot be polled
@@ -146,12 +204,27 @@ impl Peer {
         let now = Instant::now();
         let mut membership = Membership::new(opts.name.clone(), bound, now);
         membership.start(now);
+        let phone = Phone::new(call::Config {
+            name: opts.name.clone(),
+            media: DEFAULT_MEDIA,
+            answer_timeout: opts.answer_timeout,
+            silence_timeout: call::DEFAULT_SILENCE_TIMEOUT,
+        });
         let peer = Peer {
             poll,
             opts,
             membership,
-            conn: None,
+            phone,
+            registry: None,
+            calls: HashMap::new(),
+            next_token: FIRST_CONN,
             scratch: vec![0; 16 * 1024],
+            lookups: VecDeque::new(),
+            media: None,
+            hangup_at: None,
+            outcome: None,
+            ever_registered: false,
+            dialed: false,
             exit_code: None,
         };
         Ok((peer, listener, signals, lines))
@@ -170,10 +243,15 @@ impl Peer {
             if let Some(code) = self.exit_code {
                 return code;
             }
-            let timeout = self
-                .membership
-                .next_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()));
+            let timeout = [
+                self.membership.next_timeout(),
+                self.phone.next_timeout(),
+                self.hangup_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == ErrorKind::Interrupted {
                     continue;
@@ -183,12 +261,10 @@ impl Peer {
             }
             for ev in events.iter() {
                 match ev.token() {
-                    REGISTRY => self.registry_ready(),
-                    CALLS => accept_and_close(listener),
-                    SIGNALS if signals.pending().next().is_some() => {
-                        self.membership.leave(Instant::now())
-                    }
+                    CALLS => self.accept_calls(listener),
+                    SIGNALS if signals.pending().next().is_some() => self.interrupted(),
                     // STDIN: lines are drained below, after every wakeup.
+                    t if t.0 >= FIRST_CONN => self.ready(t),
                     _ => {}
                 }
             }
@@ -199,8 +275,23 @@ impl Peer {
                     Err(TryRecvError::Disconnected) => stdin_open = false,
                 }
             }
-            self.membership.handle_timeout(Instant::now());
+            let now = Instant::now();
+            self.membership.handle_timeout(now);
+            self.phone.handle_timeout(now);
+            if self.hangup_at.is_some_and(|t| t <= now) {
+                self.hangup_at = None;
+                let _ = self.phone.hangup(now);
+            }
         }
+    }
+
+    /// SIGINT or SIGTERM: end any call, then leave the registry.
+    fn interrupted(&mut self) {
+        let now = Instant::now();
+        if self.phone.hangup(now).is_ok() && self.opts.plan.is_some() {
+            self.outcome.get_or_insert(exit::INTERRUPTED);
+        }
+        self.membership.leave(now);
     }
 
     fn command(&mut self, line: Line) {
@@ -215,95 +306,383 @@ impl Peer {
         let mut words = text.split_whitespace();
         let Some(cmd) = words.next() else { return };
         let args: Vec<&str> = words.collect();
+        let now = Instant::now();
         match (cmd, &args[..]) {
             ("list", []) => self.membership.list(),
             ("lookup", [n]) => match Name::new(n) {
-                Ok(name) => self.membership.lookup(name),
+                Ok(name) => self.lookup(name, Purpose::Show),
                 Err(e) => println!("'{n}' is not a valid name: {e}"),
             },
             ("lookup", _) => println!("usage: lookup NAME"),
-            ("quit" | "exit", []) => self.membership.leave(Instant::now()),
+            ("call", [n]) => match Name::new(n) {
+                Ok(name) => self.start_call(name),
+                Err(e) => println!("'{n}' is not a valid name: {e}"),
+            },
+            ("call", _) => println!("usage: call NAME"),
+            ("accept", []) => self.accept(now),
+            ("reject", []) => {
+                if let Err(e) = self.phone.reject(now) {
+                    println!("cannot reject: no incoming call ({e})");
+                }
+            }
+            ("hangup", []) => {
+                if let Err(e) = self.phone.hangup(now) {
+                    println!("cannot hang up: {e}");
+                }
+            }
+            ("status", []) => self.status(now),
+            ("quit" | "exit", []) => {
+                let _ = self.phone.hangup(now);
+                self.membership.leave(now);
+            }
             ("help", []) => println!(
-                "commands: list (every registered peer), lookup NAME (where NAME is), help, quit (unregister and exit)"
+                "commands: call NAME, accept, reject, hangup, status, list, lookup NAME, help, quit"
             ),
             _ => println!("unknown command '{text}'; type help"),
         }
         let _ = io::stdout().flush();
     }
 
-    /// Carries out what the membership machine asked for, until it asks nothing.
-    fn apply_outputs(&mut self) {
-        while let Some(out) = self.membership.poll_output() {
-            match out {
-                Output::Connect => self.connect(),
-                Output::Disconnect => self.disconnect(),
-                Output::Send(msg) => {
-                    if let Some(c) = self.conn.as_mut() {
-                        msg.emit_into(&mut c.out);
-                    }
-                    self.flush();
+    fn lookup(&mut self, name: Name, purpose: Purpose) {
+        self.lookups.push_back(purpose);
+        self.membership.lookup(name);
+    }
+
+    /// `call NAME`: look NAME up first; the call is placed when the answer comes.
+    fn start_call(&mut self, name: Name) {
+        if name == self.opts.name {
+            println!("cannot call {name}: that is this peer's own name");
+            self.finish_plan(exit::USAGE);
+            return;
+        }
+        if self.phone.is_busy() {
+            println!("cannot call {name}: already in a call; hang up first");
+            return;
+        }
+        println!("looking up {name}");
+        self.lookup(name.clone(), Purpose::Call(name));
+    }
+
+    /// The registry answered a lookup made to place a call.
+    fn dial(&mut self, name: Name, addr: SocketAddr) {
+        let now = Instant::now();
+        if self.phone.is_busy() {
+            println!("not calling {name}: already in a call");
+            return;
+        }
+        let media = match self.bind_media() {
+            Ok(m) => m,
+            Err(e) => {
+                println!("cannot call {name}: no UDP ports for media: {e}");
+                self.finish_plan(exit::LOCAL);
+                return;
+            }
+        };
+        let token = self.token();
+        let conn = ConnId(token.0 as u64);
+        if let Err(e) = self
+            .phone
+            .dial(now, conn, name.clone(), CallId(random_u64()), media.ports)
+        {
+            println!("cannot call {name}: {e}");
+            return;
+        }
+        println!("calling {name} at {addr}");
+        self.dialed = true;
+        self.media = Some(media);
+        match FramedConn::connect(self.poll.registry(), token, addr) {
+            Ok(c) => {
+                self.calls.insert(token, c);
+            }
+            Err(e) => {
+                log::debug!("connect to {addr} failed at once: {e}");
+                self.phone.closed(now, conn);
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        if !matches!(self.phone.status(now), Some(s) if s.phase == Phase::Alerting) {
+            println!("cannot accept: no incoming call");
+            return;
+        }
+        match self.bind_media() {
+            Ok(m) => {
+                let ports = m.ports;
+                self.media = Some(m);
+                if let Err(e) = self.phone.accept(now, ports) {
+                    println!("cannot accept: {e}");
                 }
-                Output::Event(e) => self.report(e),
+            }
+            Err(e) => {
+                println!("cannot accept: no UDP ports for media: {e}");
+                let _ = self.phone.reject(now);
+            }
+        }
+    }
+
+    fn bind_media(&self) -> io::Result<MediaSockets> {
+        let ip = self.opts.listen.ip();
+        let audio = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let video = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let ports = MediaPorts {
+            audio: audio.local_addr()?.port(),
+            video: video.local_addr()?.port(),
+        };
+        Ok(MediaSockets {
+            _audio: audio,
+            _video: video,
+            ports,
+        })
+    }
+
+    fn status(&self, now: Instant) {
+        let Some(s) = self.phone.status(now) else {
+            println!("no call");
+            return;
+        };
+        let role = match s.role {
+            Role::Caller => "we called",
+            Role::Callee => "they called",
+        };
+        let addr = self
+            .calls
+            .get(&Token(s.conn.0 as usize))
+            .map_or_else(|| "?".to_string(), |c| c.peer.ip().to_string());
+        match (&s.session, s.duration) {
+            (Some(sess), Some(d)) => println!(
+                "call with {} ({role}): established for {:.0} s; we receive audio on port {} and video on port {}; {} receives audio at {addr}:{} and video at {addr}:{}; {}",
+                s.peer,
+                d.as_secs_f64(),
+                sess.local_ports.audio,
+                sess.local_ports.video,
+                s.peer,
+                sess.remote_ports.audio,
+                sess.remote_ports.video,
+                negotiate::describe(&sess.media)
+            ),
+            _ => println!("call with {} ({role}): {}", s.peer, s.phase),
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        let t = Token(self.next_token);
+        self.next_token += 1;
+        t
+    }
+
+    /// Accepts every pending connection on the call port.
+    fn accept_calls(&mut self, listener: &mut TcpListener) {
+        loop {
+            match listener.accept() {
+                Ok((stream, from)) => {
+                    let token = self.token();
+                    match FramedConn::accepted(self.poll.registry(), token, stream, from) {
+                        Ok(c) => {
+                            self.calls.insert(token, c);
+                            self.phone.incoming(Instant::now(), ConnId(token.0 as u64));
+                        }
+                        Err(e) => log::warn!("cannot watch call connection from {from}: {e}"),
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("accept on the call port failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A connection (the registry's or a call's) is readable or writable.
+    fn ready(&mut self, token: Token) {
+        if self.registry.as_ref().is_some_and(|(t, _)| *t == token) {
+            self.registry_ready();
+        } else if self.calls.contains_key(&token) {
+            self.call_ready(token);
+        }
+    }
+
+    fn registry_ready(&mut self) {
+        let now = Instant::now();
+        let Some((_, c)) = self.registry.as_mut() else {
+            return;
+        };
+        if !c.is_connected() {
+            match c.finish_connect() {
+                Ok(true) => {
+                    log::debug!("connected to registry {}", c.peer);
+                    self.membership.connected(now);
+                    self.apply_outputs();
+                }
+                Ok(false) => return,
+                Err(why) => {
+                    self.drop_registry();
+                    self.membership.disconnected(now, &why);
+                    return;
+                }
+            }
+        }
+        let Some((_, c)) = self.registry.as_mut() else {
+            return;
+        };
+        let mut msgs = Vec::new();
+        let end = c.read(&mut self.scratch, |m| {
+            msgs.push(m);
+            true
+        });
+        for m in msgs {
+            self.membership.received(Instant::now(), m);
+        }
+        match end {
+            ReadEnd::Open => self.flush_registry(),
+            ReadEnd::Closed(why) => self.registry_lost(&why),
+            ReadEnd::Malformed(e) => {
+                log::warn!("registry sent malformed data: {e}");
+                self.registry_lost(&format!("registry sent malformed data: {e}"));
+            }
+        }
+    }
+
+    fn registry_lost(&mut self, why: &str) {
+        if self.registry.is_some() {
+            self.drop_registry();
+            self.membership.disconnected(Instant::now(), why);
+        }
+    }
+
+    fn drop_registry(&mut self) {
+        if let Some((_, mut c)) = self.registry.take() {
+            c.deregister(self.poll.registry());
+        }
+    }
+
+    fn flush_registry(&mut self) {
+        let Some((_, c)) = self.registry.as_mut() else {
+            return;
+        };
+        if let Err(why) = c.flush() {
+            self.registry_lost(&why);
+        }
+    }
+
+    fn call_ready(&mut self, token: Token) {
+        let now = Instant::now();
+        let conn = ConnId(token.0 as u64);
+        let Some(c) = self.calls.get_mut(&token) else {
+            return;
+        };
+        if !c.is_connected() {
+            match c.finish_connect() {
+                Ok(true) => self.phone.connected(now, conn),
+                Ok(false) => return,
+                Err(why) => {
+                    log::debug!("call connection to {} failed: {why}", c.peer);
+                    self.drop_call_conn(token);
+                    self.phone.closed(now, conn);
+                    return;
+                }
+            }
+        }
+        let Some(c) = self.calls.get_mut(&token) else {
+            return;
+        };
+        let mut msgs = Vec::new();
+        let end = c.read(&mut self.scratch, |m| {
+            msgs.push(m);
+            true
+        });
+        for m in msgs {
+            self.phone.received(Instant::now(), conn, m);
+        }
+        match end {
+            ReadEnd::Open => self.flush_call(token),
+            ReadEnd::Closed(why) => {
+                log::debug!("call connection {} closed: {why}", token.0);
+                self.drop_call_conn(token);
+                self.phone.closed(Instant::now(), conn);
+            }
+            ReadEnd::Malformed(e) => {
+                log::debug!("call connection {} sent malformed data: {e}", token.0);
+                if let Some(c) = self.calls.get_mut(&token) {
+                    c.queue(&Message::Error(e.to_error_msg()));
+                    c.closing = true;
+                }
+                self.flush_call(token);
+                self.phone.closed(Instant::now(), conn);
+            }
+        }
+    }
+
+    fn flush_call(&mut self, token: Token) {
+        let Some(c) = self.calls.get_mut(&token) else {
+            return;
+        };
+        match c.flush() {
+            Ok(true) if c.closing => self.drop_call_conn(token),
+            Ok(_) => {}
+            Err(why) => {
+                log::debug!("call connection {} failed: {why}", token.0);
+                self.drop_call_conn(token);
+                self.phone.closed(Instant::now(), ConnId(token.0 as u64));
+            }
+        }
+    }
+
+    fn drop_call_conn(&mut self, token: Token) {
+        if let Some(mut c) = self.calls.remove(&token) {
+            c.deregister(self.poll.registry());
+        }
+    }
+
+    /// Carries out what both machines asked for, until neither asks anything.
+    fn apply_outputs(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(out) = self.membership.poll_output() {
+                moved = true;
+                match out {
+                    membership::Output::Connect => self.connect_registry(),
+                    membership::Output::Disconnect => self.drop_registry(),
+                    membership::Output::Send(msg) => {
+                        if let Some((_, c)) = self.registry.as_mut() {
+                            c.queue(&msg);
+                        }
+                        self.flush_registry();
+                    }
+                    membership::Output::Event(e) => self.report_membership(e),
+                }
+            }
+            while let Some(out) = self.phone.poll_output() {
+                moved = true;
+                match out {
+                    call::Output::Send { conn, msg } => {
+                        let token = Token(conn.0 as usize);
+                        if let Some(c) = self.calls.get_mut(&token) {
+                            c.queue(&msg);
+                        }
+                        self.flush_call(token);
+                    }
+                    call::Output::Close { conn } => {
+                        let token = Token(conn.0 as usize);
+                        if let Some(c) = self.calls.get_mut(&token) {
+                            c.closing = true;
+                        }
+                        self.flush_call(token);
+                    }
+                    call::Output::Event(e) => self.report_call(e),
+                }
+            }
+            if !moved {
+                break;
             }
         }
         let _ = io::stdout().flush();
     }
 
-    fn report(&mut self, e: Event) {
-        let reg = &self.opts.registry;
-        match e {
-            Event::Registered {
-                registration,
-                again,
-            } => {
-                let word = if again { "registered again" } else { "registered" };
-                println!(
-                    "{word} as {} at {} with registry {reg}",
-                    registration.name, registration.addr
-                );
-            }
-            Event::Probing { ms } => println!(
-                "{} is registered from this endpoint by an older connection; the registry is checking it (up to {ms} ms)",
-                self.opts.name
-            ),
-            Event::Refused(why) => {
-                println!(
-                    "registration of {} refused by registry {reg}: {why}; choose another --name or --listen",
-                    self.opts.name
-                );
-                self.exit_code = Some(exit::REFUSED);
-            }
-            Event::Lost { why, retry_in } => println!(
-                "registry {reg} unavailable ({why}); retrying in {:.2} s",
-                retry_in.as_secs_f64()
-            ),
-            Event::Found(entry) => println!("{}", entry_line(&entry)),
-            Event::NotFound(name) => println!("{name}: not registered"),
-            Event::Listed(entries) => {
-                if entries.is_empty() {
-                    println!("no peers registered");
-                }
-                for e in &entries {
-                    println!("{}", entry_line(e));
-                }
-            }
-            Event::RequestFailed { request, why } => match request {
-                Request::Lookup(n) => println!("lookup {n} failed: {why}"),
-                Request::List => println!("list failed: {why}"),
-            },
-            Event::RegistryError(e) => println!("registry {reg} reports an error: {e}"),
-            Event::Left(reason) => {
-                match reason {
-                    Some(r) => println!("goodbye from registry {reg}: {r}"),
-                    None => println!("left registry {reg} (no goodbye received)"),
-                }
-                self.exit_code = Some(exit::OK);
-            }
-        }
-    }
-
-    fn connect(&mut self) {
-        self.disconnect();
+    fn connect_registry(&mut self) {
+        self.drop_registry();
         let now = Instant::now();
         let addrs = match self.opts.registry.resolve() {
             Ok(a) => a,
@@ -312,163 +691,196 @@ impl Peer {
                 return;
             }
         };
-        // mio connects without blocking to one address; a host with several
-        // tries the next one on the next attempt.
-        let addr = addrs[0];
-        let mut stream = match TcpStream::connect(addr) {
-            Ok(s) => s,
-            Err(e) => {
-                self.membership.disconnected(now, &describe(&e));
-                return;
-            }
-        };
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
-            REGISTRY,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            self.membership.disconnected(now, &e.to_string());
-            return;
-        }
-        self.conn = Some(RegistryConn {
-            stream,
-            peer: addr,
-            connected: false,
-            reader: FrameReader::new(),
-            out: Vec::new(),
-        });
-    }
-
-    fn disconnect(&mut self) {
-        if let Some(mut c) = self.conn.take() {
-            let _ = self.poll.registry().deregister(&mut c.stream);
+        let token = self.token();
+        // One address per attempt; a host with several is retried as a whole.
+        match FramedConn::connect(self.poll.registry(), token, addrs[0]) {
+            Ok(c) => self.registry = Some((token, c)),
+            Err(e) => self.membership.disconnected(now, &describe(&e)),
         }
     }
 
-    /// The registry socket is readable or writable.
-    fn registry_ready(&mut self) {
-        let now = Instant::now();
-        let Some(c) = self.conn.as_mut() else { return };
-        if !c.connected {
-            match c.stream.peer_addr() {
-                Ok(_) => {
-                    c.connected = true;
-                    let _ = c.stream.set_nodelay(true);
-                    log::debug!("connected to registry {}", c.peer);
-                    self.membership.connected(now);
-                }
-                Err(e) if e.kind() == ErrorKind::NotConnected => {
-                    let why = match c.stream.take_error() {
-                        Ok(Some(err)) => describe(&err),
-                        Ok(None) => return, // still connecting
-                        Err(err) => describe(&err),
-                    };
-                    self.disconnect();
-                    self.membership.disconnected(now, &why);
-                    return;
-                }
-                Err(e) => {
-                    let why = describe(&e);
-                    self.disconnect();
-                    self.membership.disconnected(now, &why);
-                    return;
-                }
-            }
-        }
-        self.read();
-        self.flush();
-    }
-
-    fn read(&mut self) {
-        loop {
-            let Some(c) = self.conn.as_mut() else { return };
-            let n = match c.stream.read(&mut self.scratch) {
-                Ok(0) => {
-                    self.lost("closed by the registry");
-                    return;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.lost(&describe(&e));
-                    return;
-                }
-            };
-            c.reader.push(&self.scratch[..n]);
-            loop {
-                let Some(c) = self.conn.as_mut() else { return };
-                let msg = match c.reader.next_frame() {
-                    Ok(Some(f)) => Message::parse(&f),
-                    Ok(None) => break,
-                    Err(e) => Err(e),
-                };
-                match msg {
-                    Ok(m) => self.membership.received(Instant::now(), m),
-                    Err(e) => {
-                        log::warn!("registry sent malformed data: {e}");
-                        self.lost(&format!("registry sent malformed data: {e}"));
-                        return;
+    fn report_membership(&mut self, e: membership::Event) {
+        let reg = self.opts.registry.clone();
+        match e {
+            membership::Event::Registered {
+                registration,
+                again,
+            } => {
+                let word = if again { "registered again" } else { "registered" };
+                println!(
+                    "{word} as {} at {} with registry {reg}",
+                    registration.name, registration.addr
+                );
+                if !self.ever_registered {
+                    self.ever_registered = true;
+                    if let Some(plan) = self.opts.plan.clone() {
+                        self.start_call(plan.target);
                     }
                 }
-                // Act on each message before the next: GOODBYE may close the link.
-                self.apply_outputs();
+            }
+            membership::Event::Probing { ms } => println!(
+                "{} is registered from this endpoint by an older connection; the registry is checking it (up to {ms} ms)",
+                self.opts.name
+            ),
+            membership::Event::Refused(why) => {
+                println!(
+                    "registration of {} refused by registry {reg}: {why}; choose another --name or --listen",
+                    self.opts.name
+                );
+                let _ = self.phone.hangup(Instant::now());
+                self.exit_code = Some(exit::REFUSED);
+            }
+            membership::Event::Lost { why, .. }
+                if self.opts.plan.is_some() && !self.ever_registered =>
+            {
+                // A one-shot call does not wait for a registry that is not there.
+                eprintln!(
+                    "peercall: cannot reach the registry at {reg}: {why}; is peercall-registry running there?"
+                );
+                self.exit_code = Some(exit::UNREACHABLE);
+            }
+            membership::Event::Lost { why, retry_in } => println!(
+                "registry {reg} unavailable ({why}); retrying in {:.2} s",
+                retry_in.as_secs_f64()
+            ),
+            membership::Event::Found(entry) => match self.lookups.pop_front() {
+                Some(Purpose::Call(name)) if name == entry.name => self.dial(name, entry.addr),
+                _ => println!("{}", entry_line(&entry)),
+            },
+            membership::Event::NotFound(name) => {
+                println!("{name}: not registered");
+                if let Some(Purpose::Call(_)) = self.lookups.pop_front() {
+                    self.finish_plan(exit::NOT_REGISTERED);
+                }
+            }
+            membership::Event::Listed(entries) => {
+                if entries.is_empty() {
+                    println!("no peers registered");
+                }
+                for e in &entries {
+                    println!("{}", entry_line(e));
+                }
+            }
+            membership::Event::RequestFailed { request, why } => match request {
+                Request::Lookup(n) => {
+                    let purpose = self.lookups.pop_front();
+                    match purpose {
+                        Some(Purpose::Call(_)) => {
+                            println!("cannot call {n}: {why}");
+                            self.finish_plan(exit::UNREACHABLE);
+                        }
+                        _ => println!("lookup {n} failed: {why}"),
+                    }
+                }
+                Request::List => println!("list failed: {why}"),
+            },
+            membership::Event::RegistryError(e) => {
+                println!("registry {reg} reports an error: {e}")
+            }
+            membership::Event::Left(reason) => {
+                match reason {
+                    Some(r) => println!("goodbye from registry {reg}: {r}"),
+                    None => println!("left registry {reg} (no goodbye received)"),
+                }
+                self.exit_code = Some(self.outcome.unwrap_or(exit::OK));
             }
         }
     }
 
-    fn lost(&mut self, why: &str) {
-        self.disconnect();
-        self.membership.disconnected(Instant::now(), why);
-    }
-
-    /// Writes what is queued for the registry, keeping the rest for the next writable event.
-    fn flush(&mut self) {
-        let Some(c) = self.conn.as_mut() else { return };
-        if !c.connected || c.out.is_empty() {
-            return;
-        }
-        let mut written = 0;
-        let mut failure = None;
-        while written < c.out.len() {
-            match c.stream.write(&c.out[written..]) {
-                Ok(0) => {
-                    failure = Some("connection closed".to_string());
-                    break;
-                }
-                Ok(n) => written += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failure = Some(describe(&e));
-                    break;
+    fn report_call(&mut self, e: call::Event) {
+        let now = Instant::now();
+        match e {
+            call::Event::Calling { peer } => {
+                println!("INVITE sent to {peer}; waiting for an answer")
+            }
+            call::Event::Ringing { peer } => println!("ringing {peer}"),
+            call::Event::Incoming { peer, conn, offer } => {
+                let from = self
+                    .calls
+                    .get(&Token(conn.0 as usize))
+                    .map_or_else(|| "?".to_string(), |c| c.peer.to_string());
+                println!("incoming call from {peer} ({from}) — accept or reject?");
+                log::debug!("offer: {}", negotiate::describe(&offer));
+                match self.opts.answer {
+                    AnswerMode::Ask => {}
+                    AnswerMode::AutoAccept => {
+                        println!("answering automatically (--auto-accept)");
+                        self.accept(now);
+                    }
+                    AnswerMode::RejectAll => {
+                        println!("rejecting automatically");
+                        let _ = self.phone.reject(now);
+                    }
                 }
             }
+            call::Event::Established(s) => {
+                let ip = self
+                    .phone
+                    .status(now)
+                    .and_then(|st| self.calls.get(&Token(st.conn.0 as usize)))
+                    .map_or_else(|| "?".to_string(), |c| c.peer.ip().to_string());
+                let how = match s.role {
+                    Role::Caller => format!("{} accepted", s.peer),
+                    Role::Callee => format!("accepted the call from {}", s.peer),
+                };
+                println!(
+                    "{how}: call established; we receive audio on port {} and video on port {}, {} receives audio at {ip}:{} and video at {ip}:{}; {}",
+                    s.local_ports.audio,
+                    s.local_ports.video,
+                    s.peer,
+                    s.remote_ports.audio,
+                    s.remote_ports.video,
+                    negotiate::describe(&s.media)
+                );
+                if let Some(secs) = self.opts.plan.as_ref().and_then(|p| p.seconds) {
+                    self.hangup_at = Some(now + secs);
+                }
+            }
+            call::Event::Ended {
+                peer,
+                reason,
+                duration,
+            } => {
+                self.media = None;
+                self.hangup_at = None;
+                let after = duration.map_or(String::new(), |d| {
+                    format!(" after {:.1} s", d.as_secs_f64())
+                });
+                match &reason {
+                    EndReason::Rejected(r) => println!("call to {peer} rejected: {r}"),
+                    _ => println!("call with {peer} ended: {reason}{after}"),
+                }
+                if self.dialed {
+                    self.finish_plan(plan_exit_code(&reason));
+                }
+            }
+            call::Event::Missed { peer, reason } => {
+                println!("missed call from {peer}: answered {reason}")
+            }
+            call::Event::PeerError(e) => println!("the other peer reports an error: {e}"),
         }
-        c.out.drain(..written);
-        if let Some(why) = failure {
-            self.lost(&why);
+    }
+
+    /// `peercall call`: the call is over (or could not be made): leave with `code`.
+    fn finish_plan(&mut self, code: u8) {
+        if self.opts.plan.is_some() {
+            self.outcome.get_or_insert(code);
+            self.membership.leave(Instant::now());
         }
     }
 }
 
-/// Calls are not taken yet: the port is held (so the registered endpoint is
-/// really ours) and a caller is told so by a prompt close, not left hanging.
-fn accept_and_close(listener: &mut TcpListener) {
-    loop {
-        match listener.accept() {
-            Ok((stream, from)) => {
-                log::info!(
-                    "connection on the call port from {from} closed: this version takes no calls"
-                );
-                drop(stream);
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                log::warn!("accept on the call port failed: {e}");
-                return;
-            }
-        }
+/// The exit code of `peercall call` for the way its call ended.
+fn plan_exit_code(reason: &EndReason) -> u8 {
+    match reason {
+        EndReason::HungUp | EndReason::PeerHungUp | EndReason::Declined => exit::OK,
+        EndReason::Rejected(RejectReason::Busy) => exit::BUSY,
+        EndReason::Rejected(RejectReason::UnsupportedMedia) | EndReason::BadMedia(_) => exit::MEDIA,
+        EndReason::Rejected(_) => exit::REJECTED,
+        EndReason::NoAnswer => exit::NO_ANSWER,
+        EndReason::Cancelled => exit::INTERRUPTED,
+        EndReason::PeerCancelled => exit::OK,
+        EndReason::ConnectionLost => exit::LOST,
+        EndReason::Unreachable => exit::PEER_UNREACHABLE,
     }
 }

@@ -52,7 +52,7 @@ fn register_list_lookup_and_quit() {
     alice.send_line("dance");
     alice.expect("unknown command 'dance'; type help");
     alice.send_line("help");
-    alice.expect("commands: list");
+    alice.expect("commands: call NAME, accept, reject, hangup, status");
 
     // quit: unregister, print the registry's goodbye, exit 0.
     alice.send_line("quit");
