@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a registry and two peers on this machine's loopback. The peers
-# register, list, look each other up and unregister while the registry prints
-# its table. Every line is tagged with who printed it.
+# register, list, look each other up, call (INVITE, accept with the negotiated
+# ports, status, hang up) and unregister while the registry prints its table.
+# Every line is tagged with who printed it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +63,19 @@ echo "lookup alice" >&"$bob_in"; sleep 0.3
 say "a script asks the registry directly"
 "$bin/peercall" list --registry "$registry" | tag script
 "$bin/peercall" lookup carol --registry "$registry" 2>&1 | tag script || true
+say "alice calls bob; bob accepts"
+echo "call bob" >&"$alice_in"
+wait_for "$work/bob.log" "incoming call from alice"
+echo accept >&"$bob_in"
+wait_for "$work/alice.log" "call established"
+sleep 0.3
+say "status on both sides"
+echo status >&"$alice_in"; sleep 0.2
+echo status >&"$bob_in"; sleep 0.3
+say "alice hangs up"
+echo hangup >&"$alice_in"
+wait_for "$work/bob.log" "ended: the other side hung up"
+sleep 0.3
 say "alice and bob quit (they unregister)"
 echo quit >&"$alice_in"; wait_for "$work/alice.log" "goodbye from registry"
 echo quit >&"$bob_in"; wait_for "$work/bob.log" "goodbye from registry"
