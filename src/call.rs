@@ -225,25 +225,8 @@ pub enum Event {
     PeerError(ErrorMsg),
 }
 
-/// What the shell must do.
-#[must_use]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Send this message on this connection.
-    Send {
-        /// The connection.
-        conn: ConnId,
-        /// The message.
-        msg: Message,
-    },
-    /// Finish sending what was queued on this connection, then close it.
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// Something to tell the user.
-    Event(Event),
-}
+/// What the shell must do, or may tell the user.
+pub type Output = crate::ConnOutput<Event>;
 
 /// Why a user action could not be done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

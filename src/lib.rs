@@ -40,3 +40,25 @@ pub mod wire;
 /// run, so a late event for a closed connection cannot hit a new one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
+
+/// What a connection-level machine ([`registry::Registry`], [`call::Phone`])
+/// asks its IO shell to do, or tells its user.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnOutput<E> {
+    /// Send this message on this connection.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The message.
+        msg: wire::Message,
+    },
+    /// Finish sending what was queued on this connection, then close it. The
+    /// machine has already forgotten it.
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Something to tell the user.
+    Event(E),
+}

@@ -101,25 +101,7 @@ pub enum Input {
 }
 
 /// What the server must do, or may tell the user.
-#[must_use]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Send this message on this connection.
-    Send {
-        /// The connection.
-        conn: ConnId,
-        /// The message.
-        msg: Message,
-    },
-    /// Finish sending what was queued on this connection, then close it. The
-    /// registry has already forgotten it.
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// Something to report to the user.
-    Event(Event),
-}
+pub type Output = crate::ConnOutput<Event>;
 
 /// Why a registration left the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

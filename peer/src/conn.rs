@@ -135,33 +135,30 @@ impl FramedConn {
         Ok(self.out.is_empty())
     }
 
-    /// Reads until the socket would block, handing each message to `on_msg`;
-    /// stops early when `on_msg` returns false (e.g. the connection was dropped).
-    pub fn read(&mut self, scratch: &mut [u8], mut on_msg: impl FnMut(Message) -> bool) -> ReadEnd {
+    /// Reads until the socket would block; returns the whole messages read and
+    /// how reading ended.
+    pub fn read(&mut self, scratch: &mut [u8]) -> (Vec<Message>, ReadEnd) {
+        let mut msgs = Vec::new();
         loop {
             loop {
                 match self.reader.next_frame() {
                     Ok(Some(f)) => match Message::parse(&f) {
-                        Ok(m) => {
-                            if !on_msg(m) {
-                                return ReadEnd::Open;
-                            }
-                        }
-                        Err(e) => return ReadEnd::Malformed(e),
+                        Ok(m) => msgs.push(m),
+                        Err(e) => return (msgs, ReadEnd::Malformed(e)),
                     },
                     Ok(None) => break,
-                    Err(e) => return ReadEnd::Malformed(e),
+                    Err(e) => return (msgs, ReadEnd::Malformed(e)),
                 }
             }
             match self.stream.read(scratch) {
-                Ok(0) => return ReadEnd::Closed("closed by the other side".into()),
+                Ok(0) => return (msgs, ReadEnd::Closed("closed by the other side".into())),
                 Ok(n) => self.reader.push(&scratch[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.reader.shrink();
-                    return ReadEnd::Open;
+                    return (msgs, ReadEnd::Open);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return ReadEnd::Closed(describe(&e)),
+                Err(e) => return (msgs, ReadEnd::Closed(describe(&e))),
             }
         }
     }

@@ -527,11 +527,7 @@ impl Peer {
         let Some((_, c)) = self.registry.as_mut() else {
             return;
         };
-        let mut msgs = Vec::new();
-        let end = c.read(&mut self.scratch, |m| {
-            msgs.push(m);
-            true
-        });
+        let (msgs, end) = c.read(&mut self.scratch);
         for m in msgs {
             self.membership.received(Instant::now(), m);
         }
@@ -588,11 +584,7 @@ impl Peer {
         let Some(c) = self.calls.get_mut(&token) else {
             return;
         };
-        let mut msgs = Vec::new();
-        let end = c.read(&mut self.scratch, |m| {
-            msgs.push(m);
-            true
-        });
+        let (msgs, end) = c.read(&mut self.scratch);
         for m in msgs {
             self.phone.received(Instant::now(), conn, m);
         }
