@@ -386,6 +386,10 @@ impl Phone {
 
     /// A message arrived on `conn`.
     pub fn received(&mut self, now: Instant, conn: ConnId, msg: Message) {
+        // Any frame on the call's connection shows the peer is alive.
+        if let Some(c) = self.call.as_mut().filter(|c| c.conn == conn) {
+            c.last_heard = now;
+        }
         if let Message::Ping(t) = msg {
             self.send(conn, Message::Pong(t));
             return;
@@ -638,7 +642,6 @@ impl Phone {
     /// A message on the current call's connection.
     fn in_call(&mut self, now: Instant, conn: ConnId, msg: Message) {
         let Some(c) = self.call.as_mut() else { return };
-        c.last_heard = now;
         let Some(id) = call_id_of(&msg) else {
             self.error(
                 conn,

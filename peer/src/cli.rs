@@ -270,6 +270,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             let target = parse_name("NAME", target)?;
             let name = name.ok_or("peercall call needs --name ME, the name to register as")?;
             let name = parse_name("--name", &name)?;
+            if auto_accept {
+                return Err(
+                    "--auto-accept is for peercall run; peercall call refuses incoming calls"
+                        .into(),
+                );
+            }
             if name == target {
                 return Err(format!(
                     "peercall call {target} --name {name}: a peer cannot call itself"
@@ -366,6 +372,10 @@ mod tests {
             ),
             ("list --registry h:1 --auto-accept", "not an option"),
             ("call bob --name a --registry h:1 --seconds x", "--seconds"),
+            (
+                "call bob --name a --registry h:1 --auto-accept",
+                "refuses incoming calls",
+            ),
             ("list --registry", "needs a value"),
             ("list --bogus", "--bogus"),
         ] {

@@ -1,5 +1,5 @@
 //! `peercall`: the peer. It registers with a registry, looks other peers up and
-//! (in later versions) calls them directly. This binary is the IO shell around
+//! calls them directly. This binary is the IO shell around
 //! [`peercall::membership::Membership`]: the command line, a mio event loop,
 //! a stdin reader thread, and one-shot commands for scripts.
 

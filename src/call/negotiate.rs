@@ -14,10 +14,8 @@ pub const OPUS_RTP_RATE: u32 = 48_000;
 /// Why an offer or answer cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaError {
-    /// The video codec is unknown.
-    VideoCodec(u8),
-    /// The audio codec is unknown.
-    AudioCodec(u8),
+    /// The two sides have no stream in common (no shared video or audio codec).
+    NothingInCommon,
     /// The picture is empty or larger than [`MAX_VIDEO_DIMENSION`].
     VideoSize(u16, u16),
     /// The frame rate is zero.
@@ -33,8 +31,9 @@ pub enum MediaError {
 impl fmt::Display for MediaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MediaError::VideoCodec(c) => write!(f, "unknown video codec {c}"),
-            MediaError::AudioCodec(c) => write!(f, "unknown audio codec {c}"),
+            MediaError::NothingInCommon => {
+                write!(f, "no video or audio codec in common")
+            }
             MediaError::VideoSize(w, h) => write!(
                 f,
                 "video size {w}x{h} is not between 1x1 and {MAX_VIDEO_DIMENSION}x{MAX_VIDEO_DIMENSION} (the RTP/JPEG limit)"
@@ -56,8 +55,9 @@ impl std::error::Error for MediaError {}
 
 fn check_video(v: &VideoFormat) -> Result<(), MediaError> {
     match v.codec {
-        VideoCodec::None => Ok(()),
-        VideoCodec::Unknown(c) => Err(MediaError::VideoCodec(c)),
+        // A codec this version does not know is not ours to judge: the stream
+        // is left out of the answer rather than failing the call.
+        VideoCodec::None | VideoCodec::Unknown(_) => Ok(()),
         VideoCodec::Mjpeg => {
             let ok = |d: u16| (1..=MAX_VIDEO_DIMENSION).contains(&d);
             if !ok(v.width) || !ok(v.height) {
@@ -73,8 +73,7 @@ fn check_video(v: &VideoFormat) -> Result<(), MediaError> {
 
 fn check_audio(a: &AudioFormat) -> Result<(), MediaError> {
     match a.codec {
-        AudioCodec::None => Ok(()),
-        AudioCodec::Unknown(c) => Err(MediaError::AudioCodec(c)),
+        AudioCodec::None | AudioCodec::Unknown(_) => Ok(()),
         AudioCodec::Opus => {
             if a.sample_rate != OPUS_RTP_RATE {
                 Err(MediaError::SampleRate(a.sample_rate))
@@ -87,7 +86,8 @@ fn check_audio(a: &AudioFormat) -> Result<(), MediaError> {
     }
 }
 
-/// Checks that a description is one this version can carry.
+/// Checks that the streams of a description this version knows are ones it
+/// can carry (streams with unknown codecs are not judged here).
 pub fn check(m: &MediaDescription) -> Result<(), MediaError> {
     check_video(&m.video)?;
     check_audio(&m.audio)
@@ -110,7 +110,8 @@ pub const NO_AUDIO: AudioFormat = AudioFormat {
 };
 
 /// The callee's answer to `offer`, given what the callee can do (`ours`): each
-/// stream present only if both have it, the picture the smaller of the two
+/// stream present only if both have it with a codec this version knows (and
+/// an error if that leaves none), the picture the smaller of the two
 /// (keeping one side's shape rather than mixing dimensions where possible),
 /// the lower frame rate and channel count, the offer's frame duration.
 pub fn answer(
@@ -145,6 +146,9 @@ pub fn answer(
         },
         _ => NO_AUDIO,
     };
+    if video.codec == VideoCodec::None && audio.codec == AudioCodec::None {
+        return Err(MediaError::NothingInCommon);
+    }
     Ok(MediaDescription { video, audio })
 }
 
@@ -247,6 +251,16 @@ mod tests {
     }
 
     #[test]
+    fn unknown_codecs_drop_their_stream() {
+        let mut offer = media(640, 480, 30, 1);
+        offer.video.codec = VideoCodec::Unknown(7);
+        let a = answer(&offer, &media(640, 480, 30, 1)).unwrap();
+        assert_eq!(a.video, NO_VIDEO);
+        assert_eq!(a.audio, media(640, 480, 30, 1).audio);
+        assert_eq!(check_answer(&offer, &a), Ok(()));
+    }
+
+    #[test]
     fn missing_streams_drop_out() {
         let offer = media(640, 480, 30, 1);
         let mut ours = media(640, 480, 30, 1);
@@ -263,7 +277,8 @@ mod tests {
         assert_eq!(answer(&o, &ours), Err(MediaError::VideoSize(4096, 2160)));
         o = media(640, 480, 30, 1);
         o.video.codec = VideoCodec::Unknown(7);
-        assert_eq!(answer(&o, &ours), Err(MediaError::VideoCodec(7)));
+        o.audio.codec = AudioCodec::Unknown(9);
+        assert_eq!(answer(&o, &ours), Err(MediaError::NothingInCommon));
         o = media(640, 480, 30, 1);
         o.audio.sample_rate = 44_100;
         assert_eq!(answer(&o, &ours), Err(MediaError::SampleRate(44_100)));

@@ -1,4 +1,4 @@
-//! Payloads shared by every conversation (registry and, later, calls):
+//! Payloads shared by every conversation (registry and calls):
 //! keepalive and errors.
 
 use super::field::{self, Reader, Writer};

@@ -1,5 +1,5 @@
-//! The fixed binary wire format of peercall's control messages (registry now,
-//! call signalling later), in two levels as smoltcp does it: a checked
+//! The fixed binary wire format of peercall's control messages (registry and
+//! call signalling), in two levels as smoltcp does it: a checked
 //! [`Frame`] view over bytes, and an owned [`Message`] enum with symmetric
 //! [`Message::parse`], [`Message::emit`] and [`Message::buffer_len`].
 //!
