@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod call;
+pub mod media;
 pub mod membership;
 pub mod registry;
 pub mod wire;

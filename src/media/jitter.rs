@@ -1,0 +1,298 @@
+//! The audio jitter buffer: packets arrive early, late, twice or never; the
+//! sound card wants one frame every frame period, on its own clock. This
+//! buffer sits between them. It holds packets in sequence order, starts
+//! playing once it holds its target depth, hands out one frame per
+//! [`JitterBuffer::pop`] (the sink's clock paces the calls), and when a frame
+//! is missing says how to conceal it: with the forward error correction data
+//! of the next packet when that one is already here (Opus in-band FEC), else
+//! with the decoder's packet loss concealment.
+//!
+//! The target depth adapts to the measured interarrival jitter (RFC 3550
+//! section 6.4.1) between [`JitterConfig::min_depth`] and
+//! [`JitterConfig::max_depth`] frames; when the buffer stays above target (a
+//! jitter spike passed, or the sender's clock runs fast) it drops a frame to
+//! bring the delay back down, and a run of missing frames (the sender's clock
+//! runs slow, or a burst of loss) is concealed while the buffer refills. So
+//! neither latency nor memory grows without bound, whatever the two clocks do.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Depth bounds and clock of a jitter buffer.
+#[derive(Debug, Clone)]
+pub struct JitterConfig {
+    /// RTP clock rate (48000 for Opus).
+    pub clock_rate: u32,
+    /// RTP timestamp units in one frame (960 for 20 ms of Opus).
+    pub frame_ts: u32,
+    /// Fewest frames held before and during playout (the latency floor).
+    pub min_depth: usize,
+    /// Most frames the target may grow to (the latency ceiling).
+    pub max_depth: usize,
+    /// Most packets held at all; beyond it the oldest are dropped.
+    pub capacity: usize,
+}
+
+/// Opus at 48 kHz in 20 ms frames: 40 ms minimum, 200 ms maximum target
+/// depth, at most one second of packets held.
+pub const OPUS_20MS: JitterConfig = JitterConfig {
+    clock_rate: 48_000,
+    frame_ts: 960,
+    min_depth: 2,
+    max_depth: 10,
+    capacity: 50,
+};
+
+/// Consecutive pops above target (plus [`HYSTERESIS`]) before a frame is
+/// dropped to cut latency: a second of 20 ms frames, so a passing spike does
+/// not cost audio.
+pub const DRAIN_AFTER: u32 = 50;
+/// How far above target the depth may sit before draining starts.
+pub const HYSTERESIS: usize = 2;
+/// Missing frames in a row after which the stream is taken for stopped and
+/// playout waits for the target depth again.
+pub const RESTART_AFTER: u32 = 25;
+
+/// What to play for one frame period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Playout {
+    /// Not playing yet (filling up to the target depth): play silence.
+    Waiting,
+    /// Decode this packet's payload.
+    Frame(Vec<u8>),
+    /// The frame is missing but the next packet is here: decode its payload
+    /// with FEC enabled to recover this frame.
+    Fec(Vec<u8>),
+    /// The frame is missing: run the decoder's packet loss concealment.
+    Conceal,
+}
+
+/// What happened so far, for the quality report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    /// Frames played from their own packet.
+    pub played: u64,
+    /// Missing frames recovered from the next packet's FEC.
+    pub concealed_fec: u64,
+    /// Missing frames concealed by PLC.
+    pub concealed_plc: u64,
+    /// Packets that arrived after their frame had been played or concealed.
+    pub late: u64,
+    /// Packets that arrived twice.
+    pub duplicates: u64,
+    /// Frames dropped to bring the delay back to target.
+    pub drained: u64,
+    /// Packets dropped because the buffer was full.
+    pub overflow: u64,
+    /// Times playout stopped and waited for the buffer to refill.
+    pub restarts: u64,
+}
+
+#[derive(Debug)]
+struct Packet {
+    payload: Vec<u8>,
+}
+
+/// An adaptive jitter buffer for fixed-duration frames.
+#[derive(Debug)]
+pub struct JitterBuffer {
+    cfg: JitterConfig,
+    packets: BTreeMap<u64, Packet>,
+    /// Extended sequence number of the next frame to play, once playing.
+    next: Option<u64>,
+    /// Highest extended sequence number seen.
+    highest: Option<u64>,
+    /// First arrival, the origin of the arrival clock.
+    epoch: Option<Instant>,
+    /// Previous transit time (arrival - RTP timestamp) in RTP units.
+    last_transit: Option<i64>,
+    /// Interarrival jitter estimate in RTP units (RFC 3550 6.4.1).
+    jitter: f64,
+    above_target: u32,
+    missing_run: u32,
+    stats: JitterStats,
+}
+
+impl JitterBuffer {
+    /// An empty buffer.
+    pub fn new(cfg: JitterConfig) -> Self {
+        JitterBuffer {
+            cfg,
+            packets: BTreeMap::new(),
+            next: None,
+            highest: None,
+            epoch: None,
+            last_transit: None,
+            jitter: 0.0,
+            above_target: 0,
+            missing_run: 0,
+            stats: JitterStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &JitterStats {
+        &self.stats
+    }
+
+    /// The interarrival jitter estimate, in RTP timestamp units (as RTCP reports it).
+    pub fn jitter(&self) -> u32 {
+        self.jitter as u32
+    }
+
+    /// Packets held.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// Whether no packet is held.
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Frames of audio ahead of the playout point (held packets, contiguous or not).
+    pub fn depth(&self) -> usize {
+        match (self.next, self.highest) {
+            (Some(n), Some(h)) if h >= n => (h - n + 1) as usize,
+            (Some(_), _) => 0,
+            (None, _) => self.packets.len(),
+        }
+    }
+
+    /// The depth playout aims for: enough frames to cover about three times
+    /// the measured jitter, within the configured bounds.
+    pub fn target_depth(&self) -> usize {
+        let frames = (3.0 * self.jitter / f64::from(self.cfg.frame_ts)).ceil() as usize + 1;
+        frames.clamp(self.cfg.min_depth, self.cfg.max_depth)
+    }
+
+    /// A packet arrived at `arrival`.
+    pub fn push(&mut self, arrival: Instant, seq: u16, timestamp: u32, payload: Vec<u8>) {
+        let ext = self.extend(seq);
+        self.update_jitter(arrival, timestamp);
+        if self.next.is_some_and(|n| ext < n) {
+            self.stats.late += 1;
+            return;
+        }
+        if self.packets.contains_key(&ext) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
+        self.packets.insert(ext, Packet { payload });
+        while self.packets.len() > self.cfg.capacity {
+            if let Some((&oldest, _)) = self.packets.iter().next() {
+                self.packets.remove(&oldest);
+                self.stats.overflow += 1;
+                if self.next.is_some_and(|n| oldest >= n) {
+                    self.next = Some(oldest + 1);
+                }
+            }
+        }
+    }
+
+    /// What to play for the next frame period.
+    pub fn pop(&mut self) -> Playout {
+        let next = match self.next {
+            Some(n) => n,
+            None => {
+                if self.packets.len() < self.target_depth() {
+                    return Playout::Waiting;
+                }
+                match self.packets.keys().next() {
+                    Some(&first) => first,
+                    None => return Playout::Waiting,
+                }
+            }
+        };
+        let out = match self.packets.remove(&next) {
+            Some(p) => {
+                self.next = Some(next + 1);
+                self.missing_run = 0;
+                self.stats.played += 1;
+                Playout::Frame(p.payload)
+            }
+            None => {
+                self.missing_run += 1;
+                if let Some(p) = self.packets.get(&(next + 1)) {
+                    self.stats.concealed_fec += 1;
+                    self.next = Some(next + 1);
+                    Playout::Fec(p.payload.clone())
+                } else if self.packets.is_empty() {
+                    // Nothing after it either: the frame is late, not lost
+                    // (an underrun, e.g. the sender's clock is slower). Conceal
+                    // and keep waiting for it, which stretches the delay by a
+                    // frame instead of dropping everything that follows.
+                    self.stats.concealed_plc += 1;
+                    self.next = Some(next);
+                    Playout::Conceal
+                } else {
+                    self.stats.concealed_plc += 1;
+                    self.next = Some(next + 1);
+                    Playout::Conceal
+                }
+            }
+        };
+        if self.missing_run >= RESTART_AFTER && self.packets.is_empty() {
+            // The stream stopped (or fell far behind): wait to refill rather
+            // than concealing forever.
+            self.next = None;
+            self.missing_run = 0;
+            self.stats.restarts += 1;
+        }
+        self.drain_if_deep();
+        out
+    }
+
+    /// Drops the oldest held frame when the buffer has stayed too deep for a while.
+    fn drain_if_deep(&mut self) {
+        if self.depth() > self.target_depth() + HYSTERESIS {
+            self.above_target += 1;
+        } else {
+            self.above_target = 0;
+        }
+        if self.above_target >= DRAIN_AFTER {
+            self.above_target = 0;
+            if let Some(n) = self.next {
+                self.packets.remove(&n);
+                self.next = Some(n + 1);
+                self.stats.drained += 1;
+            }
+        }
+    }
+
+    /// Extends a 16-bit sequence number to 64 bits near the highest seen,
+    /// so wraparound keeps ordering.
+    fn extend(&self, seq: u16) -> u64 {
+        let Some(h) = self.highest else {
+            // Start high enough that sequence numbers just below cannot underflow.
+            return (1 << 32) + u64::from(seq);
+        };
+        let base = h & !0xffff;
+        let candidates = [
+            base.wrapping_sub(0x1_0000) | u64::from(seq),
+            base | u64::from(seq),
+            (base + 0x1_0000) | u64::from(seq),
+        ];
+        candidates
+            .into_iter()
+            .min_by_key(|c| c.abs_diff(h))
+            .unwrap_or(base | u64::from(seq))
+    }
+
+    fn update_jitter(&mut self, arrival: Instant, timestamp: u32) {
+        let epoch = *self.epoch.get_or_insert(arrival);
+        let arrival_ts = (arrival.saturating_duration_since(epoch).as_secs_f64()
+            * f64::from(self.cfg.clock_rate)) as i64;
+        let transit = arrival_ts - i64::from(timestamp);
+        if let Some(last) = self.last_transit {
+            // Timestamps wrap at 2^32; a difference is taken modulo that.
+            let d = (transit - last) as i32;
+            self.jitter += (f64::from(d).abs() - self.jitter) / 16.0;
+        }
+        self.last_transit = Some(transit);
+    }
+}
+
+#[cfg(test)]
+mod tests;
