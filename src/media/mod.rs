@@ -5,3 +5,4 @@
 //! these modules turn frames into packets and packets back into frames.
 
 pub mod jitter;
+pub mod stats;
