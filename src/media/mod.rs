@@ -5,4 +5,5 @@
 //! these modules turn frames into packets and packets back into frames.
 
 pub mod jitter;
+pub mod pattern;
 pub mod stats;
