@@ -7,3 +7,4 @@
 pub mod jitter;
 pub mod pattern;
 pub mod stats;
+pub mod tone;
