@@ -7,4 +7,5 @@
 pub mod jitter;
 pub mod pattern;
 pub mod stats;
+pub mod sync;
 pub mod tone;
