@@ -15,6 +15,7 @@
 //! runs slow, or a burst of loss) is concealed while the buffer refills. So
 //! neither latency nor memory grows without bound, whatever the two clocks do.
 
+use super::rtp::extend_seq;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -168,8 +169,15 @@ impl JitterBuffer {
 
     /// A packet arrived at `arrival`.
     pub fn push(&mut self, arrival: Instant, seq: u16, timestamp: u32, payload: Vec<u8>) {
-        let ext = self.extend(seq);
         self.update_jitter(arrival, timestamp);
+        let Some(ext) = self
+            .highest
+            .map_or(Some(u64::from(seq)), |h| extend_seq(h, seq))
+        else {
+            // Reordered to before the first packet seen: too late to matter.
+            self.stats.late += 1;
+            return;
+        };
         if self.next.is_some_and(|n| ext < n) {
             self.stats.late += 1;
             return;
@@ -259,25 +267,6 @@ impl JitterBuffer {
                 self.stats.drained += 1;
             }
         }
-    }
-
-    /// Extends a 16-bit sequence number to 64 bits near the highest seen,
-    /// so wraparound keeps ordering.
-    fn extend(&self, seq: u16) -> u64 {
-        let Some(h) = self.highest else {
-            // Start high enough that sequence numbers just below cannot underflow.
-            return (1 << 32) + u64::from(seq);
-        };
-        let base = h & !0xffff;
-        let candidates = [
-            base.wrapping_sub(0x1_0000) | u64::from(seq),
-            base | u64::from(seq),
-            (base + 0x1_0000) | u64::from(seq),
-        ];
-        candidates
-            .into_iter()
-            .min_by_key(|c| c.abs_diff(h))
-            .unwrap_or(base | u64::from(seq))
     }
 
     fn update_jitter(&mut self, arrival: Instant, timestamp: u32) {

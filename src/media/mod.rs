@@ -6,6 +6,7 @@
 
 pub mod jitter;
 pub mod pattern;
+pub mod rtp;
 pub mod stats;
 pub mod sync;
 pub mod tone;

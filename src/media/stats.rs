@@ -2,8 +2,8 @@
 //! A.1, A.3 and A.8): the extended highest sequence number, packets expected
 //! and lost (cumulative and since the last report), and the interarrival
 //! jitter. They feed the RTCP receiver report blocks and the call's quality
-//! report; the round-trip time comes from the sender's echo of our report
-//! (LSR and DLSR).
+//! report (the round-trip time comes from the other side's echo of our sender
+//! report: [`super::rtp::ReportBlock::round_trip`]).
 //!
 //! Arrival times come in as `Instant`s and are converted to the stream's RTP
 //! clock here; nothing reads the clock itself.
@@ -203,25 +203,6 @@ impl ReceiverStats {
     }
 }
 
-/// The middle 32 bits of a 64-bit NTP timestamp, the form LSR and DLSR use
-/// (16.16 fixed-point seconds).
-pub fn ntp_middle(ntp: u64) -> u32 {
-    (ntp >> 16) as u32
-}
-
-/// Round-trip time from a report block that echoes our sender report: `now`
-/// as a middle-32 NTP value, `lsr` the echoed middle-32 of our SR's NTP time,
-/// `dlsr` the receiver's delay since that SR (1/65536 s). `None` when the block
-/// echoes no SR or the figures are inconsistent (clock error).
-pub fn round_trip(now_middle: u32, lsr: u32, dlsr: u32) -> Option<Duration> {
-    if lsr == 0 {
-        return None;
-    }
-    let rtt = now_middle.wrapping_sub(lsr).wrapping_sub(dlsr);
-    // A "negative" result wraps to a huge value: more than a minute is an error.
-    (rtt < 60 << 16).then(|| Duration::from_secs_f64(f64::from(rtt) / 65_536.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,18 +281,5 @@ mod tests {
         assert!(!s.record(t0, 40_000, 0));
         assert!(s.record(t0, 40_001, 960));
         assert_eq!(s.report().extended_highest_seq, 40_001);
-    }
-
-    #[test]
-    fn round_trip_from_lsr_and_dlsr() {
-        // SR sent at 10.0 s, receiver held it 0.25 s, answer back at 10.5 s.
-        let lsr = 10 << 16;
-        let dlsr = 1 << 14;
-        let now = (10 << 16) + (1 << 15);
-        let rtt = round_trip(now, lsr, dlsr).unwrap();
-        assert!((rtt.as_secs_f64() - 0.25).abs() < 1e-4);
-        assert_eq!(round_trip(now, 0, dlsr), None);
-        assert_eq!(round_trip(lsr, now, 0), None, "inconsistent clocks");
-        assert_eq!(ntp_middle(0x0001_2345_6789_0000), 0x2345_6789);
     }
 }
