@@ -8,6 +8,7 @@ pub mod impair;
 pub mod jitter;
 pub mod pattern;
 pub mod rtp;
+pub mod sdp;
 pub mod stats;
 pub mod sync;
 pub mod tone;

@@ -1,0 +1,130 @@
+//! SDP (RFC 4566) descriptions of a call's RTP streams, so standard players
+//! (ffplay, VLC, GStreamer's `sdpdemux`) can receive a peercall stream: JPEG
+//! video as static payload type 26 (RFC 2435 / RFC 3551), Opus as dynamic
+//! payload type 111 at 48 kHz (RFC 7587), RTCP multiplexed on the RTP port
+//! (RFC 5761).
+
+use super::rtp::{PT_JPEG, PT_OPUS};
+use crate::wire::{AudioCodec, MediaDescription, VideoCodec};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+/// Where and what a player should listen for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdpStreams {
+    /// A name for the session (shown by players).
+    pub name: String,
+    /// The address the streams arrive at.
+    pub addr: IpAddr,
+    /// The UDP port of the video stream (0: no video).
+    pub video_port: u16,
+    /// The UDP port of the audio stream (0: no audio).
+    pub audio_port: u16,
+    /// The negotiated media.
+    pub media: MediaDescription,
+}
+
+/// The SDP text for `s`, with CRLF line ends as RFC 4566 asks.
+pub fn describe(s: &SdpStreams) -> String {
+    let (family, addr) = match s.addr {
+        IpAddr::V4(a) => ("IP4", a.to_string()),
+        IpAddr::V6(a) => ("IP6", a.to_string()),
+    };
+    // A session name must be one line of text.
+    let name: String = s
+        .name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = String::new();
+    let mut line = |l: String| {
+        out.push_str(&l);
+        out.push_str("\r\n");
+    };
+    line("v=0".into());
+    line(format!("o=- 0 0 IN {family} {addr}"));
+    line(format!("s={name}"));
+    line(format!("c=IN {family} {addr}"));
+    line("t=0 0".into());
+    if s.media.video.codec == VideoCodec::Mjpeg && s.video_port != 0 {
+        line(format!("m=video {} RTP/AVP {PT_JPEG}", s.video_port));
+        line(format!("a=rtpmap:{PT_JPEG} JPEG/90000"));
+        line(format!(
+            "a=framesize:{PT_JPEG} {}-{}",
+            s.media.video.width, s.media.video.height
+        ));
+        line(format!("a=framerate:{}", s.media.video.fps));
+        line("a=rtcp-mux".into());
+        line("a=recvonly".into());
+    }
+    if s.media.audio.codec == AudioCodec::Opus && s.audio_port != 0 {
+        line(format!("m=audio {} RTP/AVP {PT_OPUS}", s.audio_port));
+        // RFC 7587: always opus/48000/2 in the rtpmap, the real channel count
+        // in the fmtp.
+        line(format!("a=rtpmap:{PT_OPUS} opus/48000/2"));
+        let mut fmtp = format!("a=fmtp:{PT_OPUS} useinbandfec=1");
+        if s.media.audio.channels == 2 {
+            let _ = write!(fmtp, ";stereo=1;sprop-stereo=1");
+        }
+        line(fmtp);
+        line(format!("a=ptime:{}", s.media.audio.frame_ms));
+        line("a=rtcp-mux".into());
+        line("a=recvonly".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{AudioFormat, VideoFormat};
+
+    fn streams() -> SdpStreams {
+        SdpStreams {
+            name: "peercall: alice\nto bob".into(),
+            addr: "127.0.0.1".parse().unwrap(),
+            video_port: 5002,
+            audio_port: 5000,
+            media: MediaDescription {
+                video: VideoFormat {
+                    codec: VideoCodec::Mjpeg,
+                    width: 640,
+                    height: 480,
+                    fps: 30,
+                },
+                audio: AudioFormat {
+                    codec: AudioCodec::Opus,
+                    sample_rate: 48_000,
+                    channels: 1,
+                    frame_ms: 20,
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn describes_both_streams() {
+        let sdp = describe(&streams());
+        let lines: Vec<&str> = sdp.split("\r\n").collect();
+        assert_eq!(lines[0], "v=0");
+        assert!(lines.contains(&"s=peercall: alice to bob"));
+        assert!(lines.contains(&"c=IN IP4 127.0.0.1"));
+        assert!(lines.contains(&"m=video 5002 RTP/AVP 26"));
+        assert!(lines.contains(&"a=rtpmap:26 JPEG/90000"));
+        assert!(lines.contains(&"m=audio 5000 RTP/AVP 111"));
+        assert!(lines.contains(&"a=rtpmap:111 opus/48000/2"));
+        assert!(lines.contains(&"a=fmtp:111 useinbandfec=1"));
+        assert!(sdp.ends_with("\r\n"));
+    }
+
+    #[test]
+    fn leaves_out_absent_streams_and_speaks_ipv6() {
+        let mut s = streams();
+        s.media.video.codec = VideoCodec::None;
+        s.addr = "::1".parse().unwrap();
+        let sdp = describe(&s);
+        assert!(!sdp.contains("m=video"));
+        assert!(sdp.contains("c=IN IP6 ::1"));
+        assert!(sdp.contains("m=audio"));
+    }
+}
