@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Regenerates the JPEG fixtures used by src/media/jpeg/tests.rs. They are
+# committed, so neither tests nor CI need these tools; this script records how
+# they were made (ffmpeg 5.1.9 and libjpeg-turbo 2.1.5 from Debian bookworm:
+# `apt-get install ffmpeg libjpeg-turbo-progs`).
+#
+# ffmpeg-*        ffmpeg's mjpeg encoder with the standard Huffman tables
+#                 (`-huffman default`; ffmpeg's default is `optimal`). It writes
+#                 one quantization table shared by all three components.
+# ffmpeg-*-2x2    what ffmpeg makes of yuvj422p: Y 2x2, Cb/Cr 1x2. That is 4:2:2
+#                 but not RFC 2435 type 0 (Y 2x1, Cb/Cr 1x1), so it is refused.
+# cjpeg-*         libjpeg-turbo, as a webcam or libjpeg-based capture would make
+#                 them: two quantization tables (quality 75), standard Huffman
+#                 tables, Y 2x1 (4:2:2) or 2x2 (4:2:0).
+# *-optimized     libjpeg-turbo with optimized (non-standard) Huffman tables,
+#                 which RFC 2435 cannot carry.
+set -euo pipefail
+cd "$(dirname "$0")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ff() { ffmpeg -hide_banner -loglevel error -y "$@"; }
+
+ff -f lavfi -i testsrc=size=64x48 -frames:v 1 -pix_fmt yuvj420p -huffman default ffmpeg-64x48-420.jpg
+ff -f lavfi -i testsrc=size=64x48 -frames:v 1 -pix_fmt yuvj422p -huffman default ffmpeg-64x48-422-2x2.jpg
+ff -f lavfi -i testsrc=size=320x240 -frames:v 1 -pix_fmt yuvj420p -huffman default ffmpeg-320x240-420.jpg
+
+ff -f lavfi -i testsrc=size=64x48 -frames:v 1 "$tmp/64x48.ppm"
+ff -f lavfi -i testsrc=size=320x240 -frames:v 1 "$tmp/320x240.ppm"
+cjpeg -quality 75 -sample 2x1 "$tmp/64x48.ppm" > cjpeg-64x48-422.jpg
+cjpeg -quality 75 -sample 2x2 "$tmp/320x240.ppm" > cjpeg-320x240-420-q75.jpg
+cjpeg -quality 75 -sample 2x2 -optimize "$tmp/64x48.ppm" > cjpeg-64x48-420-optimized.jpg
