@@ -4,8 +4,9 @@
 # Elsewhere it says what to install and carries on.
 set -euo pipefail
 
-# A C toolchain for linking (rustup does not bring one).
-pkgs=(gcc libc6-dev)
+# A C toolchain for linking (rustup does not bring one), and the codecs the
+# peer links: libjpeg-turbo and libopus, found through pkg-config.
+pkgs=(gcc libc6-dev pkg-config libturbojpeg0-dev libopus-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
