@@ -1,7 +1,9 @@
 //! The command line: subcommands, their flags, and one-line errors that say
 //! what was wrong and what to do.
 
+use crate::media::{AudioSink, AudioSource, MediaOptions, VideoSink, VideoSource};
 use crate::registry_addr::RegistryAddr;
+use peercall::media::impair::ImpairConfig;
 use peercall::wire::Name;
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
@@ -41,6 +43,12 @@ run      register NAME with the registry and stay registered (pings, reconnects
          --auto-accept   answer every call (an unattended board, an intercom)
          --reject-all    refuse every call
          --answer-timeout SECS  give up calling after SECS without an answer (default 30)
+         media (run and call): --video test|none (default test: a moving pattern
+         carrying frame number and capture time), --audio-in tone|none (default
+         tone: 440 Hz with a mark every second), --video-out null|file:PATH
+         (received frames as an MJPEG stream), --audio-out null|wav:PATH,
+         --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
+         impairment of what this peer receives; also PEERCALL_IMPAIR)
 call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          until the other side hangs up), hang up, unregister, exit 0; exit
          non-zero with one line when the call fails (see exit codes)
@@ -90,6 +98,8 @@ pub struct RunOptions {
     pub answer_timeout: Duration,
     /// `peercall call`: the one call to make.
     pub plan: Option<CallPlan>,
+    /// Media sources, sinks and impairment.
+    pub media: MediaOptions,
 }
 
 /// What the command line asks for.
@@ -156,6 +166,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut reject_all = false;
     let mut answer_timeout = None;
     let mut seconds = None;
+    let mut media = MediaOptions::default();
+    let mut media_set = false;
+    if let Some(spec) = std::env::var_os("PEERCALL_IMPAIR") {
+        let spec = spec.to_string_lossy();
+        media.impair =
+            Some(ImpairConfig::parse(&spec).map_err(|e| format!("PEERCALL_IMPAIR: {e}"))?);
+    }
     let value = |p: &mut lexopt::Parser, flag: &str| -> Result<String, String> {
         p.value()
             .map_err(|_| format!("{flag} needs a value; see peercall --help"))?
@@ -176,6 +193,45 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     "--answer-timeout",
                     &value(&mut p, "--answer-timeout")?,
                 )?)
+            }
+            Long("video") => {
+                media_set = true;
+                media.video = match value(&mut p, "--video")?.as_str() {
+                    "test" => VideoSource::Test,
+                    "none" => VideoSource::None,
+                    other => return Err(format!("--video takes test or none (got '{other}')")),
+                }
+            }
+            Long("audio-in") => {
+                media_set = true;
+                media.audio = match value(&mut p, "--audio-in")?.as_str() {
+                    "tone" => AudioSource::Tone,
+                    "none" => AudioSource::None,
+                    other => return Err(format!("--audio-in takes tone or none (got '{other}')")),
+                }
+            }
+            Long("video-out") => {
+                media_set = true;
+                let v = value(&mut p, "--video-out")?;
+                media.video_out = match v.split_once(':') {
+                    _ if v == "null" => VideoSink::Null,
+                    Some(("file", path)) if !path.is_empty() => VideoSink::File(path.into()),
+                    _ => return Err(format!("--video-out takes null or file:PATH (got '{v}')")),
+                }
+            }
+            Long("audio-out") => {
+                media_set = true;
+                let v = value(&mut p, "--audio-out")?;
+                media.audio_out = match v.split_once(':') {
+                    _ if v == "null" => AudioSink::Null,
+                    Some(("wav", path)) if !path.is_empty() => AudioSink::Wav(path.into()),
+                    _ => return Err(format!("--audio-out takes null or wav:PATH (got '{v}')")),
+                }
+            }
+            Long("impair") => {
+                media_set = true;
+                let v = value(&mut p, "--impair")?;
+                media.impair = Some(ImpairConfig::parse(&v).map_err(|e| format!("--impair: {e}"))?);
             }
             Long("seconds") => {
                 seconds = Some(parse_seconds("--seconds", &value(&mut p, "--seconds")?)?)
@@ -237,6 +293,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             ("--reject-all", reject_all),
             ("--answer-timeout", answer_timeout.is_some()),
             ("--seconds", seconds.is_some()),
+            (
+                "--video, --audio-in, --video-out, --audio-out or --impair",
+                media_set,
+            ),
         ] {
             if set {
                 return Err(format!("{flag} is not an option of peercall {cmd}"));
@@ -260,6 +320,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 answer,
                 answer_timeout,
                 plan: None,
+                media: media.clone(),
             }))
         }
         "call" => {
@@ -293,6 +354,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 },
                 answer_timeout,
                 plan: Some(CallPlan { target, seconds }),
+                media,
             }))
         }
         "list" => {

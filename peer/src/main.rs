@@ -5,6 +5,7 @@
 
 mod cli;
 mod conn;
+mod media;
 mod oneshot;
 mod registry_addr;
 mod run;

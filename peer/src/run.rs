@@ -8,6 +8,7 @@
 use crate::cli::{AnswerMode, RunOptions};
 use crate::conn::{FramedConn, ReadEnd};
 use crate::exit;
+use crate::media::{Endpoints, MediaSession};
 use crate::oneshot::{describe, entry_line};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -71,8 +72,8 @@ enum Purpose {
 /// The UDP sockets a call's media will use, bound when the call is placed or
 /// accepted so the ports announced are real and held for the call's life.
 struct MediaSockets {
-    _audio: UdpSocket,
-    _video: UdpSocket,
+    audio: UdpSocket,
+    video: UdpSocket,
     ports: MediaPorts,
 }
 
@@ -87,6 +88,8 @@ struct Peer {
     scratch: Vec<u8>,
     lookups: VecDeque<Purpose>,
     media: Option<MediaSockets>,
+    /// The media of the established call.
+    session: Option<MediaSession>,
     /// `peercall call --seconds`: when to hang up.
     hangup_at: Option<Instant>,
     /// `peercall call`: the exit code once the registry has been left.
@@ -109,7 +112,7 @@ pub fn run(opts: RunOptions) -> u8 {
 
 /// 64 unpredictable bits for a call id, from the standard library's randomly
 /// keyed hasher (no RNG dependency; call ids need uniqueness, not secrecy).
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u128(
         std::time::SystemTime::now()
@@ -221,6 +224,7 @@ impl Peer {
             scratch: vec![0; 16 * 1024],
             lookups: VecDeque::new(),
             media: None,
+            session: None,
             hangup_at: None,
             outcome: None,
             ever_registered: false,
@@ -430,8 +434,8 @@ impl Peer {
             video: video.local_addr()?.port(),
         };
         Ok(MediaSockets {
-            _audio: audio,
-            _video: video,
+            audio,
+            video,
             ports,
         })
     }
@@ -827,6 +831,7 @@ impl Peer {
                 if let Some(secs) = self.opts.plan.as_ref().and_then(|p| p.seconds) {
                     self.hangup_at = Some(now + secs);
                 }
+                self.start_media(&s, &ip);
             }
             call::Event::Ended {
                 peer,
@@ -835,6 +840,11 @@ impl Peer {
             } => {
                 self.media = None;
                 self.hangup_at = None;
+                if let Some(session) = self.session.take() {
+                    for line in session.stop().lines(peer.as_str()) {
+                        println!("{line}");
+                    }
+                }
                 let after = duration.map_or(String::new(), |d| {
                     format!(" after {:.1} s", d.as_secs_f64())
                 });
@@ -850,6 +860,31 @@ impl Peer {
                 println!("missed call from {peer}: answered {reason}")
             }
             call::Event::PeerError(e) => println!("the other peer reports an error: {e}"),
+        }
+    }
+
+    /// The call is up: media starts flowing to the ports the other side announced.
+    fn start_media(&mut self, s: &call::Session, ip: &str) {
+        let Some(sockets) = self.media.take() else {
+            return;
+        };
+        let Ok(remote_ip) = ip.parse() else {
+            println!("media not started: the other side's address is unknown");
+            return;
+        };
+        let ep = Endpoints {
+            audio: sockets.audio,
+            video: sockets.video,
+            remote_ip,
+            remote: s.remote_ports,
+            media: s.media,
+        };
+        match MediaSession::start(ep, &self.opts.media) {
+            Ok(m) => {
+                println!("media flowing: {}", negotiate::describe(&s.media));
+                self.session = Some(m);
+            }
+            Err(e) => println!("media not started: {e}"),
         }
     }
 

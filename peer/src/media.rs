@@ -1,0 +1,610 @@
+//! The media of an established call: threads that capture (synthetic test
+//! pattern and tone), encode (JPEG from YUV, Opus) and send RTP to the ports
+//! the other side announced, and threads that receive RTP on our ports,
+//! reassemble, buffer, decode and write to the sinks, until the call ends.
+//! Everything protocol-shaped is the library's (RTP, RFC 2435, jitter buffer,
+//! statistics, impairment); this module wires it to sockets, clocks and files.
+
+use peercall::media::impair::{ImpairConfig, Impairment};
+use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
+use peercall::media::jpeg::{packetize, FrameAssembler};
+use peercall::media::pattern::{draw, read, Stamp, Yuv420};
+use peercall::media::rtp::{
+    classify, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, PT_JPEG, PT_OPUS, VIDEO_CLOCK_RATE,
+};
+use peercall::media::stats::ReceiverStats;
+use peercall::media::tone::Tone;
+use peercall::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
+use peercall_codecs::jpeg::{decode_to_yuv420, YuvJpegEncoder, DEFAULT_QUALITY};
+use peercall_codecs::opus::{VoiceDecoder, VoiceEncoder, FRAME_SAMPLES};
+use std::fs::File;
+use std::io::{BufWriter, ErrorKind, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often receive threads look at the stop flag and the impairment queue.
+pub const RECV_TICK: Duration = Duration::from_millis(5);
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+/// The bits of the capture time a pattern stamp carries.
+const STAMP_TIME_MASK: u64 = (1 << 48) - 1;
+/// One Opus frame.
+const AUDIO_FRAME: Duration = Duration::from_millis(20);
+
+/// Where the picture comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSource {
+    /// The moving test pattern with frame number and capture time.
+    Test,
+    /// No video is sent.
+    None,
+}
+
+/// Where the sound comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioSource {
+    /// The 440 Hz tone with a mark every second.
+    Tone,
+    /// No audio is sent.
+    None,
+}
+
+/// Where received video goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSink {
+    /// Discarded (still counted and measured).
+    Null,
+    /// Appended as an MJPEG stream (ffmpeg and ffplay read it).
+    File(PathBuf),
+}
+
+/// Where received audio goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioSink {
+    /// Discarded (still decoded, counted and measured).
+    Null,
+    /// A 48 kHz mono 16-bit WAV file.
+    Wav(PathBuf),
+}
+
+/// The media choices of a peer.
+#[derive(Debug, Clone)]
+pub struct MediaOptions {
+    /// Picture source.
+    pub video: VideoSource,
+    /// Sound source.
+    pub audio: AudioSource,
+    /// Picture sink.
+    pub video_out: VideoSink,
+    /// Sound sink.
+    pub audio_out: AudioSink,
+    /// A seeded impairment applied to what this peer receives.
+    pub impair: Option<ImpairConfig>,
+}
+
+impl Default for MediaOptions {
+    fn default() -> Self {
+        MediaOptions {
+            video: VideoSource::Test,
+            audio: AudioSource::Tone,
+            video_out: VideoSink::Null,
+            audio_out: AudioSink::Null,
+            impair: None,
+        }
+    }
+}
+
+/// What a call's media did, for the quality report.
+#[derive(Debug, Clone, Default)]
+pub struct Quality {
+    /// Video frames sent.
+    pub video_frames_sent: u64,
+    /// Video frames received complete.
+    pub video_frames_received: u64,
+    /// Video frames dropped because packets were missing.
+    pub video_frames_incomplete: u64,
+    /// Capture-to-receive latency of each received video frame, in µs.
+    pub video_latency_us: Vec<u64>,
+    /// Audio frames sent.
+    pub audio_frames_sent: u64,
+    /// Jitter buffer counters.
+    pub audio: JitterStats,
+    /// Packets lost on the video stream.
+    pub video_lost: i64,
+    /// Packets lost on the audio stream.
+    pub audio_lost: i64,
+    /// Video interarrival jitter.
+    pub video_jitter: Duration,
+    /// Audio interarrival jitter.
+    pub audio_jitter: Duration,
+    /// Packets from addresses other than the negotiated ones, dropped.
+    pub foreign_dropped: u64,
+    /// How long media ran.
+    pub duration: Duration,
+}
+
+/// The running media of one call.
+pub struct MediaSession {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    quality: Arc<Mutex<Quality>>,
+    started: Instant,
+}
+
+/// The sockets and addresses of a call's media.
+pub struct Endpoints {
+    /// Our audio socket (we receive on it and send from it).
+    pub audio: UdpSocket,
+    /// Our video socket.
+    pub video: UdpSocket,
+    /// The other side's IP.
+    pub remote_ip: IpAddr,
+    /// The other side's receive ports.
+    pub remote: MediaPorts,
+    /// The negotiated media.
+    pub media: MediaDescription,
+}
+
+fn wallclock_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted.get(i).map(|&v| v as f64 / 1000.0)
+}
+
+impl Quality {
+    /// The report printed when a call ends.
+    pub fn lines(&self, peer: &str) -> Vec<String> {
+        let secs = self.duration.as_secs_f64().max(1e-3);
+        let mut lat = self.video_latency_us.clone();
+        lat.sort_unstable();
+        let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.1} ms"));
+        let a = &self.audio;
+        vec![
+            format!("quality report (call with {peer}, media {secs:.1} s):"),
+            format!(
+                "  video: sent {} frames ({:.1} fps), received {} ({:.1} fps), dropped incomplete {}, capture-to-receive latency p50 {} p95 {}",
+                self.video_frames_sent,
+                self.video_frames_sent as f64 / secs,
+                self.video_frames_received,
+                self.video_frames_received as f64 / secs,
+                self.video_frames_incomplete,
+                ms(percentile(&lat, 0.5)),
+                ms(percentile(&lat, 0.95)),
+            ),
+            format!(
+                "  audio: sent {} frames, played {}, concealed {} (FEC {}, PLC {}), late {}, duplicates {}",
+                self.audio_frames_sent,
+                a.played,
+                a.concealed_fec + a.concealed_plc,
+                a.concealed_fec,
+                a.concealed_plc,
+                a.late,
+                a.duplicates
+            ),
+            format!(
+                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; foreign packets dropped {}",
+                self.video_lost,
+                self.audio_lost,
+                self.video_jitter.as_secs_f64() * 1000.0,
+                self.audio_jitter.as_secs_f64() * 1000.0,
+                self.foreign_dropped
+            ),
+        ]
+    }
+}
+
+/// A random 32-bit value for SSRCs and initial sequence numbers and timestamps.
+fn random_u32() -> u32 {
+    crate::run::random_u64() as u32
+}
+
+impl MediaSession {
+    /// Starts sending and receiving.
+    pub fn start(ep: Endpoints, opts: &MediaOptions) -> std::io::Result<MediaSession> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let quality = Arc::new(Mutex::new(Quality::default()));
+        let mut threads = Vec::new();
+        let video_to = SocketAddr::new(ep.remote_ip, ep.remote.video);
+        let audio_to = SocketAddr::new(ep.remote_ip, ep.remote.audio);
+        ep.video.set_read_timeout(Some(RECV_TICK))?;
+        ep.audio.set_read_timeout(Some(RECV_TICK))?;
+        let has_video = ep.media.video.codec == VideoCodec::Mjpeg;
+        let has_audio = ep.media.audio.codec == AudioCodec::Opus;
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name(name.into()).spawn(f)
+        };
+        if has_video && opts.video == VideoSource::Test {
+            let (sock, stop, q, media) = (
+                ep.video.try_clone()?,
+                stop.clone(),
+                quality.clone(),
+                ep.media,
+            );
+            threads.push(spawn(
+                "video-tx",
+                Box::new(move || video_tx(sock, video_to, media, &stop, &q)),
+            )?);
+        }
+        if has_audio && opts.audio == AudioSource::Tone {
+            let (sock, stop, q) = (ep.audio.try_clone()?, stop.clone(), quality.clone());
+            threads.push(spawn(
+                "audio-tx",
+                Box::new(move || audio_tx(sock, audio_to, &stop, &q)),
+            )?);
+        }
+        if has_video {
+            let (sock, stop, q) = (ep.video.try_clone()?, stop.clone(), quality.clone());
+            let sink = match &opts.video_out {
+                VideoSink::Null => None,
+                VideoSink::File(p) => Some(BufWriter::new(File::create(p)?)),
+            };
+            let impair = opts.impair.clone();
+            threads.push(spawn(
+                "video-rx",
+                Box::new(move || video_rx(sock, video_to, sink, impair, &stop, &q)),
+            )?);
+        }
+        if has_audio {
+            let jitter = Arc::new(Mutex::new(JitterBuffer::new(OPUS_20MS)));
+            let (sock, stop2, q) = (ep.audio.try_clone()?, stop.clone(), quality.clone());
+            let jb = jitter.clone();
+            let impair = opts.impair.clone().map(|mut c| {
+                // A different stream of the same seed for audio.
+                c.seed = c.seed.wrapping_add(1);
+                c
+            });
+            threads.push(spawn(
+                "audio-rx",
+                Box::new(move || audio_rx(sock, audio_to, jb, impair, &stop2, &q)),
+            )?);
+            let sink = match &opts.audio_out {
+                AudioSink::Null => None,
+                AudioSink::Wav(p) => Some(
+                    hound::WavWriter::create(
+                        p,
+                        hound::WavSpec {
+                            channels: 1,
+                            sample_rate: 48_000,
+                            bits_per_sample: 16,
+                            sample_format: hound::SampleFormat::Int,
+                        },
+                    )
+                    .map_err(|e| std::io::Error::other(e.to_string()))?,
+                ),
+            };
+            let (stop3, q) = (stop.clone(), quality.clone());
+            threads.push(spawn(
+                "audio-out",
+                Box::new(move || audio_out(jitter, sink, &stop3, &q)),
+            )?);
+        }
+        Ok(MediaSession {
+            stop,
+            threads,
+            quality,
+            started: Instant::now(),
+        })
+    }
+
+    /// Stops every thread (each notices within [`RECV_TICK`] or one frame
+    /// period), closes the sinks, and returns what happened.
+    pub fn stop(self) -> Quality {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let mut q = self.quality.lock().map(|q| q.clone()).unwrap_or_default();
+        q.duration = self.started.elapsed();
+        q
+    }
+}
+
+/// Sleeps until `at` unless stopped first; false when stopped.
+fn sleep_until(at: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= at {
+            return true;
+        }
+        std::thread::sleep((at - now).min(RECV_TICK));
+    }
+}
+
+fn video_tx(
+    sock: UdpSocket,
+    to: SocketAddr,
+    media: MediaDescription,
+    stop: &AtomicBool,
+    q: &Mutex<Quality>,
+) {
+    let fps = u32::from(media.video.fps.max(1));
+    let period = Duration::from_secs(1) / fps;
+    let mut enc = match YuvJpegEncoder::new(DEFAULT_QUALITY) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("video sending stopped: {e}");
+            return;
+        }
+    };
+    let mut pic = Yuv420::new(
+        usize::from(media.video.width),
+        usize::from(media.video.height),
+    );
+    let ssrc = random_u32();
+    let mut seq = random_u32() as u16;
+    let ts0 = random_u32();
+    let start = Instant::now();
+    let mut buf = vec![0u8; MAX_RTP_PAYLOAD_LEN + 64];
+    for frame in 0u32.. {
+        if !sleep_until(start + period * frame, stop) {
+            return;
+        }
+        let captured = Instant::now();
+        draw(
+            &mut pic,
+            Stamp {
+                frame,
+                capture_us: wallclock_us(),
+            },
+        );
+        let jpeg = match enc.encode(&pic) {
+            Ok(j) => j,
+            Err(e) => {
+                log::warn!("frame {frame} not encoded: {e}");
+                continue;
+            }
+        };
+        let ts = ts0.wrapping_add(
+            (captured.duration_since(start).as_secs_f64() * f64::from(VIDEO_CLOCK_RATE)) as u32,
+        );
+        let frags = match packetize(&jpeg, MAX_RTP_PAYLOAD_LEN) {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("frame {frame} not packetized: {e}");
+                continue;
+            }
+        };
+        for f in frags {
+            let h = RtpHeader {
+                marker: f.marker,
+                payload_type: PT_JPEG,
+                sequence: seq,
+                timestamp: ts,
+                ssrc,
+            };
+            seq = seq.wrapping_add(1);
+            let n = h.emit(&f.payload, &mut buf);
+            if let Err(e) = sock.send_to(&buf[..n], to) {
+                log::debug!("video send to {to} failed: {e}");
+            }
+        }
+        if let Ok(mut q) = q.lock() {
+            q.video_frames_sent += 1;
+        }
+    }
+}
+
+fn audio_tx(sock: UdpSocket, to: SocketAddr, stop: &AtomicBool, q: &Mutex<Quality>) {
+    let mut enc = match VoiceEncoder::new() {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("audio sending stopped: {e}");
+            return;
+        }
+    };
+    let mut tone = Tone::new();
+    let mut pcm = vec![0i16; FRAME_SAMPLES];
+    let ssrc = random_u32();
+    let mut seq = random_u32() as u16;
+    let mut ts = random_u32();
+    let start = Instant::now();
+    let mut buf = vec![0u8; 1500];
+    for k in 0u32.. {
+        if !sleep_until(start + AUDIO_FRAME * k, stop) {
+            return;
+        }
+        tone.fill(&mut pcm);
+        match enc.encode(&pcm) {
+            Ok(packet) => {
+                let h = RtpHeader {
+                    marker: k == 0,
+                    payload_type: PT_OPUS,
+                    sequence: seq,
+                    timestamp: ts,
+                    ssrc,
+                };
+                let n = h.emit(&packet, &mut buf);
+                if let Err(e) = sock.send_to(&buf[..n], to) {
+                    log::debug!("audio send to {to} failed: {e}");
+                }
+            }
+            Err(e) => log::warn!("audio frame not encoded: {e}"),
+        }
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(FRAME_SAMPLES as u32);
+        if let Ok(mut q) = q.lock() {
+            q.audio_frames_sent += 1;
+        }
+    }
+}
+
+/// Receives datagrams from `from` only, through the optional impairment,
+/// and hands each RTP packet to `on_rtp`; returns when stopped.
+fn receive(
+    sock: &UdpSocket,
+    from: SocketAddr,
+    impair: Option<ImpairConfig>,
+    stop: &AtomicBool,
+    q: &Mutex<Quality>,
+    mut on_rtp: impl FnMut(Instant, RtpHeader, &[u8]),
+) {
+    let mut imp: Option<Impairment<Vec<u8>>> = impair.map(Impairment::new);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut handle = |now: Instant, d: &[u8]| {
+        if classify(d) == Kind::Rtp {
+            if let Ok((h, payload)) = RtpHeader::parse(d) {
+                on_rtp(now, h, payload);
+            }
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        match sock.recv_from(&mut buf) {
+            Ok((n, src)) => {
+                let now = Instant::now();
+                if src != from {
+                    if let Ok(mut q) = q.lock() {
+                        q.foreign_dropped += 1;
+                    }
+                    log::debug!("dropped a packet from {src}: not the call's peer {from}");
+                } else if let Some(imp) = imp.as_mut() {
+                    imp.send(now, buf[..n].to_vec());
+                } else {
+                    handle(now, &buf[..n]);
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                // ICMP port unreachable surfaces here while the peer is not
+                // listening yet; keep going.
+                log::debug!("receive on {:?} failed: {e}", sock.local_addr());
+            }
+        }
+        if let Some(imp) = imp.as_mut() {
+            let now = Instant::now();
+            while let Some(d) = imp.poll(now) {
+                handle(now, &d);
+            }
+        }
+    }
+}
+
+fn video_rx(
+    sock: UdpSocket,
+    from: SocketAddr,
+    mut sink: Option<BufWriter<File>>,
+    impair: Option<ImpairConfig>,
+    stop: &AtomicBool,
+    q: &Mutex<Quality>,
+) {
+    let mut asm = FrameAssembler::new();
+    let mut stats = ReceiverStats::new(VIDEO_CLOCK_RATE);
+    receive(&sock, from, impair, stop, q, |now, h, payload| {
+        if h.payload_type != PT_JPEG {
+            return;
+        }
+        stats.record(now, h.sequence, h.timestamp);
+        let Ok(Some(frame)) = asm.push(h.sequence, h.timestamp, h.marker, payload) else {
+            return;
+        };
+        let received_us = wallclock_us();
+        if let Some(w) = sink.as_mut() {
+            if let Err(e) = w.write_all(&frame.jpeg) {
+                log::warn!("video sink: {e}");
+            }
+        }
+        let stamp = decode_to_yuv420(&frame.jpeg)
+            .ok()
+            .and_then(|yuv| read(&yuv.y, yuv.width, yuv.height));
+        if let Ok(mut q) = q.lock() {
+            q.video_frames_received += 1;
+            q.video_frames_incomplete = asm.stats().frames_dropped_incomplete;
+            if let Some(s) = stamp {
+                // The stamp keeps 48 bits of the capture time: compare modulo that.
+                let lat = received_us.wrapping_sub(s.capture_us) & STAMP_TIME_MASK;
+                q.video_latency_us.push(lat);
+            }
+            q.video_lost = stats.lost();
+            q.video_jitter = stats.jitter_duration();
+        }
+    });
+    if let Some(mut w) = sink {
+        let _ = w.flush();
+    }
+}
+
+fn audio_rx(
+    sock: UdpSocket,
+    from: SocketAddr,
+    jitter: Arc<Mutex<JitterBuffer>>,
+    impair: Option<ImpairConfig>,
+    stop: &AtomicBool,
+    q: &Mutex<Quality>,
+) {
+    let mut stats = ReceiverStats::new(48_000);
+    receive(&sock, from, impair, stop, q, |now, h, payload| {
+        if h.payload_type != PT_OPUS {
+            return;
+        }
+        stats.record(now, h.sequence, h.timestamp);
+        if let Ok(mut jb) = jitter.lock() {
+            jb.push(now, h.sequence, h.timestamp, payload.to_vec());
+        }
+        if let Ok(mut q) = q.lock() {
+            q.audio_lost = stats.lost();
+            q.audio_jitter = stats.jitter_duration();
+        }
+    });
+}
+
+/// The playout clock: one frame every 20 ms from the jitter buffer to the sink.
+fn audio_out(
+    jitter: Arc<Mutex<JitterBuffer>>,
+    mut sink: Option<hound::WavWriter<BufWriter<File>>>,
+    stop: &AtomicBool,
+    q: &Mutex<Quality>,
+) {
+    let mut dec = match VoiceDecoder::new() {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("audio playout stopped: {e}");
+            return;
+        }
+    };
+    let mut pcm = vec![0i16; FRAME_SAMPLES];
+    let start = Instant::now();
+    for k in 1u32.. {
+        if !sleep_until(start + AUDIO_FRAME * k, stop) {
+            break;
+        }
+        let (playout, stats) = match jitter.lock() {
+            Ok(mut jb) => (jb.pop(), jb.stats().clone()),
+            Err(_) => break,
+        };
+        if dec.decode(&playout, &mut pcm).is_err() {
+            pcm.fill(0);
+        }
+        if playout != Playout::Waiting {
+            if let Some(w) = sink.as_mut() {
+                for &s in &pcm {
+                    if w.write_sample(s).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Ok(mut q) = q.lock() {
+            q.audio = stats;
+        }
+    }
+    if let Some(w) = sink {
+        if let Err(e) = w.finalize() {
+            log::warn!("audio sink: {e}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Media between two real peer processes on loopback: a call with file sinks,
+//! whose received MJPEG holds the test pattern's frames in order and whose
+//! received WAV holds the tone; and the same under 5% seeded loss.
+
+use peercall::media::pattern::read;
+use peercall::media::tone::{dominant_frequency, TONE_HZ};
+use peercall_codecs::jpeg::decode_to_yuv420;
+use peercall_testkit::{bin, run, Proc, Registry};
+use std::path::Path;
+
+/// Cuts an MJPEG stream into its JPEG images (each starts with SOI and a
+/// marker, which cannot occur inside entropy-coded data).
+fn split_mjpeg(data: &[u8]) -> Vec<&[u8]> {
+    let starts: Vec<usize> = data
+        .windows(3)
+        .enumerate()
+        .filter(|(_, w)| *w == [0xff, 0xd8, 0xff])
+        .map(|(i, _)| i)
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| &data[s..starts.get(k + 1).copied().unwrap_or(data.len())])
+        .collect()
+}
+
+/// Frame numbers read back from the received video.
+fn frame_numbers(path: &Path) -> Vec<u32> {
+    let data = std::fs::read(path).expect("video sink written");
+    split_mjpeg(&data)
+        .into_iter()
+        .filter_map(|jpeg| {
+            let yuv = decode_to_yuv420(jpeg).ok()?;
+            read(&yuv.y, yuv.width, yuv.height).map(|s| s.frame)
+        })
+        .collect()
+}
+
+fn wav_samples(path: &Path) -> Vec<i16> {
+    let mut r = hound::WavReader::open(path).expect("audio sink written");
+    assert_eq!(r.spec().sample_rate, 48_000);
+    r.samples::<i16>().map(|s| s.unwrap()).collect()
+}
+
+fn call_with_media(dir: &Path, callee_extra: &[&str]) -> (String, String) {
+    let reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let b_video = dir.join("bob.mjpeg");
+    let b_audio = dir.join("bob.wav");
+    let (bv, ba) = (
+        format!("file:{}", b_video.display()),
+        format!("wav:{}", b_audio.display()),
+    );
+    let mut args = vec![
+        "run",
+        "--name",
+        "bob",
+        "--registry",
+        &registry,
+        "--listen",
+        "127.0.0.1:0",
+        "--auto-accept",
+        "--video-out",
+        &bv,
+        "--audio-out",
+        &ba,
+    ];
+    args.extend_from_slice(callee_extra);
+    let mut bob = Proc::start("bob", &bin("peercall"), &args);
+    bob.expect("registered as bob");
+    let (code, out, err) = run(
+        &bin("peercall"),
+        &[
+            "call",
+            "bob",
+            "--name",
+            "alice",
+            "--registry",
+            &registry,
+            "--listen",
+            "127.0.0.1:0",
+            "--seconds",
+            "5",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    bob.expect("quality report (call with alice");
+    bob.expect("  video:");
+    let audio = bob.expect("  audio:");
+    (out, audio)
+}
+
+#[test]
+fn five_second_call_delivers_ordered_video_and_the_tone() {
+    let dir = std::env::temp_dir().join(format!("peercall-media-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (caller_out, _) = call_with_media(&dir, &[]);
+    assert!(
+        caller_out.contains("media flowing: MJPEG 640x480@30"),
+        "{caller_out}"
+    );
+    assert!(
+        caller_out.contains("quality report (call with bob"),
+        "{caller_out}"
+    );
+
+    let frames = frame_numbers(&dir.join("bob.mjpeg"));
+    // 5 s at 30 fps, within 20%: start-up and teardown cost a few frames.
+    assert!(
+        (120..=160).contains(&frames.len()),
+        "{} frames",
+        frames.len()
+    );
+    assert!(
+        frames.windows(2).all(|w| w[0] < w[1]),
+        "frame numbers increase"
+    );
+
+    let pcm = wav_samples(&dir.join("bob.wav"));
+    assert!(pcm.len() > 4 * 48_000, "{} samples", pcm.len());
+    // A stretch in the middle, between the once-a-second marks.
+    let mid = &pcm[2 * 48_000 + 4_000..3 * 48_000 - 4_000];
+    let f = dominant_frequency(mid, 100.0, 4000.0);
+    assert!((f - TONE_HZ).abs() <= 3.0, "{f} Hz");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn five_percent_loss_is_concealed() {
+    let dir = std::env::temp_dir().join(format!("peercall-media-loss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_, audio) = call_with_media(&dir, &["--impair", "loss=5%,seed=3"]);
+    let concealed: u64 = audio
+        .split("concealed ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("concealed count in the report");
+    assert!(concealed > 0, "{audio}");
+    let frames = frame_numbers(&dir.join("bob.mjpeg"));
+    assert!(frames.windows(2).all(|w| w[0] < w[1]), "never out of order");
+    assert!(frames.len() > 20, "{} frames survived", frames.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
