@@ -10,7 +10,9 @@ use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
 use peercall::media::jpeg::{packetize, FrameAssembler};
 use peercall::media::pattern::{draw, read, Stamp, Yuv420};
 use peercall::media::rtp::{
-    classify, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, PT_JPEG, PT_OPUS, VIDEO_CLOCK_RATE,
+    classify, duration_to_ntp_short, ntp_from_unix, ntp_middle_32, Kind, ReportBlock, Rtcp,
+    RtpHeader, Sdes, SenderReport, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG, PT_OPUS,
+    VIDEO_CLOCK_RATE,
 };
 use peercall::media::stats::ReceiverStats;
 use peercall::media::tone::Tone;
@@ -30,6 +32,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const RECV_TICK: Duration = Duration::from_millis(5);
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
+/// How often each stream sends an RTCP sender report (with a reception
+/// report about the other direction).
+pub const RTCP_INTERVAL: Duration = Duration::from_secs(1);
 /// The bits of the capture time a pattern stamp carries.
 const STAMP_TIME_MASK: u64 = (1 << 48) - 1;
 /// One Opus frame.
@@ -123,8 +128,126 @@ pub struct Quality {
     pub audio_jitter: Duration,
     /// Packets from addresses other than the negotiated ones, dropped.
     pub foreign_dropped: u64,
+    /// Round-trip time measured by RTCP on the audio stream (or video if no audio).
+    pub rtt: Option<Duration>,
     /// How long media ran.
     pub duration: Duration,
+}
+
+/// What one stream's sending and receiving threads share: counts and clock
+/// for our sender reports, reception statistics and the other side's last
+/// sender report for our reception reports, and the measured round trip.
+struct StreamState {
+    clock_rate: u32,
+    local_ssrc: u32,
+    packets: u32,
+    octets: u32,
+    /// When the last packet's content was captured, and its RTP timestamp.
+    anchor: Option<(Instant, u32)>,
+    remote_ssrc: Option<u32>,
+    stats: ReceiverStats,
+    /// Middle 32 bits of the other side's last SR's NTP time, and when it arrived.
+    last_sr: Option<(u32, Instant)>,
+    rtt: Option<Duration>,
+}
+
+type Shared = Arc<Mutex<StreamState>>;
+
+impl StreamState {
+    fn new(clock_rate: u32) -> Shared {
+        Arc::new(Mutex::new(StreamState {
+            clock_rate,
+            local_ssrc: random_u32(),
+            packets: 0,
+            octets: 0,
+            anchor: None,
+            remote_ssrc: None,
+            stats: ReceiverStats::new(clock_rate),
+            last_sr: None,
+            rtt: None,
+        }))
+    }
+
+    fn sent(&mut self, captured: Instant, ts: u32, payload_len: usize) {
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload_len as u32);
+        self.anchor = Some((captured, ts));
+    }
+
+    /// The compound RTCP packet to send now: SR (with a reception report
+    /// about the other direction once it has been heard) and SDES CNAME.
+    fn report(&mut self, now: Instant, ntp_now: u64) -> Option<Vec<u8>> {
+        let (at, ts) = self.anchor?;
+        let rtp_now = ts.wrapping_add(
+            (now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate)) as u32,
+        );
+        let mut reports = Vec::new();
+        if let Some(remote) = self.remote_ssrc {
+            let r = self.stats.report();
+            let (lsr, dlsr) = match self.last_sr {
+                Some((mid, arrived)) => (
+                    mid,
+                    duration_to_ntp_short(now.saturating_duration_since(arrived)),
+                ),
+                None => (0, 0),
+            };
+            reports.push(ReportBlock {
+                ssrc: remote,
+                fraction_lost: r.fraction_lost,
+                cumulative_lost: r.cumulative_lost,
+                highest_seq: r.extended_highest_seq,
+                jitter: r.jitter,
+                last_sr: lsr,
+                delay_since_last_sr: dlsr,
+            });
+        }
+        let packets = [
+            Rtcp::SenderReport(SenderReport {
+                ssrc: self.local_ssrc,
+                ntp_time: ntp_now,
+                rtp_time: rtp_now,
+                packet_count: self.packets,
+                octet_count: self.octets,
+                reports,
+            }),
+            Rtcp::Sdes(Sdes::with_cname(self.local_ssrc, "peercall")),
+        ];
+        let mut buf = vec![0u8; Rtcp::compound_len(&packets)];
+        let n = Rtcp::emit_compound(&packets, &mut buf);
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    /// An RTCP compound arrived from the other side.
+    fn received_rtcp(&mut self, now: Instant, ntp_now: u64, datagram: &[u8]) {
+        let Ok(packets) = Rtcp::parse_compound(datagram) else {
+            log::debug!("malformed RTCP dropped");
+            return;
+        };
+        for p in packets {
+            let blocks = match p {
+                Rtcp::SenderReport(sr) => {
+                    self.last_sr = Some((ntp_middle_32(sr.ntp_time), now));
+                    sr.reports
+                }
+                Rtcp::ReceiverReport(rr) => rr.reports,
+                _ => continue,
+            };
+            for b in blocks.iter().filter(|b| b.ssrc == self.local_ssrc) {
+                if let Some(rtt) = b.round_trip(ntp_now) {
+                    self.rtt = Some(rtt);
+                }
+            }
+        }
+    }
+}
+
+fn ntp_now() -> u64 {
+    ntp_from_unix(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
 }
 
 /// The running media of one call.
@@ -132,6 +255,8 @@ pub struct MediaSession {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     quality: Arc<Mutex<Quality>>,
+    video: Shared,
+    audio: Shared,
     started: Instant,
 }
 
@@ -194,11 +319,12 @@ impl Quality {
                 a.duplicates
             ),
             format!(
-                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; foreign packets dropped {}",
+                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}",
                 self.video_lost,
                 self.audio_lost,
                 self.video_jitter.as_secs_f64() * 1000.0,
                 self.audio_jitter.as_secs_f64() * 1000.0,
+                ms(self.rtt.map(|d| d.as_secs_f64() * 1000.0)),
                 self.foreign_dropped
             ),
         ]
@@ -222,6 +348,8 @@ impl MediaSession {
         ep.audio.set_read_timeout(Some(RECV_TICK))?;
         let has_video = ep.media.video.codec == VideoCodec::Mjpeg;
         let has_audio = ep.media.audio.codec == AudioCodec::Opus;
+        let video_state = StreamState::new(VIDEO_CLOCK_RATE);
+        let audio_state = StreamState::new(OPUS_CLOCK_RATE);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(f)
         };
@@ -232,16 +360,18 @@ impl MediaSession {
                 quality.clone(),
                 ep.media,
             );
+            let st = video_state.clone();
             threads.push(spawn(
                 "video-tx",
-                Box::new(move || video_tx(sock, video_to, media, &stop, &q)),
+                Box::new(move || video_tx(sock, video_to, media, &st, &stop, &q)),
             )?);
         }
         if has_audio && opts.audio == AudioSource::Tone {
             let (sock, stop, q) = (ep.audio.try_clone()?, stop.clone(), quality.clone());
+            let st = audio_state.clone();
             threads.push(spawn(
                 "audio-tx",
-                Box::new(move || audio_tx(sock, audio_to, &stop, &q)),
+                Box::new(move || audio_tx(sock, audio_to, &st, &stop, &q)),
             )?);
         }
         if has_video {
@@ -251,9 +381,10 @@ impl MediaSession {
                 VideoSink::File(p) => Some(BufWriter::new(File::create(p)?)),
             };
             let impair = opts.impair.clone();
+            let st = video_state.clone();
             threads.push(spawn(
                 "video-rx",
-                Box::new(move || video_rx(sock, video_to, sink, impair, &stop, &q)),
+                Box::new(move || video_rx(sock, video_to, sink, impair, &st, &stop, &q)),
             )?);
         }
         if has_audio {
@@ -265,9 +396,10 @@ impl MediaSession {
                 c.seed = c.seed.wrapping_add(1);
                 c
             });
+            let st = audio_state.clone();
             threads.push(spawn(
                 "audio-rx",
-                Box::new(move || audio_rx(sock, audio_to, jb, impair, &stop2, &q)),
+                Box::new(move || audio_rx(sock, audio_to, jb, impair, &st, &stop2, &q)),
             )?);
             let sink = match &opts.audio_out {
                 AudioSink::Null => None,
@@ -294,6 +426,8 @@ impl MediaSession {
             stop,
             threads,
             quality,
+            video: video_state,
+            audio: audio_state,
             started: Instant::now(),
         })
     }
@@ -307,6 +441,16 @@ impl MediaSession {
         }
         let mut q = self.quality.lock().map(|q| q.clone()).unwrap_or_default();
         q.duration = self.started.elapsed();
+        if let Ok(v) = self.video.lock() {
+            q.video_lost = v.stats.lost();
+            q.video_jitter = v.stats.jitter_duration();
+            q.rtt = v.rtt;
+        }
+        if let Ok(a) = self.audio.lock() {
+            q.audio_lost = a.stats.lost();
+            q.audio_jitter = a.stats.jitter_duration();
+            q.rtt = a.rtt.or(q.rtt);
+        }
         q
     }
 }
@@ -329,6 +473,7 @@ fn video_tx(
     sock: UdpSocket,
     to: SocketAddr,
     media: MediaDescription,
+    state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
 ) {
@@ -345,7 +490,8 @@ fn video_tx(
         usize::from(media.video.width),
         usize::from(media.video.height),
     );
-    let ssrc = random_u32();
+    let ssrc = state.lock().map_or(0, |s| s.local_ssrc);
+    let mut next_rtcp = Instant::now() + RTCP_INTERVAL;
     let mut seq = random_u32() as u16;
     let ts0 = random_u32();
     let start = Instant::now();
@@ -392,14 +538,24 @@ fn video_tx(
             if let Err(e) = sock.send_to(&buf[..n], to) {
                 log::debug!("video send to {to} failed: {e}");
             }
+            if let Ok(mut st) = state.lock() {
+                st.sent(captured, ts, f.payload.len());
+            }
         }
         if let Ok(mut q) = q.lock() {
             q.video_frames_sent += 1;
         }
+        send_rtcp(&sock, to, state, &mut next_rtcp);
     }
 }
 
-fn audio_tx(sock: UdpSocket, to: SocketAddr, stop: &AtomicBool, q: &Mutex<Quality>) {
+fn audio_tx(
+    sock: UdpSocket,
+    to: SocketAddr,
+    state: &Mutex<StreamState>,
+    stop: &AtomicBool,
+    q: &Mutex<Quality>,
+) {
     let mut enc = match VoiceEncoder::new() {
         Ok(e) => e,
         Err(e) => {
@@ -409,7 +565,8 @@ fn audio_tx(sock: UdpSocket, to: SocketAddr, stop: &AtomicBool, q: &Mutex<Qualit
     };
     let mut tone = Tone::new();
     let mut pcm = vec![0i16; FRAME_SAMPLES];
-    let ssrc = random_u32();
+    let ssrc = state.lock().map_or(0, |s| s.local_ssrc);
+    let mut next_rtcp = Instant::now() + RTCP_INTERVAL;
     let mut seq = random_u32() as u16;
     let mut ts = random_u32();
     let start = Instant::now();
@@ -418,6 +575,7 @@ fn audio_tx(sock: UdpSocket, to: SocketAddr, stop: &AtomicBool, q: &Mutex<Qualit
         if !sleep_until(start + AUDIO_FRAME * k, stop) {
             return;
         }
+        let captured = Instant::now();
         tone.fill(&mut pcm);
         match enc.encode(&pcm) {
             Ok(packet) => {
@@ -432,6 +590,9 @@ fn audio_tx(sock: UdpSocket, to: SocketAddr, stop: &AtomicBool, q: &Mutex<Qualit
                 if let Err(e) = sock.send_to(&buf[..n], to) {
                     log::debug!("audio send to {to} failed: {e}");
                 }
+                if let Ok(mut st) = state.lock() {
+                    st.sent(captured, ts, packet.len());
+                }
             }
             Err(e) => log::warn!("audio frame not encoded: {e}"),
         }
@@ -439,6 +600,25 @@ fn audio_tx(sock: UdpSocket, to: SocketAddr, stop: &AtomicBool, q: &Mutex<Qualit
         ts = ts.wrapping_add(FRAME_SAMPLES as u32);
         if let Ok(mut q) = q.lock() {
             q.audio_frames_sent += 1;
+        }
+        send_rtcp(&sock, to, state, &mut next_rtcp);
+    }
+}
+
+/// Sends the stream's RTCP compound when its interval has come.
+fn send_rtcp(sock: &UdpSocket, to: SocketAddr, state: &Mutex<StreamState>, next: &mut Instant) {
+    let now = Instant::now();
+    if now < *next {
+        return;
+    }
+    *next = now + RTCP_INTERVAL;
+    let report = state
+        .lock()
+        .ok()
+        .and_then(|mut st| st.report(now, ntp_now()));
+    if let Some(bytes) = report {
+        if let Err(e) = sock.send_to(&bytes, to) {
+            log::debug!("RTCP send to {to} failed: {e}");
         }
     }
 }
@@ -449,18 +629,29 @@ fn receive(
     sock: &UdpSocket,
     from: SocketAddr,
     impair: Option<ImpairConfig>,
+    state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
     mut on_rtp: impl FnMut(Instant, RtpHeader, &[u8]),
 ) {
     let mut imp: Option<Impairment<Vec<u8>>> = impair.map(Impairment::new);
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut handle = |now: Instant, d: &[u8]| {
-        if classify(d) == Kind::Rtp {
+    let mut handle = |now: Instant, d: &[u8]| match classify(d) {
+        Kind::Rtp => {
             if let Ok((h, payload)) = RtpHeader::parse(d) {
+                if let Ok(mut st) = state.lock() {
+                    st.remote_ssrc = Some(h.ssrc);
+                    st.stats.record(now, h.sequence, h.timestamp);
+                }
                 on_rtp(now, h, payload);
             }
         }
+        Kind::Rtcp => {
+            if let Ok(mut st) = state.lock() {
+                st.received_rtcp(now, ntp_now(), d);
+            }
+        }
+        Kind::Unknown => log::debug!("dropped a datagram that is neither RTP nor RTCP"),
     };
     while !stop.load(Ordering::Relaxed) {
         match sock.recv_from(&mut buf) {
@@ -499,16 +690,15 @@ fn video_rx(
     from: SocketAddr,
     mut sink: Option<BufWriter<File>>,
     impair: Option<ImpairConfig>,
+    state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
 ) {
     let mut asm = FrameAssembler::new();
-    let mut stats = ReceiverStats::new(VIDEO_CLOCK_RATE);
-    receive(&sock, from, impair, stop, q, |now, h, payload| {
+    receive(&sock, from, impair, state, stop, q, |_, h, payload| {
         if h.payload_type != PT_JPEG {
             return;
         }
-        stats.record(now, h.sequence, h.timestamp);
         let Ok(Some(frame)) = asm.push(h.sequence, h.timestamp, h.marker, payload) else {
             return;
         };
@@ -529,8 +719,6 @@ fn video_rx(
                 let lat = received_us.wrapping_sub(s.capture_us) & STAMP_TIME_MASK;
                 q.video_latency_us.push(lat);
             }
-            q.video_lost = stats.lost();
-            q.video_jitter = stats.jitter_duration();
         }
     });
     if let Some(mut w) = sink {
@@ -543,21 +731,16 @@ fn audio_rx(
     from: SocketAddr,
     jitter: Arc<Mutex<JitterBuffer>>,
     impair: Option<ImpairConfig>,
+    state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
 ) {
-    let mut stats = ReceiverStats::new(48_000);
-    receive(&sock, from, impair, stop, q, |now, h, payload| {
+    receive(&sock, from, impair, state, stop, q, |now, h, payload| {
         if h.payload_type != PT_OPUS {
             return;
         }
-        stats.record(now, h.sequence, h.timestamp);
         if let Ok(mut jb) = jitter.lock() {
             jb.push(now, h.sequence, h.timestamp, payload.to_vec());
-        }
-        if let Ok(mut q) = q.lock() {
-            q.audio_lost = stats.lost();
-            q.audio_jitter = stats.jitter_duration();
         }
     });
 }
