@@ -7,7 +7,7 @@
 
 use peercall::media::impair::{ImpairConfig, Impairment};
 use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
-use peercall::media::jpeg::{packetize, FrameAssembler};
+use peercall::media::jpeg::{packetize, FrameAssembler, JpegFrame};
 use peercall::media::pattern::{draw, read, Stamp, Yuv420};
 use peercall::media::rtp::{
     classify, duration_to_ntp_short, ntp_from_unix, ntp_middle_32, Kind, ReportBlock, Rtcp,
@@ -15,10 +15,12 @@ use peercall::media::rtp::{
     VIDEO_CLOCK_RATE,
 };
 use peercall::media::stats::ReceiverStats;
+use peercall::media::sync::{self, ntp_to_us, RtpClock};
 use peercall::media::tone::Tone;
 use peercall::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
 use peercall_codecs::jpeg::{decode_to_yuv420, YuvJpegEncoder, DEFAULT_QUALITY};
 use peercall_codecs::opus::{VoiceDecoder, VoiceEncoder, FRAME_SAMPLES};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -35,6 +37,11 @@ const MAX_DATAGRAM: usize = 2048;
 /// How often each stream sends an RTCP sender report (with a reception
 /// report about the other direction).
 pub const RTCP_INTERVAL: Duration = Duration::from_secs(1);
+/// Complete video frames held back to meet the sound they belong to; beyond
+/// this the oldest is dropped, so video delay cannot build up (200 ms at 30 fps).
+pub const MAX_VIDEO_HOLD: usize = 6;
+/// Audio latency readings outside this are clock trouble, not latency.
+const MAX_PLAUSIBLE_LATENCY_US: i64 = 10_000_000;
 /// The bits of the capture time a pattern stamp carries.
 const STAMP_TIME_MASK: u64 = (1 << 48) - 1;
 /// One Opus frame.
@@ -112,8 +119,16 @@ pub struct Quality {
     pub video_frames_received: u64,
     /// Video frames dropped because packets were missing.
     pub video_frames_incomplete: u64,
-    /// Capture-to-receive latency of each received video frame, in µs.
+    /// Video frames shown (written to the sink) in step with the sound.
+    pub video_frames_shown: u64,
+    /// Complete frames dropped because newer ones were already waiting.
+    pub video_frames_superseded: u64,
+    /// Capture-to-playout latency of each shown video frame, in µs.
     pub video_latency_us: Vec<u64>,
+    /// Capture-to-playout latency of played audio frames, in µs.
+    pub audio_latency_us: Vec<u64>,
+    /// Audio/video skew at each shown frame, in µs (positive: picture ahead).
+    pub skew_us: Vec<i64>,
     /// Audio frames sent.
     pub audio_frames_sent: u64,
     /// Jitter buffer counters.
@@ -149,6 +164,8 @@ struct StreamState {
     /// Middle 32 bits of the other side's last SR's NTP time, and when it arrived.
     last_sr: Option<(u32, Instant)>,
     rtt: Option<Duration>,
+    /// The other side's RTP-to-wallclock mapping, from its sender reports.
+    clock: RtpClock,
 }
 
 type Shared = Arc<Mutex<StreamState>>;
@@ -165,6 +182,7 @@ impl StreamState {
             stats: ReceiverStats::new(clock_rate),
             last_sr: None,
             rtt: None,
+            clock: RtpClock::new(clock_rate),
         }))
     }
 
@@ -228,6 +246,7 @@ impl StreamState {
             let blocks = match p {
                 Rtcp::SenderReport(sr) => {
                     self.last_sr = Some((ntp_middle_32(sr.ntp_time), now));
+                    self.clock.sender_report(sr.ntp_time, sr.rtp_time);
                     sr.reports
                 }
                 Rtcp::ReceiverReport(rr) => rr.reports,
@@ -292,31 +311,57 @@ impl Quality {
     /// The report printed when a call ends.
     pub fn lines(&self, peer: &str) -> Vec<String> {
         let secs = self.duration.as_secs_f64().max(1e-3);
-        let mut lat = self.video_latency_us.clone();
-        lat.sort_unstable();
+        let sorted = |v: &[u64]| {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v
+        };
+        let (vlat, alat) = (
+            sorted(&self.video_latency_us),
+            sorted(&self.audio_latency_us),
+        );
+        let mut skew = self.skew_us.clone();
+        skew.sort_unstable();
+        let skew_ms = |p: f64| {
+            if skew.is_empty() {
+                return "n/a".to_string();
+            }
+            let i = ((skew.len() - 1) as f64 * p).round() as usize;
+            format!("{:+.1} ms", skew[i] as f64 / 1000.0)
+        };
         let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.1} ms"));
         let a = &self.audio;
         vec![
             format!("quality report (call with {peer}, media {secs:.1} s):"),
             format!(
-                "  video: sent {} frames ({:.1} fps), received {} ({:.1} fps), dropped incomplete {}, capture-to-receive latency p50 {} p95 {}",
+                "  video: sent {} frames ({:.1} fps), received {} ({:.1} fps), shown {}, dropped incomplete {}, superseded {}; capture-to-playout latency p50 {} p95 {}",
                 self.video_frames_sent,
                 self.video_frames_sent as f64 / secs,
                 self.video_frames_received,
                 self.video_frames_received as f64 / secs,
+                self.video_frames_shown,
                 self.video_frames_incomplete,
-                ms(percentile(&lat, 0.5)),
-                ms(percentile(&lat, 0.95)),
+                self.video_frames_superseded,
+                ms(percentile(&vlat, 0.5)),
+                ms(percentile(&vlat, 0.95)),
             ),
             format!(
-                "  audio: sent {} frames, played {}, concealed {} (FEC {}, PLC {}), late {}, duplicates {}",
+                "  audio: sent {} frames, played {}, concealed {} (FEC {}, PLC {}), late {}, duplicates {}; capture-to-playout latency p50 {} p95 {}",
                 self.audio_frames_sent,
                 a.played,
                 a.concealed_fec + a.concealed_plc,
                 a.concealed_fec,
                 a.concealed_plc,
                 a.late,
-                a.duplicates
+                a.duplicates,
+                ms(percentile(&alat, 0.5)),
+                ms(percentile(&alat, 0.95)),
+            ),
+            format!(
+                "  sync: audio/video skew p5 {} p50 {} p95 {} (positive: picture ahead of sound)",
+                skew_ms(0.05),
+                skew_ms(0.5),
+                skew_ms(0.95)
             ),
             format!(
                 "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}",
@@ -328,6 +373,40 @@ impl Quality {
                 self.foreign_dropped
             ),
         ]
+    }
+}
+
+/// The sound playing now, shared by the audio playout and the video receiver
+/// so pictures are shown with the sound captured at the same moment.
+struct LipSync {
+    audio: Shared,
+    /// RTP timestamp of the audio frame being played, and when it started.
+    playing: Mutex<Option<(u32, Instant)>>,
+}
+
+impl LipSync {
+    /// The audio RTP time playing at `now`, extrapolated from the last frame.
+    fn audio_now(&self, now: Instant) -> Option<u32> {
+        let (ts, at) = (*self.playing.lock().ok()?)?;
+        let ticks = now.saturating_duration_since(at).as_secs_f64() * f64::from(OPUS_CLOCK_RATE);
+        Some(ts.wrapping_add(ticks as u32))
+    }
+
+    fn audio_clock(&self) -> Option<RtpClock> {
+        let clock = self.audio.lock().ok()?.clock.clone();
+        clock.is_mapped().then_some(clock)
+    }
+
+    /// When a video frame should be shown; `None` while the streams cannot be
+    /// related yet (no sender reports, or no sound).
+    fn video_due(&self, video: &RtpClock, video_ts: u32) -> Option<Instant> {
+        let (ts, at) = (*self.playing.lock().ok()?)?;
+        sync::video_due(&self.audio_clock()?, ts, at, video, video_ts)
+    }
+
+    fn skew_us(&self, video: &RtpClock, video_ts: u32) -> Option<i64> {
+        let now_ts = self.audio_now(Instant::now())?;
+        sync::skew_us(&self.audio_clock()?, now_ts, video, video_ts)
     }
 }
 
@@ -350,6 +429,10 @@ impl MediaSession {
         let has_audio = ep.media.audio.codec == AudioCodec::Opus;
         let video_state = StreamState::new(VIDEO_CLOCK_RATE);
         let audio_state = StreamState::new(OPUS_CLOCK_RATE);
+        let lipsync = Arc::new(LipSync {
+            audio: audio_state.clone(),
+            playing: Mutex::new(None),
+        });
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(f)
         };
@@ -381,10 +464,10 @@ impl MediaSession {
                 VideoSink::File(p) => Some(BufWriter::new(File::create(p)?)),
             };
             let impair = opts.impair.clone();
-            let st = video_state.clone();
+            let (st, ls) = (video_state.clone(), lipsync.clone());
             threads.push(spawn(
                 "video-rx",
-                Box::new(move || video_rx(sock, video_to, sink, impair, &st, &stop, &q)),
+                Box::new(move || video_rx(sock, video_to, sink, impair, &st, &ls, &stop, &q)),
             )?);
         }
         if has_audio {
@@ -416,10 +499,10 @@ impl MediaSession {
                     .map_err(|e| std::io::Error::other(e.to_string()))?,
                 ),
             };
-            let (stop3, q) = (stop.clone(), quality.clone());
+            let (stop3, q, ls) = (stop.clone(), quality.clone(), lipsync.clone());
             threads.push(spawn(
                 "audio-out",
-                Box::new(move || audio_out(jitter, sink, &stop3, &q)),
+                Box::new(move || audio_out(jitter, sink, &ls, &stop3, &q)),
             )?);
         }
         Ok(MediaSession {
@@ -632,26 +715,33 @@ fn receive(
     state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
-    mut on_rtp: impl FnMut(Instant, RtpHeader, &[u8]),
+    mut on_event: impl FnMut(Instant, Option<(RtpHeader, &[u8])>),
 ) {
     let mut imp: Option<Impairment<Vec<u8>>> = impair.map(Impairment::new);
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut handle = |now: Instant, d: &[u8]| match classify(d) {
-        Kind::Rtp => {
-            if let Ok((h, payload)) = RtpHeader::parse(d) {
-                if let Ok(mut st) = state.lock() {
-                    st.remote_ssrc = Some(h.ssrc);
-                    st.stats.record(now, h.sequence, h.timestamp);
+    // `None` is a tick: no packet, but time for held work (video due, impairment).
+    let mut handle = |now: Instant, datagram: Option<&[u8]>| {
+        let Some(d) = datagram else {
+            on_event(now, None);
+            return;
+        };
+        match classify(d) {
+            Kind::Rtp => {
+                if let Ok((h, payload)) = RtpHeader::parse(d) {
+                    if let Ok(mut st) = state.lock() {
+                        st.remote_ssrc = Some(h.ssrc);
+                        st.stats.record(now, h.sequence, h.timestamp);
+                    }
+                    on_event(now, Some((h, payload)));
                 }
-                on_rtp(now, h, payload);
             }
-        }
-        Kind::Rtcp => {
-            if let Ok(mut st) = state.lock() {
-                st.received_rtcp(now, ntp_now(), d);
+            Kind::Rtcp => {
+                if let Ok(mut st) = state.lock() {
+                    st.received_rtcp(now, ntp_now(), d);
+                }
             }
+            Kind::Unknown => log::debug!("dropped a datagram that is neither RTP nor RTCP"),
         }
-        Kind::Unknown => log::debug!("dropped a datagram that is neither RTP nor RTCP"),
     };
     while !stop.load(Ordering::Relaxed) {
         match sock.recv_from(&mut buf) {
@@ -665,7 +755,7 @@ fn receive(
                 } else if let Some(imp) = imp.as_mut() {
                     imp.send(now, buf[..n].to_vec());
                 } else {
-                    handle(now, &buf[..n]);
+                    handle(now, Some(&buf[..n]));
                 }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
@@ -679,50 +769,100 @@ fn receive(
         if let Some(imp) = imp.as_mut() {
             let now = Instant::now();
             while let Some(d) = imp.poll(now) {
-                handle(now, &d);
+                handle(now, Some(&d));
             }
         }
+        handle(Instant::now(), None);
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn video_rx(
     sock: UdpSocket,
     from: SocketAddr,
     mut sink: Option<BufWriter<File>>,
     impair: Option<ImpairConfig>,
     state: &Mutex<StreamState>,
+    lipsync: &LipSync,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
 ) {
     let mut asm = FrameAssembler::new();
-    receive(&sock, from, impair, state, stop, q, |_, h, payload| {
-        if h.payload_type != PT_JPEG {
-            return;
-        }
-        let Ok(Some(frame)) = asm.push(h.sequence, h.timestamp, h.marker, payload) else {
-            return;
-        };
-        let received_us = wallclock_us();
-        if let Some(w) = sink.as_mut() {
-            if let Err(e) = w.write_all(&frame.jpeg) {
-                log::warn!("video sink: {e}");
+    // Complete frames waiting for the sound they belong to.
+    let mut held: VecDeque<(Instant, JpegFrame)> = VecDeque::new();
+    receive(&sock, from, impair, state, stop, q, |now, packet| {
+        if let Some((h, payload)) = packet {
+            if h.payload_type != PT_JPEG {
+                return;
+            }
+            if let Ok(Some(frame)) = asm.push(h.sequence, h.timestamp, h.marker, payload) {
+                let video_clock = state
+                    .lock()
+                    .ok()
+                    .map(|s| s.clock.clone())
+                    .filter(RtpClock::is_mapped);
+                let due = video_clock
+                    .and_then(|vc| lipsync.video_due(&vc, frame.timestamp))
+                    .unwrap_or(now);
+                held.push_back((due, frame));
+                if held.len() > MAX_VIDEO_HOLD {
+                    held.pop_front();
+                    if let Ok(mut q) = q.lock() {
+                        q.video_frames_superseded += 1;
+                    }
+                }
+                if let Ok(mut q) = q.lock() {
+                    q.video_frames_received += 1;
+                    q.video_frames_incomplete = asm.stats().frames_dropped_incomplete;
+                }
             }
         }
-        let stamp = decode_to_yuv420(&frame.jpeg)
-            .ok()
-            .and_then(|yuv| read(&yuv.y, yuv.width, yuv.height));
-        if let Ok(mut q) = q.lock() {
-            q.video_frames_received += 1;
-            q.video_frames_incomplete = asm.stats().frames_dropped_incomplete;
-            if let Some(s) = stamp {
-                // The stamp keeps 48 bits of the capture time: compare modulo that.
-                let lat = received_us.wrapping_sub(s.capture_us) & STAMP_TIME_MASK;
-                q.video_latency_us.push(lat);
-            }
+        while held.front().is_some_and(|(due, _)| *due <= now) {
+            let Some((_, frame)) = held.pop_front() else {
+                break;
+            };
+            show(&frame, &mut sink, state, lipsync, q);
         }
     });
     if let Some(mut w) = sink {
         let _ = w.flush();
+    }
+}
+
+/// A frame's playout: into the sink, with its latency and its skew against
+/// the sound playing now measured.
+fn show(
+    frame: &JpegFrame,
+    sink: &mut Option<BufWriter<File>>,
+    state: &Mutex<StreamState>,
+    lipsync: &LipSync,
+    q: &Mutex<Quality>,
+) {
+    let shown_us = wallclock_us();
+    if let Some(w) = sink.as_mut() {
+        if let Err(e) = w.write_all(&frame.jpeg) {
+            log::warn!("video sink: {e}");
+        }
+    }
+    let stamp = decode_to_yuv420(&frame.jpeg)
+        .ok()
+        .and_then(|yuv| read(&yuv.y, yuv.width, yuv.height));
+    let video_clock = state
+        .lock()
+        .ok()
+        .map(|s| s.clock.clone())
+        .filter(RtpClock::is_mapped);
+    let skew = video_clock.and_then(|vc| lipsync.skew_us(&vc, frame.timestamp));
+    if let Ok(mut q) = q.lock() {
+        q.video_frames_shown += 1;
+        if let Some(s) = stamp {
+            // The stamp keeps 48 bits of the capture time: compare modulo that.
+            let lat = shown_us.wrapping_sub(s.capture_us) & STAMP_TIME_MASK;
+            q.video_latency_us.push(lat);
+        }
+        if let Some(k) = skew {
+            q.skew_us.push(k);
+        }
     }
 }
 
@@ -735,7 +875,8 @@ fn audio_rx(
     stop: &AtomicBool,
     q: &Mutex<Quality>,
 ) {
-    receive(&sock, from, impair, state, stop, q, |now, h, payload| {
+    receive(&sock, from, impair, state, stop, q, |now, packet| {
+        let Some((h, payload)) = packet else { return };
         if h.payload_type != PT_OPUS {
             return;
         }
@@ -749,6 +890,7 @@ fn audio_rx(
 fn audio_out(
     jitter: Arc<Mutex<JitterBuffer>>,
     mut sink: Option<hound::WavWriter<BufWriter<File>>>,
+    lipsync: &LipSync,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
 ) {
@@ -765,10 +907,28 @@ fn audio_out(
         if !sleep_until(start + AUDIO_FRAME * k, stop) {
             break;
         }
-        let (playout, stats) = match jitter.lock() {
-            Ok(mut jb) => (jb.pop(), jb.stats().clone()),
+        let (playout, stats, playing) = match jitter.lock() {
+            Ok(mut jb) => {
+                let p = jb.pop();
+                (p, jb.stats().clone(), jb.playing_timestamp())
+            }
             Err(_) => break,
         };
+        let now = Instant::now();
+        let mut latency = None;
+        if let (Some(ts), false) = (playing, playout == Playout::Waiting) {
+            if let Ok(mut p) = lipsync.playing.lock() {
+                *p = Some((ts, now));
+            }
+            if let Some(clock) = lipsync.audio_clock() {
+                if let Some(captured) = clock.wallclock_us(ts) {
+                    let lat = ntp_to_us(ntp_now()) - captured;
+                    if (0..MAX_PLAUSIBLE_LATENCY_US).contains(&lat) {
+                        latency = Some(lat as u64);
+                    }
+                }
+            }
+        }
         if dec.decode(&playout, &mut pcm).is_err() {
             pcm.fill(0);
         }
@@ -783,6 +943,7 @@ fn audio_out(
         }
         if let Ok(mut q) = q.lock() {
             q.audio = stats;
+            q.audio_latency_us.extend(latency);
         }
     }
     if let Some(w) = sink {

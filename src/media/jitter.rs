@@ -92,6 +92,7 @@ pub struct JitterStats {
 #[derive(Debug)]
 struct Packet {
     payload: Vec<u8>,
+    timestamp: u32,
 }
 
 /// An adaptive jitter buffer for fixed-duration frames.
@@ -111,6 +112,8 @@ pub struct JitterBuffer {
     jitter: f64,
     above_target: u32,
     missing_run: u32,
+    /// RTP timestamp of the frame the last pop played or concealed.
+    playing: Option<u32>,
     stats: JitterStats,
 }
 
@@ -127,6 +130,7 @@ impl JitterBuffer {
             jitter: 0.0,
             above_target: 0,
             missing_run: 0,
+            playing: None,
             stats: JitterStats::default(),
         }
     }
@@ -139,6 +143,12 @@ impl JitterBuffer {
     /// The interarrival jitter estimate, in RTP timestamp units (as RTCP reports it).
     pub fn jitter(&self) -> u32 {
         self.jitter as u32
+    }
+
+    /// The RTP timestamp of the frame the last [`JitterBuffer::pop`] played
+    /// (or concealed), for lip sync and latency measurement.
+    pub fn playing_timestamp(&self) -> Option<u32> {
+        self.playing
     }
 
     /// Packets held.
@@ -187,7 +197,7 @@ impl JitterBuffer {
             return;
         }
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
-        self.packets.insert(ext, Packet { payload });
+        self.packets.insert(ext, Packet { payload, timestamp });
         while self.packets.len() > self.cfg.capacity {
             if let Some((&oldest, _)) = self.packets.iter().next() {
                 self.packets.remove(&oldest);
@@ -218,10 +228,13 @@ impl JitterBuffer {
                 self.next = Some(next + 1);
                 self.missing_run = 0;
                 self.stats.played += 1;
+                self.playing = Some(p.timestamp);
                 Playout::Frame(p.payload)
             }
             None => {
                 self.missing_run += 1;
+                // A concealed frame stands where the missing one would have.
+                self.playing = self.playing.map(|t| t.wrapping_add(self.cfg.frame_ts));
                 if let Some(p) = self.packets.get(&(next + 1)) {
                     self.stats.concealed_fec += 1;
                     self.next = Some(next + 1);

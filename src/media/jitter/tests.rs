@@ -271,3 +271,19 @@ fn a_stopped_stream_restarts_cleanly() {
     }
     assert!(plays >= 195, "{plays}");
 }
+
+#[test]
+fn the_playing_timestamp_follows_frames_and_concealment() {
+    let mut jb = JitterBuffer::new(OPUS_20MS);
+    let t0 = Instant::now();
+    for k in [0u32, 1, 2, 4, 5] {
+        jb.push(t0, k as u16, 1000 + k * 960, vec![k as u8]);
+    }
+    assert_eq!(jb.playing_timestamp(), None);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        jb.pop();
+        seen.push(jb.playing_timestamp().unwrap());
+    }
+    assert_eq!(seen, [1000, 1960, 2920, 3880, 4840]);
+}
