@@ -48,7 +48,8 @@ run      register NAME with the registry and stay registered (pings, reconnects
          tone: 440 Hz with a mark every second), --video-out null|file:PATH
          (received frames as an MJPEG stream), --audio-out null|wav:PATH,
          --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
-         impairment of what this peer receives; also PEERCALL_IMPAIR)
+         impairment of what this peer receives; also PEERCALL_IMPAIR),
+         --report-json (the end-of-call quality report also as one JSON line)
 call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          until the other side hangs up), hang up, unregister, exit 0; exit
          non-zero with one line when the call fails (see exit codes)
@@ -227,6 +228,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     Some(("wav", path)) if !path.is_empty() => AudioSink::Wav(path.into()),
                     _ => return Err(format!("--audio-out takes null or wav:PATH (got '{v}')")),
                 }
+            }
+            Long("report-json") => {
+                media_set = true;
+                media.report_json = true;
             }
             Long("impair") => {
                 media_set = true;

@@ -96,6 +96,8 @@ pub struct MediaOptions {
     pub audio_out: AudioSink,
     /// A seeded impairment applied to what this peer receives.
     pub impair: Option<ImpairConfig>,
+    /// Print the quality report as one JSON object as well.
+    pub report_json: bool,
 }
 
 impl Default for MediaOptions {
@@ -106,6 +108,7 @@ impl Default for MediaOptions {
             video_out: VideoSink::Null,
             audio_out: AudioSink::Null,
             impair: None,
+            report_json: false,
         }
     }
 }
@@ -373,6 +376,86 @@ impl Quality {
                 self.foreign_dropped
             ),
         ]
+    }
+}
+
+impl Quality {
+    /// The report as one JSON object on one line, for scripts
+    /// (`--report-json`). Absent measurements are `null`.
+    pub fn json(&self, peer: &str) -> String {
+        let sorted = |v: &[u64]| {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v
+        };
+        let (vlat, alat) = (
+            sorted(&self.video_latency_us),
+            sorted(&self.audio_latency_us),
+        );
+        let mut skew = self.skew_us.clone();
+        skew.sort_unstable();
+        let num = |v: Option<f64>| v.map_or("null".to_string(), |x| format!("{x:.3}"));
+        let skew_at = |p: f64| {
+            (!skew.is_empty()).then(|| {
+                let i = ((skew.len() - 1) as f64 * p).round() as usize;
+                skew[i] as f64 / 1000.0
+            })
+        };
+        let a = &self.audio;
+        // Names are restricted to letters, digits, '-', '_' and '.', but
+        // escape anyway: this is the one string in the object.
+        let name: String = peer
+            .chars()
+            .flat_map(|c| match c {
+                '"' => vec!['\\', '"'],
+                '\\' => vec!['\\', '\\'],
+                c if c.is_control() => Vec::new(),
+                c => vec![c],
+            })
+            .collect();
+        let fields = [
+            ("peer", format!("\"{name}\"")),
+            ("duration_s", format!("{:.3}", self.duration.as_secs_f64())),
+            ("video_frames_sent", self.video_frames_sent.to_string()),
+            (
+                "video_frames_received",
+                self.video_frames_received.to_string(),
+            ),
+            ("video_frames_shown", self.video_frames_shown.to_string()),
+            (
+                "video_frames_incomplete",
+                self.video_frames_incomplete.to_string(),
+            ),
+            (
+                "video_frames_superseded",
+                self.video_frames_superseded.to_string(),
+            ),
+            ("video_latency_p50_ms", num(percentile(&vlat, 0.5))),
+            ("video_latency_p95_ms", num(percentile(&vlat, 0.95))),
+            ("audio_frames_sent", self.audio_frames_sent.to_string()),
+            ("audio_frames_played", a.played.to_string()),
+            ("audio_concealed_fec", a.concealed_fec.to_string()),
+            ("audio_concealed_plc", a.concealed_plc.to_string()),
+            ("audio_late", a.late.to_string()),
+            ("audio_latency_p50_ms", num(percentile(&alat, 0.5))),
+            ("audio_latency_p95_ms", num(percentile(&alat, 0.95))),
+            ("av_skew_p50_ms", num(skew_at(0.5))),
+            ("av_skew_p95_ms", num(skew_at(0.95))),
+            ("video_packets_lost", self.video_lost.to_string()),
+            ("audio_packets_lost", self.audio_lost.to_string()),
+            (
+                "video_jitter_ms",
+                format!("{:.3}", self.video_jitter.as_secs_f64() * 1000.0),
+            ),
+            (
+                "audio_jitter_ms",
+                format!("{:.3}", self.audio_jitter.as_secs_f64() * 1000.0),
+            ),
+            ("rtt_ms", num(self.rtt.map(|d| d.as_secs_f64() * 1000.0))),
+            ("foreign_packets_dropped", self.foreign_dropped.to_string()),
+        ];
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", body.join(","))
     }
 }
 

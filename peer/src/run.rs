@@ -841,8 +841,12 @@ impl Peer {
                 self.media = None;
                 self.hangup_at = None;
                 if let Some(session) = self.session.take() {
-                    for line in session.stop().lines(peer.as_str()) {
+                    let quality = session.stop();
+                    for line in quality.lines(peer.as_str()) {
                         println!("{line}");
+                    }
+                    if self.opts.media.report_json {
+                        println!("{}", quality.json(peer.as_str()));
                     }
                 }
                 let after = duration.map_or(String::new(), |d| {

@@ -81,6 +81,7 @@ fn call_with_media(dir: &Path, callee_extra: &[&str]) -> (String, String) {
             "127.0.0.1:0",
             "--seconds",
             "5",
+            "--report-json",
         ],
     );
     assert_eq!(code, 0, "{out}{err}");
@@ -103,6 +104,18 @@ fn five_second_call_delivers_ordered_video_and_the_tone() {
         caller_out.contains("quality report (call with bob"),
         "{caller_out}"
     );
+    let json = caller_out
+        .lines()
+        .find(|l| l.starts_with("{\"peer\":\"bob\""))
+        .expect("the JSON report line");
+    for key in [
+        "\"video_frames_received\":",
+        "\"audio_concealed_fec\":",
+        "\"av_skew_p50_ms\":",
+    ] {
+        assert!(json.contains(key), "{key} in {json}");
+    }
+    assert!(json.ends_with('}'));
 
     let frames = frame_numbers(&dir.join("bob.mjpeg"));
     // 5 s at 30 fps, within 20%: start-up and teardown cost a few frames.
