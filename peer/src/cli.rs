@@ -43,9 +43,10 @@ run      register NAME with the registry and stay registered (pings, reconnects
          --auto-accept   answer every call (an unattended board, an intercom)
          --reject-all    refuse every call
          --answer-timeout SECS  give up calling after SECS without an answer (default 30)
-         media (run and call): --video test|none (default test: a moving pattern
-         carrying frame number and capture time), --audio-in tone|none (default
-         tone: 440 Hz with a mark every second), --video-out null|file:PATH
+         media (run and call): --video test|none|file:PATH (default test: a moving
+         pattern carrying frame number and capture time; file: an MJPEG file sent
+         as it is, looped), --audio-in tone|none|wav:PATH (default tone: 440 Hz
+         with a mark every second; wav: 48 kHz 16-bit, looped), --video-out null|file:PATH
          (received frames as an MJPEG stream), --audio-out null|wav:PATH,
          --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
          impairment of what this peer receives; also PEERCALL_IMPAIR),
@@ -197,18 +198,35 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Long("video") => {
                 media_set = true;
-                media.video = match value(&mut p, "--video")?.as_str() {
-                    "test" => VideoSource::Test,
-                    "none" => VideoSource::None,
-                    other => return Err(format!("--video takes test or none (got '{other}')")),
+                let v = value(&mut p, "--video")?;
+                media.video = match v.split_once(':') {
+                    _ if v == "test" => VideoSource::Test,
+                    _ if v == "none" => VideoSource::None,
+                    Some(("file", path)) if !path.is_empty() => {
+                        // Check now, so a bad file is one line at start, not a silent call.
+                        crate::media::load_mjpeg(std::path::Path::new(path))
+                            .map_err(|e| format!("--video {v}: {e}"))?;
+                        VideoSource::File(path.into())
+                    }
+                    _ => return Err(format!("--video takes test, none or file:PATH (got '{v}')")),
                 }
             }
             Long("audio-in") => {
                 media_set = true;
-                media.audio = match value(&mut p, "--audio-in")?.as_str() {
-                    "tone" => AudioSource::Tone,
-                    "none" => AudioSource::None,
-                    other => return Err(format!("--audio-in takes tone or none (got '{other}')")),
+                let v = value(&mut p, "--audio-in")?;
+                media.audio = match v.split_once(':') {
+                    _ if v == "tone" => AudioSource::Tone,
+                    _ if v == "none" => AudioSource::None,
+                    Some(("wav", path)) if !path.is_empty() => {
+                        crate::media::load_wav(std::path::Path::new(path))
+                            .map_err(|e| format!("--audio-in {v}: {e}"))?;
+                        AudioSource::Wav(path.into())
+                    }
+                    _ => {
+                        return Err(format!(
+                            "--audio-in takes tone, none or wav:PATH (got '{v}')"
+                        ))
+                    }
                 }
             }
             Long("video-out") => {

@@ -8,6 +8,7 @@
 use peercall::media::impair::{ImpairConfig, Impairment};
 use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
 use peercall::media::jpeg::{packetize, FrameAssembler, JpegFrame};
+use peercall::media::mjpeg;
 use peercall::media::pattern::{draw, read, Stamp, Yuv420};
 use peercall::media::rtp::{
     classify, duration_to_ntp_short, ntp_from_unix, ntp_middle_32, Kind, ReportBlock, Rtcp,
@@ -24,7 +25,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -52,6 +53,8 @@ const AUDIO_FRAME: Duration = Duration::from_millis(20);
 pub enum VideoSource {
     /// The moving test pattern with frame number and capture time.
     Test,
+    /// The JPEG images of an MJPEG file, sent as they are, looped.
+    File(PathBuf),
     /// No video is sent.
     None,
 }
@@ -61,8 +64,75 @@ pub enum VideoSource {
 pub enum AudioSource {
     /// The 440 Hz tone with a mark every second.
     Tone,
+    /// A 48 kHz 16-bit WAV file (stereo is mixed down), looped.
+    Wav(PathBuf),
     /// No audio is sent.
     None,
+}
+
+/// Largest MJPEG file a video source reads (it is held in memory).
+pub const MAX_MJPEG_FILE: u64 = 256 * 1024 * 1024;
+/// Longest WAV file an audio source reads (held in memory): ten minutes.
+pub const MAX_WAV_SECONDS: u32 = 600;
+
+/// Reads an MJPEG file for `--video file:PATH`: its images, each checked to
+/// be one RTP/JPEG can carry. The error is one sentence for the user.
+pub fn load_mjpeg(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let shown = path.display();
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .len();
+    if len > MAX_MJPEG_FILE {
+        return Err(format!(
+            "{shown} is {len} bytes; a video file may be at most {MAX_MJPEG_FILE}"
+        ));
+    }
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let frames: Vec<Vec<u8>> = mjpeg::images(&data).map(<[u8]>::to_vec).collect();
+    let Some(first) = frames.first() else {
+        return Err(format!(
+            "{shown} holds no JPEG image; give an MJPEG file (e.g. from ffmpeg -f mjpeg)"
+        ));
+    };
+    packetize(first, MAX_RTP_PAYLOAD_LEN).map_err(|e| {
+        format!("{shown}: {e}; RTP/JPEG needs baseline JPEG with standard Huffman tables (ffmpeg: -huffman default -pix_fmt yuvj420p)")
+    })?;
+    Ok(frames)
+}
+
+/// Reads a WAV file for `--audio-in wav:PATH`: 48 kHz, 16-bit, mono or
+/// stereo (mixed down). The error is one sentence for the user.
+pub fn load_wav(path: &Path) -> Result<Vec<i16>, String> {
+    let shown = path.display();
+    let mut r = hound::WavReader::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let spec = r.spec();
+    if spec.sample_rate != 48_000
+        || spec.bits_per_sample != 16
+        || spec.sample_format != hound::SampleFormat::Int
+        || !(1..=2).contains(&spec.channels)
+    {
+        return Err(format!(
+            "{shown} is {} Hz, {}-bit, {} channel(s); give 48000 Hz 16-bit mono or stereo (sox IN -r 48000 -b 16 OUT.wav)",
+            spec.sample_rate, spec.bits_per_sample, spec.channels
+        ));
+    }
+    if r.duration() > 48_000 * MAX_WAV_SECONDS {
+        return Err(format!("{shown} is longer than {MAX_WAV_SECONDS} s"));
+    }
+    let samples: Result<Vec<i16>, _> = r.samples::<i16>().collect();
+    let samples = samples.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mono: Vec<i16> = if spec.channels == 2 {
+        samples
+            .chunks_exact(2)
+            .map(|c| ((i32::from(c[0]) + i32::from(c[1])) / 2) as i16)
+            .collect()
+    } else {
+        samples
+    };
+    if mono.len() < FRAME_SAMPLES {
+        return Err(format!("{shown} is shorter than one 20 ms frame"));
+    }
+    Ok(mono)
 }
 
 /// Where received video goes.
@@ -150,6 +220,8 @@ pub struct Quality {
     pub rtt: Option<Duration>,
     /// How long media ran.
     pub duration: Duration,
+    /// How long stopping took, from the end of the call to every thread joined.
+    pub stop_time: Duration,
 }
 
 /// What one stream's sending and receiving threads share: counts and clock
@@ -335,7 +407,10 @@ impl Quality {
         let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.1} ms"));
         let a = &self.audio;
         vec![
-            format!("quality report (call with {peer}, media {secs:.1} s):"),
+            format!(
+                "quality report (call with {peer}, media {secs:.1} s, stopped in {:.0} ms):",
+                self.stop_time.as_secs_f64() * 1000.0
+            ),
             format!(
                 "  video: sent {} frames ({:.1} fps), received {} ({:.1} fps), shown {}, dropped incomplete {}, superseded {}; capture-to-playout latency p50 {} p95 {}",
                 self.video_frames_sent,
@@ -416,6 +491,10 @@ impl Quality {
         let fields = [
             ("peer", format!("\"{name}\"")),
             ("duration_s", format!("{:.3}", self.duration.as_secs_f64())),
+            (
+                "stop_ms",
+                format!("{:.3}", self.stop_time.as_secs_f64() * 1000.0),
+            ),
             ("video_frames_sent", self.video_frames_sent.to_string()),
             (
                 "video_frames_received",
@@ -519,7 +598,15 @@ impl MediaSession {
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(f)
         };
-        if has_video && opts.video == VideoSource::Test {
+        let file_frames = match &opts.video {
+            VideoSource::File(p) => Some(load_mjpeg(p).map_err(std::io::Error::other)?),
+            _ => None,
+        };
+        let wav = match &opts.audio {
+            AudioSource::Wav(p) => Some(load_wav(p).map_err(std::io::Error::other)?),
+            _ => None,
+        };
+        if has_video && opts.video != VideoSource::None {
             let (sock, stop, q, media) = (
                 ep.video.try_clone()?,
                 stop.clone(),
@@ -529,15 +616,15 @@ impl MediaSession {
             let st = video_state.clone();
             threads.push(spawn(
                 "video-tx",
-                Box::new(move || video_tx(sock, video_to, media, &st, &stop, &q)),
+                Box::new(move || video_tx(sock, video_to, media, file_frames, &st, &stop, &q)),
             )?);
         }
-        if has_audio && opts.audio == AudioSource::Tone {
+        if has_audio && opts.audio != AudioSource::None {
             let (sock, stop, q) = (ep.audio.try_clone()?, stop.clone(), quality.clone());
             let st = audio_state.clone();
             threads.push(spawn(
                 "audio-tx",
-                Box::new(move || audio_tx(sock, audio_to, &st, &stop, &q)),
+                Box::new(move || audio_tx(sock, audio_to, wav, &st, &stop, &q)),
             )?);
         }
         if has_video {
@@ -601,12 +688,14 @@ impl MediaSession {
     /// Stops every thread (each notices within [`RECV_TICK`] or one frame
     /// period), closes the sinks, and returns what happened.
     pub fn stop(self) -> Quality {
+        let stopping = Instant::now();
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             let _ = t.join();
         }
         let mut q = self.quality.lock().map(|q| q.clone()).unwrap_or_default();
-        q.duration = self.started.elapsed();
+        q.stop_time = stopping.elapsed();
+        q.duration = stopping.duration_since(self.started);
         if let Ok(v) = self.video.lock() {
             q.video_lost = v.stats.lost();
             q.video_jitter = v.stats.jitter_duration();
@@ -635,10 +724,12 @@ fn sleep_until(at: Instant, stop: &AtomicBool) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn video_tx(
     sock: UdpSocket,
     to: SocketAddr,
     media: MediaDescription,
+    file: Option<Vec<Vec<u8>>>,
     state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
@@ -667,24 +758,32 @@ fn video_tx(
             return;
         }
         let captured = Instant::now();
-        draw(
-            &mut pic,
-            Stamp {
-                frame,
-                capture_us: wallclock_us(),
-            },
-        );
-        let jpeg = match enc.encode(&pic) {
-            Ok(j) => j,
-            Err(e) => {
-                log::warn!("frame {frame} not encoded: {e}");
-                continue;
+        let encoded;
+        let jpeg: &[u8] = match &file {
+            // A file's frames go out as they are (no re-encoding), looped.
+            Some(frames) => &frames[frame as usize % frames.len()],
+            None => {
+                draw(
+                    &mut pic,
+                    Stamp {
+                        frame,
+                        capture_us: wallclock_us(),
+                    },
+                );
+                encoded = match enc.encode(&pic) {
+                    Ok(j) => j,
+                    Err(e) => {
+                        log::warn!("frame {frame} not encoded: {e}");
+                        continue;
+                    }
+                };
+                &encoded
             }
         };
         let ts = ts0.wrapping_add(
             (captured.duration_since(start).as_secs_f64() * f64::from(VIDEO_CLOCK_RATE)) as u32,
         );
-        let frags = match packetize(&jpeg, MAX_RTP_PAYLOAD_LEN) {
+        let frags = match packetize(jpeg, MAX_RTP_PAYLOAD_LEN) {
             Ok(f) => f,
             Err(e) => {
                 log::warn!("frame {frame} not packetized: {e}");
@@ -718,6 +817,7 @@ fn video_tx(
 fn audio_tx(
     sock: UdpSocket,
     to: SocketAddr,
+    wav: Option<Vec<i16>>,
     state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
@@ -742,7 +842,16 @@ fn audio_tx(
             return;
         }
         let captured = Instant::now();
-        tone.fill(&mut pcm);
+        match &wav {
+            // A file loops: each frame takes the next 960 samples, wrapping.
+            Some(samples) => {
+                let start = k as usize * FRAME_SAMPLES;
+                for (i, s) in pcm.iter_mut().enumerate() {
+                    *s = samples[(start + i) % samples.len()];
+                }
+            }
+            None => tone.fill(&mut pcm),
+        }
         match enc.encode(&pcm) {
             Ok(packet) => {
                 let h = RtpHeader {

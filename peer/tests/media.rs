@@ -8,27 +8,10 @@ use peercall_codecs::jpeg::decode_to_yuv420;
 use peercall_testkit::{bin, run, Proc, Registry};
 use std::path::Path;
 
-/// Cuts an MJPEG stream into its JPEG images (each starts with SOI and a
-/// marker, which cannot occur inside entropy-coded data).
-fn split_mjpeg(data: &[u8]) -> Vec<&[u8]> {
-    let starts: Vec<usize> = data
-        .windows(3)
-        .enumerate()
-        .filter(|(_, w)| *w == [0xff, 0xd8, 0xff])
-        .map(|(i, _)| i)
-        .collect();
-    starts
-        .iter()
-        .enumerate()
-        .map(|(k, &s)| &data[s..starts.get(k + 1).copied().unwrap_or(data.len())])
-        .collect()
-}
-
 /// Frame numbers read back from the received video.
 fn frame_numbers(path: &Path) -> Vec<u32> {
     let data = std::fs::read(path).expect("video sink written");
-    split_mjpeg(&data)
-        .into_iter()
+    peercall::media::mjpeg::images(&data)
         .filter_map(|jpeg| {
             let yuv = decode_to_yuv420(jpeg).ok()?;
             read(&yuv.y, yuv.width, yuv.height).map(|s| s.frame)
@@ -153,5 +136,120 @@ fn five_percent_loss_is_concealed() {
     let frames = frame_numbers(&dir.join("bob.mjpeg"));
     assert!(frames.windows(2).all(|w| w[0] < w[1]), "never out of order");
     assert!(frames.len() > 20, "{} frames survived", frames.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn file_sources_are_sent_as_they_are() {
+    let dir = std::env::temp_dir().join(format!("peercall-media-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Three copies of a 320x240 4:2:0 baseline JPEG (made by ffmpeg, see
+    // tests/data/jpeg/make-fixtures.sh) as an MJPEG file.
+    let jpeg = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/jpeg/ffmpeg-320x240-420.jpg"),
+    )
+    .unwrap();
+    let video = dir.join("in.mjpeg");
+    std::fs::write(&video, [jpeg.clone(), jpeg.clone(), jpeg].concat()).unwrap();
+    // Two seconds of 1 kHz at 48 kHz.
+    let wav = dir.join("in.wav");
+    let mut w = hound::WavWriter::create(
+        &wav,
+        hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+    )
+    .unwrap();
+    for n in 0..96_000 {
+        let t = n as f64 / 48_000.0;
+        w.write_sample((8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+
+    let reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let (bv, ba) = (
+        format!("file:{}", dir.join("bob.mjpeg").display()),
+        format!("wav:{}", dir.join("bob.wav").display()),
+    );
+    let mut bob = Proc::start(
+        "bob",
+        &bin("peercall"),
+        &[
+            "run",
+            "--name",
+            "bob",
+            "--registry",
+            &registry,
+            "--listen",
+            "127.0.0.1:0",
+            "--auto-accept",
+            "--video-out",
+            &bv,
+            "--audio-out",
+            &ba,
+        ],
+    );
+    bob.expect("registered as bob");
+    let (vin, ain) = (
+        format!("file:{}", video.display()),
+        format!("wav:{}", wav.display()),
+    );
+    let (code, out, err) = run(
+        &bin("peercall"),
+        &[
+            "call",
+            "bob",
+            "--name",
+            "alice",
+            "--registry",
+            &registry,
+            "--listen",
+            "127.0.0.1:0",
+            "--seconds",
+            "3",
+            "--video",
+            &vin,
+            "--audio-in",
+            &ain,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    bob.expect("quality report (call with alice");
+    let data = std::fs::read(dir.join("bob.mjpeg")).unwrap();
+    let frames: Vec<_> = peercall::media::mjpeg::images(&data).collect();
+    assert!(frames.len() > 60, "{} frames", frames.len());
+    let yuv = decode_to_yuv420(frames[0]).unwrap();
+    assert_eq!((yuv.width, yuv.height), (320, 240));
+    let pcm = wav_samples(&dir.join("bob.wav"));
+    let mid = &pcm[48_000..96_000];
+    let f = dominant_frequency(mid, 100.0, 4000.0);
+    assert!((f - 1000.0).abs() <= 3.0, "{f} Hz");
+
+    // Unusable files are refused before anything starts, in one line.
+    for (flag, value) in [
+        ("--video", "file:/nonexistent/x.mjpeg".to_string()),
+        ("--audio-in", format!("wav:{}", video.display())),
+    ] {
+        let (code, _, err) = run(
+            &bin("peercall"),
+            &[
+                "call",
+                "bob",
+                "--name",
+                "carol",
+                "--registry",
+                &registry,
+                flag,
+                &value,
+            ],
+        );
+        assert_eq!(code, 64, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

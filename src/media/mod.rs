@@ -7,6 +7,7 @@
 pub mod impair;
 pub mod jitter;
 pub mod jpeg;
+pub mod mjpeg;
 pub mod pattern;
 pub mod rtp;
 pub mod sdp;
