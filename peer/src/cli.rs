@@ -9,6 +9,9 @@ use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+/// How long the demo call's media runs without `--seconds`.
+pub const DEFAULT_DEMO_SECONDS: Duration = Duration::from_secs(5);
+
 /// The port a peer listens on for calls when `--listen` is not given.
 pub const DEFAULT_CALL_PORT: u16 = 4701;
 
@@ -23,6 +26,7 @@ USAGE:
                  [--answer-timeout SECS]
     peercall list --registry HOST:PORT
     peercall lookup NAME --registry HOST:PORT
+    peercall demo [--seconds N]
     peercall help | --help | --version
 
 run      register NAME with the registry and stay registered (pings, reconnects
@@ -56,6 +60,9 @@ call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          non-zero with one line when the call fails (see exit codes)
 list     print one line per registered peer: NAME IP:PORT
 lookup   print NAME IP:PORT and exit 0, or `NAME: not registered` on stderr and exit 1
+demo     a registry and two peers on this machine: register, list, look up, call,
+         N seconds (default 5) of two-way video and audio, quality reports, hang up,
+         unregister; needs peercall-registry beside this program
 
 Names: 1 to 32 bytes of letters, digits, '-', '_' and '.', starting with a letter or digit.
 Exit codes: 0 ok, 1 not registered, 2 registry unreachable, 3 registration refused,
@@ -113,6 +120,11 @@ pub enum Command {
     Run(RunOptions),
     /// `peercall call NAME`.
     Call(RunOptions),
+    /// `peercall demo`.
+    Demo {
+        /// How long the demo call's media runs.
+        seconds: Duration,
+    },
     /// `peercall list`.
     List {
         /// Where the registry is.
@@ -280,7 +292,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         }
     }
     let Some(sub) = sub else {
-        return Err("no command given; try peercall run, call, list, lookup or --help".into());
+        return Err(
+            "no command given; try peercall run, call, list, lookup, demo or --help".into(),
+        );
     };
     let need_registry = |r: Option<RegistryAddr>, cmd: &str| {
         r.ok_or_else(|| {
@@ -402,9 +416,24 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 registry: need_registry(registry, "lookup")?,
             })
         }
+        "demo" => {
+            no_extra("demo", &positional)?;
+            for (flag, set) in [
+                ("--name", name.is_some()),
+                ("--registry", registry.is_some()),
+                ("--listen", listen.is_some()),
+            ] {
+                if set {
+                    return Err(format!("{flag} is not an option of peercall demo"));
+                }
+            }
+            Ok(Command::Demo {
+                seconds: seconds.unwrap_or(DEFAULT_DEMO_SECONDS),
+            })
+        }
         "help" => Ok(Command::Print(HELP.into())),
         other => Err(format!(
-            "unknown command '{other}'; the commands are run, call, list, lookup and help"
+            "unknown command '{other}'; the commands are run, call, list, lookup, demo and help"
         )),
     }
 }

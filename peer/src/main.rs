@@ -5,6 +5,7 @@
 
 mod cli;
 mod conn;
+mod demo;
 mod media;
 mod oneshot;
 mod registry_addr;
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         }
         cli::Command::Run(o) => run::run(o),
         cli::Command::Call(o) => run::run(o),
+        cli::Command::Demo { seconds } => demo::run(seconds),
         cli::Command::List { registry } => oneshot::list(&registry),
         cli::Command::Lookup { name, registry } => oneshot::lookup(&registry, &name),
     };

@@ -106,3 +106,23 @@ fn taken_name_is_refused_with_exit_3() {
     assert!(out.contains("choose another --name"), "{out}");
     assert!(bin("peercall-registry").exists());
 }
+
+#[test]
+fn the_demo_runs_a_whole_call() {
+    // `peercall demo` finds peercall-registry beside itself.
+    let _ = bin("peercall-registry");
+    let (code, out, err) = run(&peercall(), &["demo", "--seconds", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for step in [
+        "[registry] listening on 127.0.0.1:",
+        "[alice]    registered as alice",
+        "[bob]      incoming call from alice",
+        "[alice]    bob accepted: call established",
+        "[bob]      quality report (call with alice",
+        "[alice]    quality report (call with bob",
+        "[registry] shutting down",
+        "== demo complete",
+    ] {
+        assert!(out.contains(step), "missing {step:?} in:\n{out}");
+    }
+}
