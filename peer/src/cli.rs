@@ -54,7 +54,8 @@ run      register NAME with the registry and stay registered (pings, reconnects
          (received frames as an MJPEG stream), --audio-out null|wav:PATH,
          --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
          impairment of what this peer receives; also PEERCALL_IMPAIR),
-         --report-json (the end-of-call quality report also as one JSON line)
+         --report-json (the end-of-call quality report also as one JSON line),
+         --jpeg-quality N (1-100, default 75: the test pattern's JPEG quality)
 call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          until the other side hangs up), hang up, unregister, exit 0; exit
          non-zero with one line when the call fails (see exit codes)
@@ -258,6 +259,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     Some(("wav", path)) if !path.is_empty() => AudioSink::Wav(path.into()),
                     _ => return Err(format!("--audio-out takes null or wav:PATH (got '{v}')")),
                 }
+            }
+            Long("jpeg-quality") => {
+                media_set = true;
+                let v = value(&mut p, "--jpeg-quality")?;
+                media.jpeg_quality = match v.parse::<u8>() {
+                    Ok(q) if (1..=100).contains(&q) => q,
+                    _ => {
+                        return Err(format!(
+                            "--jpeg-quality takes a whole number from 1 to 100 (got '{v}')"
+                        ))
+                    }
+                };
             }
             Long("report-json") => {
                 media_set = true;

@@ -168,6 +168,8 @@ pub struct MediaOptions {
     pub impair: Option<ImpairConfig>,
     /// Print the quality report as one JSON object as well.
     pub report_json: bool,
+    /// JPEG quality (1 to 100) of the test pattern's frames.
+    pub jpeg_quality: u8,
 }
 
 impl Default for MediaOptions {
@@ -179,6 +181,7 @@ impl Default for MediaOptions {
             audio_out: AudioSink::Null,
             impair: None,
             report_json: false,
+            jpeg_quality: DEFAULT_QUALITY,
         }
     }
 }
@@ -613,10 +616,21 @@ impl MediaSession {
                 quality.clone(),
                 ep.media,
             );
+            let jpeg_quality = opts.jpeg_quality;
             let st = video_state.clone();
             threads.push(spawn(
                 "video-tx",
-                Box::new(move || video_tx(sock, video_to, media, file_frames, &st, &stop, &q)),
+                Box::new(move || {
+                    video_tx(
+                        sock,
+                        video_to,
+                        media,
+                        (file_frames, jpeg_quality),
+                        &st,
+                        &stop,
+                        &q,
+                    )
+                }),
             )?);
         }
         if has_audio && opts.audio != AudioSource::None {
@@ -729,14 +743,14 @@ fn video_tx(
     sock: UdpSocket,
     to: SocketAddr,
     media: MediaDescription,
-    file: Option<Vec<Vec<u8>>>,
+    (file, jpeg_quality): (Option<Vec<Vec<u8>>>, u8),
     state: &Mutex<StreamState>,
     stop: &AtomicBool,
     q: &Mutex<Quality>,
 ) {
     let fps = u32::from(media.video.fps.max(1));
     let period = Duration::from_secs(1) / fps;
-    let mut enc = match YuvJpegEncoder::new(DEFAULT_QUALITY) {
+    let mut enc = match YuvJpegEncoder::new(jpeg_quality) {
         Ok(e) => e,
         Err(e) => {
             log::error!("video sending stopped: {e}");

@@ -253,3 +253,71 @@ fn file_sources_are_sent_as_they_are() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn packets_from_strangers_are_dropped_and_counted() {
+    let reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let mut bob = Proc::start(
+        "bob",
+        &bin("peercall"),
+        &[
+            "run",
+            "--name",
+            "bob",
+            "--registry",
+            &registry,
+            "--listen",
+            "127.0.0.1:0",
+            "--auto-accept",
+        ],
+    );
+    bob.expect("registered as bob");
+    let mut alice = Proc::start(
+        "alice",
+        &bin("peercall"),
+        &[
+            "call",
+            "bob",
+            "--name",
+            "alice",
+            "--registry",
+            &registry,
+            "--listen",
+            "127.0.0.1:0",
+            "--seconds",
+            "2",
+        ],
+    );
+    // "... we receive audio on port A and video on port V, ..." on bob's side.
+    let line = bob.expect("accepted the call from alice: call established");
+    let ports: Vec<u16> = line
+        .split("we receive audio on port ")
+        .nth(1)
+        .map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .filter(|w| !w.is_empty())
+                .take(2)
+                .map(|w| w.parse().unwrap())
+                .collect()
+        })
+        .unwrap();
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Valid-looking RTP (version 2, Opus payload type) from the wrong address.
+    let mut rtp = vec![0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
+    rtp.extend_from_slice(&[0xfc; 40]);
+    for _ in 0..10 {
+        for port in &ports {
+            stranger.send_to(&rtp, ("127.0.0.1", *port)).unwrap();
+        }
+    }
+    alice.expect("goodbye from registry");
+    let network = bob.expect("  network:");
+    let dropped: u64 = network
+        .split("foreign packets dropped ")
+        .nth(1)
+        .and_then(|n| n.trim().parse().ok())
+        .expect("foreign count");
+    assert!(dropped >= 20, "{network}");
+    assert!(alice.wait_exit() == Some(0));
+}
