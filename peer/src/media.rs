@@ -385,10 +385,18 @@ fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
     sorted.get(i).map(|&v| v as f64 / 1000.0)
 }
 
+/// The percentiles the reports show, in milliseconds.
+struct Percentiles {
+    /// Video latency p50, p95.
+    video: (Option<f64>, Option<f64>),
+    /// Audio latency p50, p95.
+    audio: (Option<f64>, Option<f64>),
+    /// Skew p5, p50, p95.
+    skew: (Option<f64>, Option<f64>, Option<f64>),
+}
+
 impl Quality {
-    /// The report printed when a call ends.
-    pub fn lines(&self, peer: &str) -> Vec<String> {
-        let secs = self.duration.as_secs_f64().max(1e-3);
+    fn percentiles(&self) -> Percentiles {
         let sorted = |v: &[u64]| {
             let mut v = v.to_vec();
             v.sort_unstable();
@@ -400,13 +408,24 @@ impl Quality {
         );
         let mut skew = self.skew_us.clone();
         skew.sort_unstable();
-        let skew_ms = |p: f64| {
-            if skew.is_empty() {
-                return "n/a".to_string();
-            }
-            let i = ((skew.len() - 1) as f64 * p).round() as usize;
-            format!("{:+.1} ms", skew[i] as f64 / 1000.0)
+        let skew_at = |p: f64| {
+            (!skew.is_empty()).then(|| {
+                let i = ((skew.len() - 1) as f64 * p).round() as usize;
+                skew[i] as f64 / 1000.0
+            })
         };
+        Percentiles {
+            video: (percentile(&vlat, 0.5), percentile(&vlat, 0.95)),
+            audio: (percentile(&alat, 0.5), percentile(&alat, 0.95)),
+            skew: (skew_at(0.05), skew_at(0.5), skew_at(0.95)),
+        }
+    }
+
+    /// The report printed when a call ends.
+    pub fn lines(&self, peer: &str) -> Vec<String> {
+        let secs = self.duration.as_secs_f64().max(1e-3);
+        let p = self.percentiles();
+        let skew_ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:+.1} ms"));
         let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.1} ms"));
         let a = &self.audio;
         vec![
@@ -423,8 +442,8 @@ impl Quality {
                 self.video_frames_shown,
                 self.video_frames_incomplete,
                 self.video_frames_superseded,
-                ms(percentile(&vlat, 0.5)),
-                ms(percentile(&vlat, 0.95)),
+                ms(p.video.0),
+                ms(p.video.1),
             ),
             format!(
                 "  audio: sent {} frames, played {}, concealed {} (FEC {}, PLC {}), late {}, duplicates {}; capture-to-playout latency p50 {} p95 {}",
@@ -435,14 +454,14 @@ impl Quality {
                 a.concealed_plc,
                 a.late,
                 a.duplicates,
-                ms(percentile(&alat, 0.5)),
-                ms(percentile(&alat, 0.95)),
+                ms(p.audio.0),
+                ms(p.audio.1),
             ),
             format!(
                 "  sync: audio/video skew p5 {} p50 {} p95 {} (positive: picture ahead of sound)",
-                skew_ms(0.05),
-                skew_ms(0.5),
-                skew_ms(0.95)
+                skew_ms(p.skew.0),
+                skew_ms(p.skew.1),
+                skew_ms(p.skew.2)
             ),
             format!(
                 "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}",
@@ -461,24 +480,8 @@ impl Quality {
     /// The report as one JSON object on one line, for scripts
     /// (`--report-json`). Absent measurements are `null`.
     pub fn json(&self, peer: &str) -> String {
-        let sorted = |v: &[u64]| {
-            let mut v = v.to_vec();
-            v.sort_unstable();
-            v
-        };
-        let (vlat, alat) = (
-            sorted(&self.video_latency_us),
-            sorted(&self.audio_latency_us),
-        );
-        let mut skew = self.skew_us.clone();
-        skew.sort_unstable();
+        let p = self.percentiles();
         let num = |v: Option<f64>| v.map_or("null".to_string(), |x| format!("{x:.3}"));
-        let skew_at = |p: f64| {
-            (!skew.is_empty()).then(|| {
-                let i = ((skew.len() - 1) as f64 * p).round() as usize;
-                skew[i] as f64 / 1000.0
-            })
-        };
         let a = &self.audio;
         // Names are restricted to letters, digits, '-', '_' and '.', but
         // escape anyway: this is the one string in the object.
@@ -512,17 +515,17 @@ impl Quality {
                 "video_frames_superseded",
                 self.video_frames_superseded.to_string(),
             ),
-            ("video_latency_p50_ms", num(percentile(&vlat, 0.5))),
-            ("video_latency_p95_ms", num(percentile(&vlat, 0.95))),
+            ("video_latency_p50_ms", num(p.video.0)),
+            ("video_latency_p95_ms", num(p.video.1)),
             ("audio_frames_sent", self.audio_frames_sent.to_string()),
             ("audio_frames_played", a.played.to_string()),
             ("audio_concealed_fec", a.concealed_fec.to_string()),
             ("audio_concealed_plc", a.concealed_plc.to_string()),
             ("audio_late", a.late.to_string()),
-            ("audio_latency_p50_ms", num(percentile(&alat, 0.5))),
-            ("audio_latency_p95_ms", num(percentile(&alat, 0.95))),
-            ("av_skew_p50_ms", num(skew_at(0.5))),
-            ("av_skew_p95_ms", num(skew_at(0.95))),
+            ("audio_latency_p50_ms", num(p.audio.0)),
+            ("audio_latency_p95_ms", num(p.audio.1)),
+            ("av_skew_p50_ms", num(p.skew.1)),
+            ("av_skew_p95_ms", num(p.skew.2)),
             ("video_packets_lost", self.video_lost.to_string()),
             ("audio_packets_lost", self.audio_lost.to_string()),
             (
