@@ -2,39 +2,13 @@
 //! hung up by each side, rejected, busy, no answer, a callee killed mid-call,
 //! and the one-shot `peercall call` with its exit codes.
 
-use peercall_testkit::{bin, run, start_peer, Proc, Registry};
+use peercall_testkit::{call_once, start_call, start_peer, start_peer_with, Proc, Registry};
 
+/// A registered `peercall run` peer with `extra` arguments.
 fn peer(name: &str, reg: &Registry, extra: &[&str]) -> Proc {
-    let registry = reg.arg();
-    let mut args = vec![
-        "run",
-        "--name",
-        name,
-        "--registry",
-        &registry,
-        "--listen",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    let mut p = Proc::start(name, &bin("peercall"), &args);
+    let (mut p, _) = start_peer_with(name, &reg.arg(), extra);
     p.expect(&format!("registered as {name}"));
     p
-}
-
-fn call_once(target: &str, me: &str, reg: &Registry, extra: &[&str]) -> (i32, String, String) {
-    let registry = reg.arg();
-    let mut args = vec![
-        "call",
-        target,
-        "--name",
-        me,
-        "--registry",
-        &registry,
-        "--listen",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    run(&bin("peercall"), &args)
 }
 
 #[test]
@@ -93,7 +67,7 @@ fn rejected_call_interactive_and_one_shot() {
     bob.expect("call with alice ended: declined");
 
     let _carol = peer("carol", &reg, &["--reject-all"]);
-    let (code, out, _) = call_once("carol", "dave", &reg, &["--seconds", "1"]);
+    let (code, out, _) = call_once("carol", "dave", &reg.arg(), &["--seconds", "1"]);
     assert_eq!(code, 6, "{out}");
     assert!(out.contains("call to carol rejected: declined"), "{out}");
 }
@@ -105,7 +79,7 @@ fn busy_callee_keeps_its_call() {
     let mut bob = peer("bob", &reg, &["--auto-accept"]);
     alice.send_line("call bob");
     alice.expect("bob accepted: call established");
-    let (code, out, _) = call_once("bob", "carol", &reg, &["--seconds", "1"]);
+    let (code, out, _) = call_once("bob", "carol", &reg.arg(), &["--seconds", "1"]);
     assert_eq!(code, 7, "{out}");
     assert!(out.contains("call to bob rejected: busy"), "{out}");
     bob.expect("missed call from carol: answered busy");
@@ -119,7 +93,7 @@ fn busy_callee_keeps_its_call() {
 fn unanswered_call_times_out() {
     let reg = Registry::start(&[]);
     let mut bob = peer("bob", &reg, &[]);
-    let (code, out, _) = call_once("bob", "alice", &reg, &["--answer-timeout", "1"]);
+    let (code, out, _) = call_once("bob", "alice", &reg.arg(), &["--answer-timeout", "1"]);
     assert_eq!(code, 8, "{out}");
     assert!(out.contains("call with bob ended: no answer"), "{out}");
     bob.expect("incoming call from alice");
@@ -144,21 +118,7 @@ fn killed_callee_is_detected_by_the_caller() {
 fn one_shot_call_until_the_other_side_hangs_up() {
     let reg = Registry::start(&[]);
     let mut bob = peer("bob", &reg, &["--auto-accept"]);
-    let registry = reg.arg();
-    let mut caller = Proc::start(
-        "alice",
-        &bin("peercall"),
-        &[
-            "call",
-            "bob",
-            "--name",
-            "alice",
-            "--registry",
-            &registry,
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let mut caller = start_call("bob", "alice", &reg.arg(), &[]);
     caller.expect("bob accepted: call established");
     bob.send_line("hangup");
     caller.expect("call with bob ended: the other side hung up");
@@ -169,10 +129,10 @@ fn one_shot_call_until_the_other_side_hangs_up() {
 #[test]
 fn one_shot_call_mistakes() {
     let reg = Registry::start(&[]);
-    let (code, out, _) = call_once("nobody", "alice", &reg, &[]);
+    let (code, out, _) = call_once("nobody", "alice", &reg.arg(), &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("nobody: not registered"), "{out}");
-    let (code, _, err) = call_once("alice", "alice", &reg, &[]);
+    let (code, _, err) = call_once("alice", "alice", &reg.arg(), &[]);
     assert_eq!(code, 64);
     assert!(err.contains("cannot call itself"), "{err}");
     let (mut a, _) = start_peer("solo", &reg.arg());
@@ -184,20 +144,8 @@ fn one_shot_call_mistakes() {
     a.send_line("hangup");
     a.expect("cannot hang up: no call to act on");
     // Unreachable registry: one line, exit 2.
-    let port = peercall_testkit::free_port();
-    let (code, _, err) = run(
-        &bin("peercall"),
-        &[
-            "call",
-            "bob",
-            "--name",
-            "alice",
-            "--registry",
-            &format!("127.0.0.1:{port}"),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let nowhere = format!("127.0.0.1:{}", peercall_testkit::free_port());
+    let (code, _, err) = call_once("bob", "alice", &nowhere, &[]);
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -5,7 +5,7 @@
 use peercall::media::pattern::read;
 use peercall::media::tone::{dominant_frequency, TONE_HZ};
 use peercall_codecs::jpeg::decode_to_yuv420;
-use peercall_testkit::{bin, run, Proc, Registry};
+use peercall_testkit::{call_once, start_call, start_peer_with, Proc, Registry};
 use std::path::Path;
 
 /// Frame numbers read back from the received video.
@@ -25,47 +25,29 @@ fn wav_samples(path: &Path) -> Vec<i16> {
     r.samples::<i16>().map(|s| s.unwrap()).collect()
 }
 
+/// Bob, auto-accepting, writing what he receives to `dir`/bob.mjpeg and
+/// `dir`/bob.wav, registered with `registry`.
+fn media_callee(dir: &Path, registry: &str, extra: &[&str]) -> Proc {
+    let (bv, ba) = (
+        format!("file:{}", dir.join("bob.mjpeg").display()),
+        format!("wav:{}", dir.join("bob.wav").display()),
+    );
+    let mut args = vec!["--auto-accept", "--video-out", &bv, "--audio-out", &ba];
+    args.extend_from_slice(extra);
+    let (mut bob, _) = start_peer_with("bob", registry, &args);
+    bob.expect("registered as bob");
+    bob
+}
+
 fn call_with_media(dir: &Path, callee_extra: &[&str]) -> (String, String) {
     let reg = Registry::start(&[]);
     let registry = reg.arg();
-    let b_video = dir.join("bob.mjpeg");
-    let b_audio = dir.join("bob.wav");
-    let (bv, ba) = (
-        format!("file:{}", b_video.display()),
-        format!("wav:{}", b_audio.display()),
-    );
-    let mut args = vec![
-        "run",
-        "--name",
+    let mut bob = media_callee(dir, &registry, callee_extra);
+    let (code, out, err) = call_once(
         "bob",
-        "--registry",
+        "alice",
         &registry,
-        "--listen",
-        "127.0.0.1:0",
-        "--auto-accept",
-        "--video-out",
-        &bv,
-        "--audio-out",
-        &ba,
-    ];
-    args.extend_from_slice(callee_extra);
-    let mut bob = Proc::start("bob", &bin("peercall"), &args);
-    bob.expect("registered as bob");
-    let (code, out, err) = run(
-        &bin("peercall"),
-        &[
-            "call",
-            "bob",
-            "--name",
-            "alice",
-            "--registry",
-            &registry,
-            "--listen",
-            "127.0.0.1:0",
-            "--seconds",
-            "5",
-            "--report-json",
-        ],
+        &["--seconds", "5", "--report-json"],
     );
     assert_eq!(code, 0, "{out}{err}");
     bob.expect("quality report (call with alice");
@@ -172,51 +154,16 @@ fn file_sources_are_sent_as_they_are() {
 
     let reg = Registry::start(&[]);
     let registry = reg.arg();
-    let (bv, ba) = (
-        format!("file:{}", dir.join("bob.mjpeg").display()),
-        format!("wav:{}", dir.join("bob.wav").display()),
-    );
-    let mut bob = Proc::start(
-        "bob",
-        &bin("peercall"),
-        &[
-            "run",
-            "--name",
-            "bob",
-            "--registry",
-            &registry,
-            "--listen",
-            "127.0.0.1:0",
-            "--auto-accept",
-            "--video-out",
-            &bv,
-            "--audio-out",
-            &ba,
-        ],
-    );
-    bob.expect("registered as bob");
+    let mut bob = media_callee(&dir, &registry, &[]);
     let (vin, ain) = (
         format!("file:{}", video.display()),
         format!("wav:{}", wav.display()),
     );
-    let (code, out, err) = run(
-        &bin("peercall"),
-        &[
-            "call",
-            "bob",
-            "--name",
-            "alice",
-            "--registry",
-            &registry,
-            "--listen",
-            "127.0.0.1:0",
-            "--seconds",
-            "3",
-            "--video",
-            &vin,
-            "--audio-in",
-            &ain,
-        ],
+    let (code, out, err) = call_once(
+        "bob",
+        "alice",
+        &registry,
+        &["--seconds", "3", "--video", &vin, "--audio-in", &ain],
     );
     assert_eq!(code, 0, "{out}{err}");
     bob.expect("quality report (call with alice");
@@ -235,19 +182,7 @@ fn file_sources_are_sent_as_they_are() {
         ("--video", "file:/nonexistent/x.mjpeg".to_string()),
         ("--audio-in", format!("wav:{}", video.display())),
     ] {
-        let (code, _, err) = run(
-            &bin("peercall"),
-            &[
-                "call",
-                "bob",
-                "--name",
-                "carol",
-                "--registry",
-                &registry,
-                flag,
-                &value,
-            ],
-        );
+        let (code, _, err) = call_once("bob", "carol", &registry, &[flag, &value]);
         assert_eq!(code, 64, "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
@@ -258,37 +193,9 @@ fn file_sources_are_sent_as_they_are() {
 fn packets_from_strangers_are_dropped_and_counted() {
     let reg = Registry::start(&[]);
     let registry = reg.arg();
-    let mut bob = Proc::start(
-        "bob",
-        &bin("peercall"),
-        &[
-            "run",
-            "--name",
-            "bob",
-            "--registry",
-            &registry,
-            "--listen",
-            "127.0.0.1:0",
-            "--auto-accept",
-        ],
-    );
+    let (mut bob, _) = start_peer_with("bob", &registry, &["--auto-accept"]);
     bob.expect("registered as bob");
-    let mut alice = Proc::start(
-        "alice",
-        &bin("peercall"),
-        &[
-            "call",
-            "bob",
-            "--name",
-            "alice",
-            "--registry",
-            &registry,
-            "--listen",
-            "127.0.0.1:0",
-            "--seconds",
-            "2",
-        ],
-    );
+    let mut alice = start_call("bob", "alice", &registry, &["--seconds", "2"]);
     // "... we receive audio on port A and video on port V, ..." on bob's side.
     let line = bob.expect("accepted the call from alice: call established");
     let ports: Vec<u16> = line

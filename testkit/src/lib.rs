@@ -278,24 +278,63 @@ impl Client {
 /// Starts `peercall run --name NAME --registry REGISTRY` on a free loopback
 /// call port; returns the process and its call address (`IP:PORT`).
 pub fn start_peer(name: &str, registry: &str) -> (Proc, String) {
-    let mut p = Proc::start(
+    start_peer_with(name, registry, &[])
+}
+
+/// As [`start_peer`], with more `peercall run` arguments.
+pub fn start_peer_with(name: &str, registry: &str, extra: &[&str]) -> (Proc, String) {
+    let mut args = vec![
+        "run",
+        "--name",
         name,
-        &bin("peercall"),
-        &[
-            "run",
-            "--name",
-            name,
-            "--registry",
-            registry,
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+        "--registry",
+        registry,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let mut p = Proc::start(name, &bin("peercall"), &args);
     let line = p.expect("listening for calls on ");
     let addr = line
         .trim_start_matches("listening for calls on ")
         .to_owned();
     (p, addr)
+}
+
+/// The arguments of `peercall call TARGET --name ME --registry REGISTRY` on a
+/// free loopback call port, followed by `extra`.
+fn call_args<'a>(
+    target: &'a str,
+    me: &'a str,
+    registry: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "call",
+        target,
+        "--name",
+        me,
+        "--registry",
+        registry,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Runs a one-shot `peercall call` to completion: (exit code, stdout, stderr).
+pub fn call_once(target: &str, me: &str, registry: &str, extra: &[&str]) -> (i32, String, String) {
+    run(&bin("peercall"), &call_args(target, me, registry, extra))
+}
+
+/// Starts a one-shot `peercall call` as a watched process.
+pub fn start_call(target: &str, me: &str, registry: &str, extra: &[&str]) -> Proc {
+    Proc::start(
+        me,
+        &bin("peercall"),
+        &call_args(target, me, registry, extra),
+    )
 }
 
 /// A loopback port that was free a moment ago (nothing listens on it now).
