@@ -253,7 +253,7 @@ grab() {
 	[ -n "$v" ] || die "cannot read the $1 line of the quality report: $line"
 	echo "$v"
 }
-N='\(-\{0,1\}[0-9.]*\)'
+N='\([-+]\{0,1\}[0-9.]*\)'
 # Sets R_* from the quality report in file $1.
 parse_report() {
 	R_V_FPS=$(grab video ".*received [0-9]* ($N fps).*" "$1")

@@ -19,20 +19,25 @@ use peercall::media::stats::ReceiverStats;
 use peercall::media::sync::{self, ntp_to_us, RtpClock};
 use peercall::media::tone::Tone;
 use peercall::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
-use peercall_codecs::jpeg::{decode_to_yuv420, YuvJpegEncoder, DEFAULT_QUALITY};
+use peercall_codecs::jpeg::{YuvJpegDecoder, YuvJpegEncoder, DEFAULT_QUALITY};
 use peercall_codecs::opus::{VoiceDecoder, VoiceEncoder, FRAME_SAMPLES};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How often receive threads look at the stop flag and the impairment queue.
-pub const RECV_TICK: Duration = Duration::from_millis(5);
+/// How often a receive thread looks at its impairment queue when
+/// `--impair` holds packets back (the queue has no wake-up of its own).
+pub const IMPAIR_TICK: Duration = Duration::from_millis(5);
+/// Longest a receive thread blocks with nothing due. Stopping wakes it at
+/// once with a datagram; this bounds the wait should that datagram be lost.
+pub const RECV_IDLE: Duration = Duration::from_millis(50);
+/// Shortest receive timeout (zero would mean block forever).
+const MIN_RECV_WAIT: Duration = Duration::from_micros(200);
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
 /// How often each stream sends an RTCP sender report (with a reception
@@ -170,6 +175,12 @@ pub struct MediaOptions {
     pub report_json: bool,
     /// JPEG quality (1 to 100) of the test pattern's frames.
     pub jpeg_quality: u8,
+    /// Where a copy of the received streams goes, for a player
+    /// (`--forward`): video RTP to this port, its RTCP to the next, audio
+    /// RTP two ports up, its RTCP three up (RFC 3550's even/odd pairs).
+    pub forward: Option<SocketAddr>,
+    /// Where to write the SDP description of the forwarded streams (`--sdp`).
+    pub sdp: Option<PathBuf>,
 }
 
 impl Default for MediaOptions {
@@ -182,6 +193,8 @@ impl Default for MediaOptions {
             impair: None,
             report_json: false,
             jpeg_quality: DEFAULT_QUALITY,
+            forward: None,
+            sdp: None,
         }
     }
 }
@@ -347,9 +360,109 @@ fn ntp_now() -> u64 {
     )
 }
 
+/// The session's stop signal. Threads sleep on it until their next frame is
+/// due rather than polling, so an idle call costs no wake-ups, and setting
+/// it wakes them at once.
+struct Stop {
+    set: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    fn new() -> Arc<Stop> {
+        Arc::new(Stop {
+            set: Mutex::new(false),
+            wake: Condvar::new(),
+        })
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.lock().map_or(true, |s| *s)
+    }
+
+    fn set(&self) {
+        if let Ok(mut s) = self.set.lock() {
+            *s = true;
+        }
+        self.wake.notify_all();
+    }
+
+    /// Sleeps until `at` unless stopped first; false when stopped.
+    fn sleep_until(&self, at: Instant) -> bool {
+        let Ok(mut set) = self.set.lock() else {
+            return false;
+        };
+        loop {
+            if *set {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= at {
+                return true;
+            }
+            match self.wake.wait_timeout(set, at - now) {
+                Ok((s, _)) => set = s,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Received audio between the receive thread and the playout clock, with a
+/// signal for each arrival so playout can start the moment the buffer fills.
+struct AudioIn {
+    buffer: Mutex<JitterBuffer>,
+    arrived: Condvar,
+}
+
+/// Where one received stream's copy goes (`--forward`): every RTP packet and
+/// every RTCP compound that the call's peer sent, as they are, so a player
+/// gets the same timestamps and sender reports (for its own lip sync). The
+/// player's answers come back to a socket nobody reads; they are not needed.
+#[derive(Clone)]
+struct Forward {
+    sock: Arc<UdpSocket>,
+    rtp: SocketAddr,
+    rtcp: SocketAddr,
+}
+
+impl Forward {
+    /// The copies of both streams for a player at `base` (video at `base`,
+    /// audio two ports up).
+    fn pair(base: SocketAddr) -> std::io::Result<(Forward, Forward)> {
+        let any: IpAddr = match base {
+            SocketAddr::V4(_) => IpAddr::from([0, 0, 0, 0]),
+            SocketAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        let sock = Arc::new(UdpSocket::bind(SocketAddr::new(any, 0))?);
+        let at = |offset: u16| SocketAddr::new(base.ip(), base.port().saturating_add(offset));
+        Ok((
+            Forward {
+                sock: sock.clone(),
+                rtp: at(0),
+                rtcp: at(1),
+            },
+            Forward {
+                sock,
+                rtp: at(2),
+                rtcp: at(3),
+            },
+        ))
+    }
+
+    fn send(&self, to: SocketAddr, datagram: &[u8]) {
+        if let Err(e) = self.sock.send_to(datagram, to) {
+            log::debug!("forward to {to} failed: {e}");
+        }
+    }
+}
+
 /// The running media of one call.
 pub struct MediaSession {
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
+    /// Clones of the receive sockets, to wake their blocked threads on stop.
+    receivers: Vec<UdpSocket>,
+    audio_in: Option<Arc<AudioIn>>,
     threads: Vec<JoinHandle<()>>,
     quality: Arc<Mutex<Quality>>,
     video: Shared,
@@ -565,11 +678,19 @@ impl LipSync {
         clock.is_mapped().then_some(clock)
     }
 
-    /// When a video frame should be shown; `None` while the streams cannot be
-    /// related yet (no sender reports, or no sound).
+    /// When a video frame should be shown (at most [`sync::MAX_VIDEO_LEAD`]
+    /// ahead of its sound); `None` while the streams cannot be related yet
+    /// (no sender reports, or no sound).
     fn video_due(&self, video: &RtpClock, video_ts: u32) -> Option<Instant> {
         let (ts, at) = (*self.playing.lock().ok()?)?;
-        sync::video_due(&self.audio_clock()?, ts, at, video, video_ts)
+        sync::video_due(
+            &self.audio_clock()?,
+            ts,
+            at,
+            video,
+            video_ts,
+            sync::MAX_VIDEO_LEAD,
+        )
     }
 
     fn skew_us(&self, video: &RtpClock, video_ts: u32) -> Option<i64> {
@@ -586,13 +707,22 @@ fn random_u32() -> u32 {
 impl MediaSession {
     /// Starts sending and receiving.
     pub fn start(ep: Endpoints, opts: &MediaOptions) -> std::io::Result<MediaSession> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Stop::new();
         let quality = Arc::new(Mutex::new(Quality::default()));
         let mut threads = Vec::new();
         let video_to = SocketAddr::new(ep.remote_ip, ep.remote.video);
         let audio_to = SocketAddr::new(ep.remote_ip, ep.remote.audio);
-        ep.video.set_read_timeout(Some(RECV_TICK))?;
-        ep.audio.set_read_timeout(Some(RECV_TICK))?;
+        ep.video.set_read_timeout(Some(RECV_IDLE))?;
+        ep.audio.set_read_timeout(Some(RECV_IDLE))?;
+        let mut receivers = Vec::new();
+        let mut audio_in = None;
+        let (video_fwd, audio_fwd) = match opts.forward {
+            Some(base) => {
+                let (v, a) = Forward::pair(base)?;
+                (Some(v), Some(a))
+            }
+            None => (None, None),
+        };
         let has_video = ep.media.video.codec == VideoCodec::Mjpeg;
         let has_audio = ep.media.audio.codec == AudioCodec::Opus;
         let video_state = StreamState::new(VIDEO_CLOCK_RATE);
@@ -645,6 +775,7 @@ impl MediaSession {
             )?);
         }
         if has_video {
+            receivers.push(ep.video.try_clone()?);
             let (sock, stop, q) = (ep.video.try_clone()?, stop.clone(), quality.clone());
             let sink = match &opts.video_out {
                 VideoSink::Null => None,
@@ -654,11 +785,23 @@ impl MediaSession {
             let (st, ls) = (video_state.clone(), lipsync.clone());
             threads.push(spawn(
                 "video-rx",
-                Box::new(move || video_rx(sock, video_to, sink, impair, &st, &ls, &stop, &q)),
+                Box::new(move || {
+                    let from = Source {
+                        addr: video_to,
+                        impair,
+                        forward: video_fwd,
+                    };
+                    video_rx(sock, from, sink, &st, &ls, &stop, &q)
+                }),
             )?);
         }
         if has_audio {
-            let jitter = Arc::new(Mutex::new(JitterBuffer::new(OPUS_20MS)));
+            receivers.push(ep.audio.try_clone()?);
+            let jitter = Arc::new(AudioIn {
+                buffer: Mutex::new(JitterBuffer::new(OPUS_20MS)),
+                arrived: Condvar::new(),
+            });
+            audio_in = Some(jitter.clone());
             let (sock, stop2, q) = (ep.audio.try_clone()?, stop.clone(), quality.clone());
             let jb = jitter.clone();
             let impair = opts.impair.clone().map(|mut c| {
@@ -669,7 +812,14 @@ impl MediaSession {
             let st = audio_state.clone();
             threads.push(spawn(
                 "audio-rx",
-                Box::new(move || audio_rx(sock, audio_to, jb, impair, &st, &stop2, &q)),
+                Box::new(move || {
+                    let from = Source {
+                        addr: audio_to,
+                        impair,
+                        forward: audio_fwd,
+                    };
+                    audio_rx(sock, from, jb, &st, &stop2, &q)
+                }),
             )?);
             let sink = match &opts.audio_out {
                 AudioSink::Null => None,
@@ -694,6 +844,8 @@ impl MediaSession {
         }
         Ok(MediaSession {
             stop,
+            receivers,
+            audio_in,
             threads,
             quality,
             video: video_state,
@@ -702,11 +854,20 @@ impl MediaSession {
         })
     }
 
-    /// Stops every thread (each notices within [`RECV_TICK`] or one frame
-    /// period), closes the sinks, and returns what happened.
+    /// Stops every thread (sleeping ones are woken, blocked receivers get a
+    /// wake-up datagram), closes the sinks, and returns what happened.
     pub fn stop(self) -> Quality {
         let stopping = Instant::now();
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.set();
+        if let Some(a) = &self.audio_in {
+            // Take the lock so a playout thread between its check and its
+            // wait cannot miss the notification.
+            drop(a.buffer.lock());
+            a.arrived.notify_all();
+        }
+        for sock in &self.receivers {
+            wake(sock);
+        }
         for t in self.threads {
             let _ = t.join();
         }
@@ -727,17 +888,20 @@ impl MediaSession {
     }
 }
 
-/// Sleeps until `at` unless stopped first; false when stopped.
-fn sleep_until(at: Instant, stop: &AtomicBool) -> bool {
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= at {
-            return true;
-        }
-        std::thread::sleep((at - now).min(RECV_TICK));
+/// Unblocks a thread waiting in `recv_from` on `sock` with an empty datagram
+/// sent to the socket itself (the thread checks the stop signal first).
+fn wake(sock: &UdpSocket) {
+    let Ok(mut to) = sock.local_addr() else {
+        return;
+    };
+    if to.ip().is_unspecified() {
+        to.set_ip(match to {
+            SocketAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
+            SocketAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        });
+    }
+    if let Err(e) = sock.send_to(&[], to) {
+        log::debug!("wake-up datagram to {to} not sent: {e}");
     }
 }
 
@@ -748,7 +912,7 @@ fn video_tx(
     media: MediaDescription,
     (file, jpeg_quality): (Option<Vec<Vec<u8>>>, u8),
     state: &Mutex<StreamState>,
-    stop: &AtomicBool,
+    stop: &Stop,
     q: &Mutex<Quality>,
 ) {
     let fps = u32::from(media.video.fps.max(1));
@@ -765,13 +929,14 @@ fn video_tx(
         usize::from(media.video.height),
     );
     let ssrc = state.lock().map_or(0, |s| s.local_ssrc);
-    let mut next_rtcp = Instant::now() + RTCP_INTERVAL;
+    // The first report goes out with the first packet: lip sync needs it.
+    let mut next_rtcp = Instant::now();
     let mut seq = random_u32() as u16;
     let ts0 = random_u32();
     let start = Instant::now();
     let mut buf = vec![0u8; MAX_RTP_PAYLOAD_LEN + 64];
     for frame in 0u32.. {
-        if !sleep_until(start + period * frame, stop) {
+        if !stop.sleep_until(start + period * frame) {
             return;
         }
         let captured = Instant::now();
@@ -836,7 +1001,7 @@ fn audio_tx(
     to: SocketAddr,
     wav: Option<Vec<i16>>,
     state: &Mutex<StreamState>,
-    stop: &AtomicBool,
+    stop: &Stop,
     q: &Mutex<Quality>,
 ) {
     let mut enc = match VoiceEncoder::new() {
@@ -849,13 +1014,14 @@ fn audio_tx(
     let mut tone = Tone::new();
     let mut pcm = vec![0i16; FRAME_SAMPLES];
     let ssrc = state.lock().map_or(0, |s| s.local_ssrc);
-    let mut next_rtcp = Instant::now() + RTCP_INTERVAL;
+    // The first report goes out with the first packet: lip sync needs it.
+    let mut next_rtcp = Instant::now();
     let mut seq = random_u32() as u16;
     let mut ts = random_u32();
     let start = Instant::now();
     let mut buf = vec![0u8; 1500];
     for k in 0u32.. {
-        if !sleep_until(start + AUDIO_FRAME * k, stop) {
+        if !stop.sleep_until(start + AUDIO_FRAME * k) {
             return;
         }
         let captured = Instant::now();
@@ -915,26 +1081,46 @@ fn send_rtcp(sock: &UdpSocket, to: SocketAddr, state: &Mutex<StreamState>, next:
     }
 }
 
-/// Receives datagrams from `from` only, through the optional impairment,
-/// and hands each RTP packet to `on_rtp`; returns when stopped.
+/// Where a stream comes from and what happens to it on the way in.
+struct Source {
+    /// The call's peer: datagrams from anywhere else are dropped.
+    addr: SocketAddr,
+    /// `--impair`: loss, delay and jitter applied to what arrives.
+    impair: Option<ImpairConfig>,
+    /// `--forward`: a copy of what arrives (after impairment) for a player.
+    forward: Option<Forward>,
+}
+
+/// Receives datagrams from the source's address only, through the optional
+/// impairment, and hands each RTP packet to `on_event`. After every wake-up it calls
+/// `on_event` with no packet, for held work; what that returns (when held
+/// work is next due) is how long the next receive may block. Returns when
+/// stopped.
 fn receive(
     sock: &UdpSocket,
-    from: SocketAddr,
-    impair: Option<ImpairConfig>,
+    source: Source,
     state: &Mutex<StreamState>,
-    stop: &AtomicBool,
+    stop: &Stop,
     q: &Mutex<Quality>,
-    mut on_event: impl FnMut(Instant, Option<(RtpHeader, &[u8])>),
+    mut on_event: impl FnMut(Instant, Option<(RtpHeader, &[u8])>) -> Option<Instant>,
 ) {
-    let mut imp: Option<Impairment<Vec<u8>>> = impair.map(Impairment::new);
+    let from = source.addr;
+    let forward = source.forward;
+    let mut imp: Option<Impairment<Vec<u8>>> = source.impair.map(Impairment::new);
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    // `None` is a tick: no packet, but time for held work (video due, impairment).
-    let mut handle = |now: Instant, datagram: Option<&[u8]>| {
+    let mut handle = |now: Instant, datagram: Option<&[u8]>| -> Option<Instant> {
         let Some(d) = datagram else {
-            on_event(now, None);
-            return;
+            return on_event(now, None);
         };
-        match classify(d) {
+        let kind = classify(d);
+        if let Some(f) = &forward {
+            match kind {
+                Kind::Rtp => f.send(f.rtp, d),
+                Kind::Rtcp => f.send(f.rtcp, d),
+                Kind::Unknown => {}
+            }
+        }
+        match kind {
             Kind::Rtp => {
                 if let Ok((h, payload)) = RtpHeader::parse(d) {
                     if let Ok(mut st) = state.lock() {
@@ -951,9 +1137,26 @@ fn receive(
             }
             Kind::Unknown => log::debug!("dropped a datagram that is neither RTP nor RTCP"),
         }
+        None
     };
-    while !stop.load(Ordering::Relaxed) {
+    let mut due: Option<Instant> = None;
+    let mut timeout = RECV_IDLE;
+    while !stop.is_set() {
+        let want = if imp.is_some() {
+            IMPAIR_TICK
+        } else {
+            due.map_or(RECV_IDLE, |d| {
+                d.saturating_duration_since(Instant::now())
+                    .clamp(MIN_RECV_WAIT, RECV_IDLE)
+            })
+        };
+        if want != timeout && sock.set_read_timeout(Some(want)).is_ok() {
+            timeout = want;
+        }
         match sock.recv_from(&mut buf) {
+            // Checked before anything is counted: this may be the wake-up
+            // datagram from `MediaSession::stop`.
+            Ok(_) if stop.is_set() => break,
             Ok((n, src)) => {
                 let now = Instant::now();
                 if src != from {
@@ -981,28 +1184,34 @@ fn receive(
                 handle(now, Some(&d));
             }
         }
-        handle(Instant::now(), None);
+        due = handle(Instant::now(), None);
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn video_rx(
     sock: UdpSocket,
-    from: SocketAddr,
+    from: Source,
     mut sink: Option<BufWriter<File>>,
-    impair: Option<ImpairConfig>,
     state: &Mutex<StreamState>,
     lipsync: &LipSync,
-    stop: &AtomicBool,
+    stop: &Stop,
     q: &Mutex<Quality>,
 ) {
     let mut asm = FrameAssembler::new();
+    let mut dec = match YuvJpegDecoder::new() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            log::warn!("received video is not decoded: {e}");
+            None
+        }
+    };
     // Complete frames waiting for the sound they belong to.
     let mut held: VecDeque<(Instant, JpegFrame)> = VecDeque::new();
-    receive(&sock, from, impair, state, stop, q, |now, packet| {
+    receive(&sock, from, state, stop, q, |now, packet| {
         if let Some((h, payload)) = packet {
             if h.payload_type != PT_JPEG {
-                return;
+                return None;
             }
             if let Ok(Some(frame)) = asm.push(h.sequence, h.timestamp, h.marker, payload) {
                 let video_clock = state
@@ -1030,19 +1239,21 @@ fn video_rx(
             let Some((_, frame)) = held.pop_front() else {
                 break;
             };
-            show(&frame, &mut sink, state, lipsync, q);
+            show(&frame, &mut sink, &mut dec, state, lipsync, q);
         }
+        held.front().map(|(due, _)| *due)
     });
     if let Some(mut w) = sink {
         let _ = w.flush();
     }
 }
 
-/// A frame's playout: into the sink, with its latency and its skew against
-/// the sound playing now measured.
+/// A frame's playout: into the sink, decoded (as a display would), with its
+/// latency and its skew against the sound playing now measured.
 fn show(
     frame: &JpegFrame,
     sink: &mut Option<BufWriter<File>>,
+    dec: &mut Option<YuvJpegDecoder>,
     state: &Mutex<StreamState>,
     lipsync: &LipSync,
     q: &Mutex<Quality>,
@@ -1053,9 +1264,10 @@ fn show(
             log::warn!("video sink: {e}");
         }
     }
-    let stamp = decode_to_yuv420(&frame.jpeg)
-        .ok()
-        .and_then(|yuv| read(&yuv.y, yuv.width, yuv.height));
+    let stamp = dec
+        .as_mut()
+        .and_then(|d| d.decode(&frame.jpeg).ok())
+        .and_then(|pic| read(pic.y, pic.width, pic.height));
     let video_clock = state
         .lock()
         .ok()
@@ -1077,30 +1289,50 @@ fn show(
 
 fn audio_rx(
     sock: UdpSocket,
-    from: SocketAddr,
-    jitter: Arc<Mutex<JitterBuffer>>,
-    impair: Option<ImpairConfig>,
+    from: Source,
+    audio_in: Arc<AudioIn>,
     state: &Mutex<StreamState>,
-    stop: &AtomicBool,
+    stop: &Stop,
     q: &Mutex<Quality>,
 ) {
-    receive(&sock, from, impair, state, stop, q, |now, packet| {
-        let Some((h, payload)) = packet else { return };
+    receive(&sock, from, state, stop, q, |now, packet| {
+        let (h, payload) = packet?;
         if h.payload_type != PT_OPUS {
-            return;
+            return None;
         }
-        if let Ok(mut jb) = jitter.lock() {
+        if let Ok(mut jb) = audio_in.buffer.lock() {
             jb.push(now, h.sequence, h.timestamp, payload.to_vec());
         }
+        audio_in.arrived.notify_one();
+        None
     });
 }
 
-/// The playout clock: one frame every 20 ms from the jitter buffer to the sink.
+/// Blocks until the jitter buffer can start playing; the moment it returns
+/// becomes the playout clock's origin. `None` when stopped.
+fn wait_until_playable(audio_in: &AudioIn, stop: &Stop) -> Option<Instant> {
+    let mut jb = audio_in.buffer.lock().ok()?;
+    loop {
+        if stop.is_set() {
+            return None;
+        }
+        if jb.can_play() {
+            return Some(Instant::now());
+        }
+        jb = audio_in.arrived.wait_timeout(jb, RECV_IDLE).ok()?.0;
+    }
+}
+
+/// The playout clock: one frame every 20 ms from the jitter buffer to the
+/// sink. The clock starts the moment the buffer first holds its target
+/// depth (and again after the stream stopped and refilled), so the delay is
+/// the buffer's depth and not also wherever a free-running clock's tick
+/// happened to fall, which made it anywhere up to a frame longer.
 fn audio_out(
-    jitter: Arc<Mutex<JitterBuffer>>,
+    audio_in: Arc<AudioIn>,
     mut sink: Option<hound::WavWriter<BufWriter<File>>>,
     lipsync: &LipSync,
-    stop: &AtomicBool,
+    stop: &Stop,
     q: &Mutex<Quality>,
 ) {
     let mut dec = match VoiceDecoder::new() {
@@ -1111,18 +1343,32 @@ fn audio_out(
         }
     };
     let mut pcm = vec![0i16; FRAME_SAMPLES];
-    let start = Instant::now();
-    for k in 1u32.. {
-        if !sleep_until(start + AUDIO_FRAME * k, stop) {
-            break;
-        }
-        let (playout, stats, playing) = match jitter.lock() {
+    // The clock's origin and the number of the next frame period.
+    let mut clock: Option<(Instant, u32)> = None;
+    loop {
+        let (origin, k) = match clock {
+            Some((origin, k)) => {
+                if !stop.sleep_until(origin + AUDIO_FRAME * k) {
+                    break;
+                }
+                (origin, k)
+            }
+            None => match wait_until_playable(&audio_in, stop) {
+                Some(now) => (now, 0),
+                None => break,
+            },
+        };
+        clock = Some((origin, k + 1));
+        let (playout, stats, playing) = match audio_in.buffer.lock() {
             Ok(mut jb) => {
                 let p = jb.pop();
                 (p, jb.stats().clone(), jb.playing_timestamp())
             }
             Err(_) => break,
         };
+        if playout == Playout::Waiting {
+            clock = None;
+        }
         let now = Instant::now();
         let mut latency = None;
         if let (Some(ts), false) = (playing, playout == Playout::Waiting) {

@@ -166,10 +166,15 @@ fn file_sources_are_sent_as_they_are() {
         &["--seconds", "3", "--video", &vin, "--audio-in", &ain],
     );
     assert_eq!(code, 0, "{out}{err}");
-    bob.expect("quality report (call with alice");
+    bob.expect("network: packets lost");
     let data = std::fs::read(dir.join("bob.mjpeg")).unwrap();
     let frames: Vec<_> = peercall::media::mjpeg::images(&data).collect();
-    assert!(frames.len() > 60, "{} frames", frames.len());
+    assert!(
+        frames.len() > 60,
+        "{} frames; the callee said:\n{}",
+        frames.len(),
+        bob.output()
+    );
     let yuv = decode_to_yuv420(frames[0]).unwrap();
     assert_eq!((yuv.width, yuv.height), (320, 240));
     let pcm = wav_samples(&dir.join("bob.wav"));
@@ -227,4 +232,108 @@ fn packets_from_strangers_are_dropped_and_counted() {
         .expect("foreign count");
     assert!(dropped >= 20, "{network}");
     assert!(alice.wait_exit() == Some(0));
+}
+
+/// Four consecutive free UDP ports on loopback starting at an even one, held
+/// open (the player's sockets): video RTP, video RTCP, audio RTP, audio RTCP.
+fn player_sockets() -> Vec<std::net::UdpSocket> {
+    for _ in 0..200 {
+        let first = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        if base % 2 != 0 || base > u16::MAX - 3 {
+            continue;
+        }
+        let rest: Vec<_> = (1..4)
+            .filter_map(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if rest.len() == 3 {
+            let mut all = vec![first];
+            all.extend(rest);
+            for s in &all {
+                s.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                    .unwrap();
+            }
+            return all;
+        }
+    }
+    panic!("no four free consecutive ports");
+}
+
+/// Everything that arrived on `sock` until it has been quiet for its read
+/// timeout (500 ms) after the first datagram.
+fn drain(sock: &std::net::UdpSocket) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        match sock.recv(&mut buf) {
+            Ok(n) => got.push(buf[..n].to_vec()),
+            Err(_) if !got.is_empty() => break,
+            Err(_) => {}
+        }
+    }
+    got
+}
+
+#[test]
+fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
+    use peercall::media::jpeg::FrameAssembler;
+    use peercall::media::rtp::{classify, Kind, Rtcp, RtpHeader};
+    let dir = std::env::temp_dir().join(format!("peercall-media-fwd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let player = player_sockets();
+    let base = player[0].local_addr().unwrap();
+    let sdp_path = dir.join("view.sdp");
+    let reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let (fwd, sdp) = (base.to_string(), sdp_path.display().to_string());
+    let (mut bob, _) = start_peer_with(
+        "bob",
+        &registry,
+        &["--auto-accept", "--forward", &fwd, "--sdp", &sdp],
+    );
+    bob.expect("registered as bob");
+    let mut alice = start_call("bob", "alice", &registry, &["--seconds", "3"]);
+    bob.expect("a player opens");
+
+    // What the player's sockets got, read while the call runs.
+    let readers: Vec<_> = player
+        .into_iter()
+        .map(|s| std::thread::spawn(move || drain(&s)))
+        .collect();
+    let got: Vec<Vec<Vec<u8>>> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert_eq!(alice.wait_exit(), Some(0));
+
+    let text = std::fs::read_to_string(&sdp_path).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(lines.contains(&"c=IN IP4 127.0.0.1"), "{text}");
+    assert!(lines.contains(&format!("m=video {} RTP/AVP 26", base.port()).as_str()));
+    assert!(lines.contains(&format!("m=audio {} RTP/AVP 111", base.port() + 2).as_str()));
+
+    // Video RTP: JPEG frames of the test pattern, in order.
+    let mut asm = FrameAssembler::new();
+    let mut frames = Vec::new();
+    for d in &got[0] {
+        assert_eq!(classify(d), Kind::Rtp);
+        let (h, payload) = RtpHeader::parse(d).unwrap();
+        assert_eq!(h.payload_type, 26);
+        if let Ok(Some(f)) = asm.push(h.sequence, h.timestamp, h.marker, payload) {
+            let yuv = decode_to_yuv420(&f.jpeg).unwrap();
+            frames.push(read(&yuv.y, yuv.width, yuv.height).unwrap().frame);
+        }
+    }
+    assert!(frames.len() > 45, "{} frames forwarded", frames.len());
+    assert!(frames.windows(2).all(|w| w[0] < w[1]), "{frames:?}");
+    // Audio RTP: Opus, payload type 111.
+    assert!(got[2].len() > 75, "{} audio packets", got[2].len());
+    for d in &got[2] {
+        assert_eq!(RtpHeader::parse(d).unwrap().0.payload_type, 111);
+    }
+    // RTCP: the sender's reports, one port above each stream.
+    for rtcp in [&got[1], &got[3]] {
+        assert!(!rtcp.is_empty(), "no RTCP forwarded");
+        let packets = Rtcp::parse_compound(&rtcp[0]).unwrap();
+        assert!(matches!(packets[0], Rtcp::SenderReport(_)));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -177,6 +177,13 @@ impl JitterBuffer {
         frames.clamp(self.cfg.min_depth, self.cfg.max_depth)
     }
 
+    /// Whether [`JitterBuffer::pop`] would hand out a frame now rather than
+    /// [`Playout::Waiting`]: playing already, or holding the target depth.
+    /// A playout clock that waits for this starts with exactly that depth.
+    pub fn can_play(&self) -> bool {
+        self.next.is_some() || self.packets.len() >= self.target_depth()
+    }
+
     /// A packet arrived at `arrival`.
     pub fn push(&mut self, arrival: Instant, seq: u16, timestamp: u32, payload: Vec<u8>) {
         self.update_jitter(arrival, timestamp);

@@ -287,3 +287,26 @@ fn the_playing_timestamp_follows_frames_and_concealment() {
     }
     assert_eq!(seen, [1000, 1960, 2920, 3880, 4840]);
 }
+
+#[test]
+fn can_play_says_exactly_when_pop_stops_waiting() {
+    let mut jb = JitterBuffer::new(OPUS_20MS);
+    let t0 = Instant::now();
+    assert!(!jb.can_play());
+    jb.push(t0, 0, 0, vec![0]);
+    assert!(!jb.can_play(), "one frame is below the minimum depth");
+    assert_eq!(jb.pop(), Playout::Waiting);
+    jb.push(t0 + FRAME, 1, 960, vec![1]);
+    assert!(jb.can_play());
+    assert_eq!(jb.pop(), Playout::Frame(vec![0]));
+    // Playing: a missing frame is concealed, not waited for.
+    jb.pop();
+    assert!(jb.can_play());
+    assert_ne!(jb.pop(), Playout::Waiting);
+    // Once the stream has stopped long enough to restart, it waits again.
+    for _ in 0..RESTART_AFTER + 1 {
+        jb.pop();
+    }
+    assert!(!jb.can_play());
+    assert_eq!(jb.pop(), Playout::Waiting);
+}
