@@ -55,7 +55,10 @@ run      register NAME with the registry and stay registered (pings, reconnects
          --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
          impairment of what this peer receives; also PEERCALL_IMPAIR),
          --report-json (the end-of-call quality report also as one JSON line),
-         --jpeg-quality N (1-100, default 75: the test pattern's JPEG quality)
+         --jpeg-quality N (1-100, default 75: the test pattern's JPEG quality),
+         --forward IP:PORT (a copy of the received video RTP to PORT and audio
+         to PORT+2, RTCP one port above each, for ffplay, VLC or GStreamer; PORT
+         even), --sdp PATH (with --forward: write the SDP a player opens)
 call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          until the other side hangs up), hang up, unregister, exit 0; exit
          non-zero with one line when the call fails (see exit codes)
@@ -153,6 +156,22 @@ fn parse_listen(v: &str) -> Result<SocketAddr, String> {
     Err(format!(
         "--listen takes IP:PORT or PORT, like 0.0.0.0:{DEFAULT_CALL_PORT} (got '{v}')"
     ))
+}
+
+/// `--forward IP:PORT`: where a player listens. Players pair RTP on an even
+/// port with RTCP on the odd one above, and audio takes the next pair.
+fn parse_forward(v: &str) -> Result<SocketAddr, String> {
+    let hint = "like 127.0.0.1:5004 (video RTP there, audio at PORT+2, RTCP one above each)";
+    let a: SocketAddr = v
+        .parse()
+        .map_err(|_| format!("--forward takes IP:PORT, {hint} (got '{v}')"))?;
+    if a.ip().is_unspecified() || a.port() == 0 || a.port() % 2 != 0 || a.port() > u16::MAX - 3 {
+        return Err(format!(
+            "--forward needs a player's IP and an even port from 2 to {}, {hint} (got '{v}')",
+            u16::MAX - 3
+        ));
+    }
+    Ok(a)
 }
 
 fn parse_seconds(flag: &str, v: &str) -> Result<Duration, String> {
@@ -281,6 +300,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 let v = value(&mut p, "--impair")?;
                 media.impair = Some(ImpairConfig::parse(&v).map_err(|e| format!("--impair: {e}"))?);
             }
+            Long("forward") => {
+                media_set = true;
+                media.forward = Some(parse_forward(&value(&mut p, "--forward")?)?);
+            }
+            Long("sdp") => {
+                media_set = true;
+                let v = value(&mut p, "--sdp")?;
+                if v.is_empty() {
+                    return Err("--sdp needs a file path".into());
+                }
+                media.sdp = Some(v.into());
+            }
             Long("seconds") => {
                 seconds = Some(parse_seconds("--seconds", &value(&mut p, "--seconds")?)?)
             }
@@ -327,6 +358,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Ok(())
         }
     };
+    if media.sdp.is_some() && media.forward.is_none() {
+        return Err(
+            "--sdp describes the copy --forward sends to a player; give --forward IP:PORT too"
+                .into(),
+        );
+    }
     if auto_accept && reject_all {
         return Err("--auto-accept and --reject-all contradict each other; pick one".into());
     }
@@ -343,10 +380,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             ("--reject-all", reject_all),
             ("--answer-timeout", answer_timeout.is_some()),
             ("--seconds", seconds.is_some()),
-            (
-                "--video, --audio-in, --video-out, --audio-out or --impair",
-                media_set,
-            ),
+            ("media options such as --video", media_set),
         ] {
             if set {
                 return Err(format!("{flag} is not an option of peercall {cmd}"));
@@ -473,6 +507,14 @@ mod tests {
             panic!()
         };
         assert_eq!(o.listen, "127.0.0.1:0".parse().unwrap());
+        let Command::Run(o) = parse(args(
+            "run --name a --registry h:1 --forward [::1]:5004 --sdp v.sdp",
+        ))
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.media.forward, Some("[::1]:5004".parse().unwrap()));
+        assert_eq!(o.media.sdp, Some("v.sdp".into()));
     }
 
     #[test]
@@ -505,6 +547,20 @@ mod tests {
             ),
             ("list --registry", "needs a value"),
             ("list --bogus", "--bogus"),
+            ("run --name a --registry h:1 --sdp x.sdp", "give --forward"),
+            (
+                "run --name a --registry h:1 --forward 127.0.0.1:5005",
+                "even port",
+            ),
+            (
+                "run --name a --registry h:1 --forward 0.0.0.0:5004",
+                "player's IP",
+            ),
+            ("run --name a --registry h:1 --forward 65534", "IP:PORT"),
+            (
+                "list --registry h:1 --forward 127.0.0.1:5004",
+                "not an option",
+            ),
         ] {
             let e = parse(args(line)).unwrap_err();
             assert!(e.contains(hint), "{line:?}: {e}");

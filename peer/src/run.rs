@@ -13,6 +13,7 @@ use crate::oneshot::{describe, entry_line};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use peercall::call::{self, negotiate, EndReason, Phase, Phone, Role};
+use peercall::media::sdp::{self, SdpStreams};
 use peercall::membership::{self, Membership, Request};
 use peercall::wire::{
     AudioCodec, AudioFormat, CallId, MediaDescription, MediaPorts, Message, Name, RejectReason,
@@ -887,8 +888,38 @@ impl Peer {
             Ok(m) => {
                 println!("media flowing: {}", negotiate::describe(&s.media));
                 self.session = Some(m);
+                self.write_sdp(s);
             }
             Err(e) => println!("media not started: {e}"),
+        }
+    }
+
+    /// `--forward` with `--sdp`: the description a player opens to show the
+    /// copy of this call's received streams.
+    fn write_sdp(&self, s: &call::Session) {
+        let (Some(fwd), Some(path)) = (self.opts.media.forward, &self.opts.media.sdp) else {
+            if let Some(fwd) = self.opts.media.forward {
+                println!("forwarding the received streams to {fwd}");
+            }
+            return;
+        };
+        let text = sdp::describe(&SdpStreams {
+            name: format!("peercall: call with {}", s.peer),
+            addr: fwd.ip(),
+            video_port: fwd.port(),
+            audio_port: fwd.port() + 2,
+            media: s.media,
+        });
+        match std::fs::write(path, text) {
+            Ok(()) => println!(
+                "forwarding the received streams to {fwd}; a player opens {} (ffplay -protocol_whitelist file,rtp,udp -i {})",
+                path.display(),
+                path.display()
+            ),
+            Err(e) => println!(
+                "forwarding the received streams to {fwd}, but the SDP could not be written to {}: {e}",
+                path.display()
+            ),
         }
     }
 

@@ -1,8 +1,10 @@
 //! SDP (RFC 4566) descriptions of a call's RTP streams, so standard players
 //! (ffplay, VLC, GStreamer's `sdpdemux`) can receive a peercall stream: JPEG
 //! video as static payload type 26 (RFC 2435 / RFC 3551), Opus as dynamic
-//! payload type 111 at 48 kHz (RFC 7587), RTCP multiplexed on the RTP port
-//! (RFC 5761).
+//! payload type 111 at 48 kHz (RFC 7587). RTCP goes to the port above each
+//! RTP port, RFC 3550's default, because that is what every player listens
+//! on without being told; the call itself multiplexes RTCP on the RTP port
+//! (RFC 5761), and the peer forwarding a copy to a player splits them.
 
 use super::rtp::{PT_JPEG, PT_OPUS};
 use crate::wire::{AudioCodec, MediaDescription, VideoCodec};
@@ -16,7 +18,7 @@ pub struct SdpStreams {
     pub name: String,
     /// The address the streams arrive at.
     pub addr: IpAddr,
-    /// The UDP port of the video stream (0: no video).
+    /// The UDP port of the video stream (0: no video); its RTCP one above.
     pub video_port: u16,
     /// The UDP port of the audio stream (0: no audio).
     pub audio_port: u16,
@@ -54,7 +56,6 @@ pub fn describe(s: &SdpStreams) -> String {
             s.media.video.width, s.media.video.height
         ));
         line(format!("a=framerate:{}", s.media.video.fps));
-        line("a=rtcp-mux".into());
         line("a=recvonly".into());
     }
     if s.media.audio.codec == AudioCodec::Opus && s.audio_port != 0 {
@@ -68,7 +69,6 @@ pub fn describe(s: &SdpStreams) -> String {
         }
         line(fmtp);
         line(format!("a=ptime:{}", s.media.audio.frame_ms));
-        line("a=rtcp-mux".into());
         line("a=recvonly".into());
     }
     out
@@ -115,6 +115,8 @@ mod tests {
         assert!(lines.contains(&"a=rtpmap:111 opus/48000/2"));
         assert!(lines.contains(&"a=fmtp:111 useinbandfec=1"));
         assert!(sdp.ends_with("\r\n"));
+        // RTCP on the next port up, which players assume when not told.
+        assert!(!sdp.contains("rtcp"));
     }
 
     #[test]
