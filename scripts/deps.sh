@@ -4,9 +4,11 @@
 # Elsewhere it says what to install and carries on.
 set -euo pipefail
 
-# A C toolchain for linking (rustup does not bring one), and the codecs the
-# peer links: libjpeg-turbo and libopus, found through pkg-config.
-pkgs=(gcc libc6-dev pkg-config libturbojpeg0-dev libopus-dev)
+# A C toolchain for linking (rustup does not bring one), the codecs the peer
+# links (libjpeg-turbo, libopus) and ALSA's libasound, found through
+# pkg-config, and libclang, which the v4l crate's bindings are generated with
+# from the kernel's videodev2.h (linux-libc-dev) at build time.
+pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1)
 
 missing=()
 for p in "${pkgs[@]}"; do

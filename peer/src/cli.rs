@@ -1,7 +1,9 @@
 //! The command line: subcommands, their flags, and one-line errors that say
 //! what was wrong and what to do.
 
-use crate::media::{AudioSink, AudioSource, MediaOptions, VideoSink, VideoSource};
+use crate::media::{
+    AudioSink, AudioSource, MediaOptions, VideoSink, VideoSource, DEFAULT_CAMERA, MAX_FPS,
+};
 use crate::registry_addr::RegistryAddr;
 use peercall::media::impair::ImpairConfig;
 use peercall::wire::Name;
@@ -27,6 +29,7 @@ USAGE:
     peercall list --registry HOST:PORT
     peercall lookup NAME --registry HOST:PORT
     peercall demo [--seconds N]
+    peercall devices
     peercall help | --help | --version
 
 run      register NAME with the registry and stay registered (pings, reconnects
@@ -47,9 +50,12 @@ run      register NAME with the registry and stay registered (pings, reconnects
          --auto-accept   answer every call (an unattended board, an intercom)
          --reject-all    refuse every call
          --answer-timeout SECS  give up calling after SECS without an answer (default 30)
-         media (run and call): --video test|none|file:PATH (default test: a moving
+         media (run and call): --video v4l2:/dev/videoN|test|none|file:PATH
+         (default: the camera /dev/video0 when there is one, else test: a moving
          pattern carrying frame number and capture time; file: an MJPEG file sent
-         as it is, looped), --audio-in tone|none|wav:PATH (default tone: 440 Hz
+         as it is, looped), --size WxH and --fps N (the picture asked for, default
+         640x480 at 30; a camera gives its closest), --no-video / --no-audio (no
+         such stream either way), --audio-in tone|none|wav:PATH (default tone: 440 Hz
          with a mark every second; wav: 48 kHz 16-bit, looped), --video-out null|file:PATH
          (received frames as an MJPEG stream), --audio-out null|wav:PATH,
          --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
@@ -64,6 +70,7 @@ call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          non-zero with one line when the call fails (see exit codes)
 list     print one line per registered peer: NAME IP:PORT
 lookup   print NAME IP:PORT and exit 0, or `NAME: not registered` on stderr and exit 1
+devices  list the cameras (formats, sizes, frame rates) this machine has
 demo     a registry and two peers on this machine: register, list, look up, call,
          N seconds (default 5) of two-way video and audio, quality reports, hang up,
          unregister; needs peercall-registry beside this program
@@ -124,6 +131,8 @@ pub enum Command {
     Run(RunOptions),
     /// `peercall call NAME`.
     Call(RunOptions),
+    /// `peercall devices`.
+    Devices,
     /// `peercall demo`.
     Demo {
         /// How long the demo call's media runs.
@@ -156,6 +165,19 @@ fn parse_listen(v: &str) -> Result<SocketAddr, String> {
     Err(format!(
         "--listen takes IP:PORT or PORT, like 0.0.0.0:{DEFAULT_CALL_PORT} (got '{v}')"
     ))
+}
+
+/// `--size WxH`: a picture RTP/JPEG can carry.
+fn parse_size(v: &str) -> Result<(u16, u16), String> {
+    let parsed = v
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)));
+    match parsed {
+        Some((w, h)) if peercall::media::capture::carriable(w.into(), h.into()) => Ok((w, h)),
+        _ => Err(format!(
+            "--size takes WIDTHxHEIGHT in multiples of 8 up to 2040, like 640x480 (got '{v}')"
+        )),
+    }
 }
 
 /// `--forward IP:PORT`: where a player listens. Players pair RTP on an even
@@ -202,6 +224,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut seconds = None;
     let mut media = MediaOptions::default();
     let mut media_set = false;
+    let mut video_given = false;
     if let Some(spec) = std::env::var_os("PEERCALL_IMPAIR") {
         let spec = spec.to_string_lossy();
         media.impair =
@@ -230,17 +253,30 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Long("video") => {
                 media_set = true;
+                video_given = true;
                 let v = value(&mut p, "--video")?;
                 media.video = match v.split_once(':') {
                     _ if v == "test" => VideoSource::Test,
                     _ if v == "none" => VideoSource::None,
+                    Some(("v4l2", path)) if !path.is_empty() => {
+                        if !std::path::Path::new(path).exists() {
+                            return Err(format!(
+                                "--video {v}: {path} does not exist; `peercall devices` lists the cameras, --video test sends a test pattern"
+                            ));
+                        }
+                        VideoSource::Camera(path.into())
+                    }
                     Some(("file", path)) if !path.is_empty() => {
                         // Check now, so a bad file is one line at start, not a silent call.
                         crate::media::load_mjpeg(std::path::Path::new(path))
                             .map_err(|e| format!("--video {v}: {e}"))?;
                         VideoSource::File(path.into())
                     }
-                    _ => return Err(format!("--video takes test, none or file:PATH (got '{v}')")),
+                    _ => {
+                        return Err(format!(
+                            "--video takes v4l2:/dev/videoN, test, none or file:PATH (got '{v}')"
+                        ))
+                    }
                 }
             }
             Long("audio-in") => {
@@ -300,6 +336,30 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 let v = value(&mut p, "--impair")?;
                 media.impair = Some(ImpairConfig::parse(&v).map_err(|e| format!("--impair: {e}"))?);
             }
+            Long("size") => {
+                media_set = true;
+                media.size = parse_size(&value(&mut p, "--size")?)?;
+            }
+            Long("fps") => {
+                media_set = true;
+                let v = value(&mut p, "--fps")?;
+                media.fps = match v.parse::<u8>() {
+                    Ok(f) if (1..=MAX_FPS).contains(&f) => f,
+                    _ => {
+                        return Err(format!(
+                            "--fps takes a whole number of frames per second from 1 to {MAX_FPS} (got '{v}')"
+                        ))
+                    }
+                };
+            }
+            Long("no-video") => {
+                media_set = true;
+                media.no_video = true;
+            }
+            Long("no-audio") => {
+                media_set = true;
+                media.no_audio = true;
+            }
             Long("forward") => {
                 media_set = true;
                 media.forward = Some(parse_forward(&value(&mut p, "--forward")?)?);
@@ -358,6 +418,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Ok(())
         }
     };
+    if media.no_video && media.no_audio {
+        return Err("--no-video and --no-audio leave nothing to call with; drop one".into());
+    }
+    if !video_given && !media.no_video {
+        // A board with a camera uses it; without one the test pattern shows
+        // the call works, and the peer says so when it starts.
+        if std::path::Path::new(DEFAULT_CAMERA).exists() {
+            media.video = VideoSource::Camera(DEFAULT_CAMERA.into());
+            media.video_auto = true;
+        } else {
+            media.video_defaulted = true;
+        }
+    }
     if media.sdp.is_some() && media.forward.is_none() {
         return Err(
             "--sdp describes the copy --forward sends to a player; give --forward IP:PORT too"
@@ -478,9 +551,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 seconds: seconds.unwrap_or(DEFAULT_DEMO_SECONDS),
             })
         }
+        "devices" => {
+            no_extra("devices", &positional)?;
+            calls_only("devices")?;
+            if name.is_some() || registry.is_some() || listen.is_some() {
+                return Err("peercall devices takes no options; see peercall --help".into());
+            }
+            Ok(Command::Devices)
+        }
         "help" => Ok(Command::Print(HELP.into())),
         other => Err(format!(
-            "unknown command '{other}'; the commands are run, call, list, lookup, demo and help"
+            "unknown command '{other}'; the commands are run, call, list, lookup, devices, demo and help"
         )),
     }
 }

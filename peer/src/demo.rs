@@ -184,6 +184,11 @@ fn demo(seconds: Duration) -> Result<(), String> {
                 &addr,
                 "--listen",
                 "127.0.0.1:0",
+                // The synthetic camera and microphone, even on a board with real ones.
+                "--video",
+                "test",
+                "--audio-in",
+                "tone",
             ],
             &tx,
         )?;

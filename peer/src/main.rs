@@ -3,9 +3,11 @@
 //! [`peercall::membership::Membership`]: the command line, a mio event loop,
 //! a stdin reader thread, and one-shot commands for scripts.
 
+mod camera;
 mod cli;
 mod conn;
 mod demo;
+mod devices;
 mod media;
 mod oneshot;
 mod registry_addr;
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         cli::Command::Run(o) => run::run(o),
         cli::Command::Call(o) => run::run(o),
         cli::Command::Demo { seconds } => demo::run(seconds),
+        cli::Command::Devices => devices::run(),
         cli::Command::List { registry } => oneshot::list(&registry),
         cli::Command::Lookup { name, registry } => oneshot::lookup(&registry, &name),
     };

@@ -5,6 +5,8 @@
 //! Everything protocol-shaped is the library's (RTP, RFC 2435, jitter buffer,
 //! statistics, impairment); this module wires it to sockets, clocks and files.
 
+use crate::camera::{Camera, CameraStream, CaptureFailure, Captured};
+use peercall::media::capture::{yuyv_to_i420, PixelFormat};
 use peercall::media::impair::{ImpairConfig, Impairment};
 use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
 use peercall::media::jpeg::{packetize, FrameAssembler, JpegFrame};
@@ -58,6 +60,8 @@ const AUDIO_FRAME: Duration = Duration::from_millis(20);
 pub enum VideoSource {
     /// The moving test pattern with frame number and capture time.
     Test,
+    /// A V4L2 camera (`v4l2:/dev/videoN`).
+    Camera(PathBuf),
     /// The JPEG images of an MJPEG file, sent as they are, looped.
     File(PathBuf),
     /// No video is sent.
@@ -181,6 +185,46 @@ pub struct MediaOptions {
     pub forward: Option<SocketAddr>,
     /// Where to write the SDP description of the forwarded streams (`--sdp`).
     pub sdp: Option<PathBuf>,
+    /// The picture size asked for (`--size`; a camera gives the closest it has).
+    pub size: (u16, u16),
+    /// The frame rate asked for (`--fps`).
+    pub fps: u8,
+    /// `--no-video`: no video stream at all, either way.
+    pub no_video: bool,
+    /// `--no-audio`: no audio stream at all, either way.
+    pub no_audio: bool,
+    /// The video source was not given and no camera was found: say so.
+    pub video_defaulted: bool,
+    /// The video source was not given and is the default camera: if it
+    /// cannot be opened, fall back to the test pattern rather than fail.
+    pub video_auto: bool,
+}
+
+/// The picture size a call asks for unless told otherwise.
+pub const DEFAULT_SIZE: (u16, u16) = (640, 480);
+/// The frame rate a call asks for unless told otherwise.
+pub const DEFAULT_FPS: u8 = 30;
+/// The highest frame rate `--fps` takes.
+pub const MAX_FPS: u8 = 60;
+/// The camera `peercall run` and `call` use when `--video` is not given.
+pub const DEFAULT_CAMERA: &str = "/dev/video0";
+
+impl MediaOptions {
+    /// What this peer offers and accepts in a call: `base` (codecs and audio
+    /// format) with the asked-for picture, minus the streams turned off.
+    pub fn offer(&self, base: MediaDescription) -> MediaDescription {
+        let mut m = base;
+        m.video.width = self.size.0;
+        m.video.height = self.size.1;
+        m.video.fps = self.fps;
+        if self.no_video {
+            m.video = peercall::call::negotiate::NO_VIDEO;
+        }
+        if self.no_audio {
+            m.audio = peercall::call::negotiate::NO_AUDIO;
+        }
+        m
+    }
 }
 
 impl Default for MediaOptions {
@@ -195,6 +239,12 @@ impl Default for MediaOptions {
             jpeg_quality: DEFAULT_QUALITY,
             forward: None,
             sdp: None,
+            size: DEFAULT_SIZE,
+            fps: DEFAULT_FPS,
+            no_video: false,
+            no_audio: false,
+            video_defaulted: false,
+            video_auto: false,
         }
     }
 }
@@ -212,6 +262,9 @@ pub struct Quality {
     pub video_frames_shown: u64,
     /// Complete frames dropped because newer ones were already waiting.
     pub video_frames_superseded: u64,
+    /// Camera frames: from the driver's capture timestamp to the frame's
+    /// last packet sent, in µs.
+    pub capture_to_send_us: Vec<u64>,
     /// Capture-to-playout latency of each shown video frame, in µs.
     pub video_latency_us: Vec<u64>,
     /// Capture-to-playout latency of played audio frames, in µs.
@@ -506,6 +559,8 @@ struct Percentiles {
     audio: (Option<f64>, Option<f64>),
     /// Skew p5, p50, p95.
     skew: (Option<f64>, Option<f64>, Option<f64>),
+    /// Camera capture-to-send p50, p95.
+    capture: (Option<f64>, Option<f64>),
 }
 
 impl Quality {
@@ -515,9 +570,10 @@ impl Quality {
             v.sort_unstable();
             v
         };
-        let (vlat, alat) = (
+        let (vlat, alat, cap) = (
             sorted(&self.video_latency_us),
             sorted(&self.audio_latency_us),
+            sorted(&self.capture_to_send_us),
         );
         let mut skew = self.skew_us.clone();
         skew.sort_unstable();
@@ -531,6 +587,7 @@ impl Quality {
             video: (percentile(&vlat, 0.5), percentile(&vlat, 0.95)),
             audio: (percentile(&alat, 0.5), percentile(&alat, 0.95)),
             skew: (skew_at(0.05), skew_at(0.5), skew_at(0.95)),
+            capture: (percentile(&cap, 0.5), percentile(&cap, 0.95)),
         }
     }
 
@@ -541,7 +598,7 @@ impl Quality {
         let skew_ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:+.1} ms"));
         let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.1} ms"));
         let a = &self.audio;
-        vec![
+        let mut lines = vec![
             format!(
                 "quality report (call with {peer}, media {secs:.1} s, stopped in {:.0} ms):",
                 self.stop_time.as_secs_f64() * 1000.0
@@ -585,7 +642,18 @@ impl Quality {
                 ms(self.rtt.map(|d| d.as_secs_f64() * 1000.0)),
                 self.foreign_dropped
             ),
-        ]
+        ];
+        if !self.capture_to_send_us.is_empty() {
+            lines.insert(
+                2,
+                format!(
+                    "  camera: capture-to-send latency p50 {} p95 {} (driver timestamp to last packet sent)",
+                    ms(p.capture.0),
+                    ms(p.capture.1)
+                ),
+            );
+        }
+        lines
     }
 }
 
@@ -630,6 +698,8 @@ impl Quality {
             ),
             ("video_latency_p50_ms", num(p.video.0)),
             ("video_latency_p95_ms", num(p.video.1)),
+            ("camera_capture_to_send_p50_ms", num(p.capture.0)),
+            ("camera_capture_to_send_p95_ms", num(p.capture.1)),
             ("audio_frames_sent", self.audio_frames_sent.to_string()),
             ("audio_frames_played", a.played.to_string()),
             ("audio_concealed_fec", a.concealed_fec.to_string()),
@@ -750,6 +820,7 @@ impl MediaSession {
                 ep.media,
             );
             let jpeg_quality = opts.jpeg_quality;
+            let source = opts.video.clone();
             let st = video_state.clone();
             threads.push(spawn(
                 "video-tx",
@@ -758,7 +829,7 @@ impl MediaSession {
                         sock,
                         video_to,
                         media,
-                        (file_frames, jpeg_quality),
+                        (source, file_frames, jpeg_quality),
                         &st,
                         &stop,
                         &q,
@@ -905,29 +976,171 @@ fn wake(sock: &UdpSocket) {
     }
 }
 
+/// Where the sender's JPEG frames come from.
+enum Frames {
+    /// The test pattern, drawn and encoded each frame period.
+    Pattern { pic: Yuv420, enc: YuvJpegEncoder },
+    /// An MJPEG file's images, looped, one each frame period.
+    File(Vec<Vec<u8>>),
+    /// A camera, paced by the camera: its own JPEG images as they are, or
+    /// raw pictures repacked to 4:2:0 and encoded.
+    Camera {
+        stream: CameraStream,
+        path: PathBuf,
+        pic: Yuv420,
+        enc: YuvJpegEncoder,
+    },
+}
+
+/// What the sender's next frame is: when it was captured, into `jpeg`.
+enum Next {
+    Frame(Instant),
+    /// Nothing this time (a frame failed to encode); go on.
+    Skip,
+    /// Stop sending video (stopped, or the camera is gone).
+    Done,
+}
+
+impl Frames {
+    /// Opens the source for the negotiated picture; the error is for the user.
+    fn open(
+        source: &VideoSource,
+        file: Option<Vec<Vec<u8>>>,
+        media: &MediaDescription,
+        jpeg_quality: u8,
+    ) -> Result<Frames, String> {
+        let enc = || YuvJpegEncoder::new(jpeg_quality).map_err(|e| e.to_string());
+        let (w, h) = (media.video.width, media.video.height);
+        Ok(match (source, file) {
+            (_, Some(frames)) => Frames::File(frames),
+            (VideoSource::Camera(path), None) => {
+                let cam = Camera::open(path, w.into(), h.into(), media.video.fps.into())?;
+                let mode = cam.mode();
+                let how = match mode.format {
+                    PixelFormat::Mjpeg => "sent as the camera makes them",
+                    PixelFormat::Yuyv => "encoded to JPEG here",
+                };
+                println!("camera {}: {mode}, {how}", path.display());
+                Frames::Camera {
+                    stream: cam.stream()?,
+                    path: path.clone(),
+                    pic: Yuv420::new(mode.width as usize, mode.height as usize),
+                    enc: enc()?,
+                }
+            }
+            _ => Frames::Pattern {
+                pic: Yuv420::new(usize::from(w), usize::from(h)),
+                enc: enc()?,
+            },
+        })
+    }
+
+    /// Produces frame number `n` into `jpeg`; `due` is when a source without
+    /// a clock of its own should capture it.
+    fn next(&mut self, n: u32, due: Instant, stop: &Stop, jpeg: &mut Vec<u8>) -> Next {
+        match self {
+            Frames::Pattern { pic, enc } => {
+                if !stop.sleep_until(due) {
+                    return Next::Done;
+                }
+                let captured = Instant::now();
+                draw(
+                    pic,
+                    Stamp {
+                        frame: n,
+                        capture_us: wallclock_us(),
+                    },
+                );
+                match enc.encode(pic) {
+                    Ok(j) => {
+                        *jpeg = j;
+                        Next::Frame(captured)
+                    }
+                    Err(e) => {
+                        log::warn!("frame {n} not encoded: {e}");
+                        Next::Skip
+                    }
+                }
+            }
+            Frames::File(frames) => {
+                if !stop.sleep_until(due) {
+                    return Next::Done;
+                }
+                jpeg.clear();
+                jpeg.extend_from_slice(&frames[n as usize % frames.len()]);
+                Next::Frame(Instant::now())
+            }
+            Frames::Camera {
+                stream,
+                path,
+                pic,
+                enc,
+            } => loop {
+                if stop.is_set() {
+                    return Next::Done;
+                }
+                let (mode, captured) = (stream.mode(), stream.next());
+                match captured {
+                    Ok((at, Captured::Jpeg(image))) => {
+                        jpeg.clear();
+                        jpeg.extend_from_slice(image);
+                        return Next::Frame(at);
+                    }
+                    Ok((at, Captured::Yuyv { data, stride })) => {
+                        let encoded = yuyv_to_i420(data, mode.width, mode.height, stride, pic)
+                            .map_err(|e| e.to_string())
+                            .and_then(|()| enc.encode(pic).map_err(|e| e.to_string()));
+                        return match encoded {
+                            Ok(j) => {
+                                *jpeg = j;
+                                Next::Frame(at)
+                            }
+                            Err(e) => {
+                                log::warn!("camera frame not encoded: {e}");
+                                Next::Skip
+                            }
+                        };
+                    }
+                    Err(CaptureFailure::Timeout) => {}
+                    Err(CaptureFailure::BadFrame) => {
+                        log::debug!("camera buffer without a JPEG image skipped");
+                    }
+                    Err(CaptureFailure::Gone(e)) => {
+                        println!(
+                            "camera {} stopped ({e}): video ends, the call and its sound go on",
+                            path.display()
+                        );
+                        return Next::Done;
+                    }
+                }
+            },
+        }
+    }
+
+    fn is_camera(&self) -> bool {
+        matches!(self, Frames::Camera { .. })
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn video_tx(
     sock: UdpSocket,
     to: SocketAddr,
     media: MediaDescription,
-    (file, jpeg_quality): (Option<Vec<Vec<u8>>>, u8),
+    (source, file, jpeg_quality): (VideoSource, Option<Vec<Vec<u8>>>, u8),
     state: &Mutex<StreamState>,
     stop: &Stop,
     q: &Mutex<Quality>,
 ) {
     let fps = u32::from(media.video.fps.max(1));
     let period = Duration::from_secs(1) / fps;
-    let mut enc = match YuvJpegEncoder::new(jpeg_quality) {
-        Ok(e) => e,
+    let mut frames = match Frames::open(&source, file, &media, jpeg_quality) {
+        Ok(f) => f,
         Err(e) => {
-            log::error!("video sending stopped: {e}");
+            println!("video not sent: {e}");
             return;
         }
     };
-    let mut pic = Yuv420::new(
-        usize::from(media.video.width),
-        usize::from(media.video.height),
-    );
     let ssrc = state.lock().map_or(0, |s| s.local_ssrc);
     // The first report goes out with the first packet: lip sync needs it.
     let mut next_rtcp = Instant::now();
@@ -935,37 +1148,18 @@ fn video_tx(
     let ts0 = random_u32();
     let start = Instant::now();
     let mut buf = vec![0u8; MAX_RTP_PAYLOAD_LEN + 64];
+    let mut jpeg = Vec::new();
     for frame in 0u32.. {
-        if !stop.sleep_until(start + period * frame) {
-            return;
-        }
-        let captured = Instant::now();
-        let encoded;
-        let jpeg: &[u8] = match &file {
-            // A file's frames go out as they are (no re-encoding), looped.
-            Some(frames) => &frames[frame as usize % frames.len()],
-            None => {
-                draw(
-                    &mut pic,
-                    Stamp {
-                        frame,
-                        capture_us: wallclock_us(),
-                    },
-                );
-                encoded = match enc.encode(&pic) {
-                    Ok(j) => j,
-                    Err(e) => {
-                        log::warn!("frame {frame} not encoded: {e}");
-                        continue;
-                    }
-                };
-                &encoded
-            }
+        let captured = match frames.next(frame, start + period * frame, stop, &mut jpeg) {
+            Next::Frame(at) => at,
+            Next::Skip => continue,
+            Next::Done => return,
         };
         let ts = ts0.wrapping_add(
-            (captured.duration_since(start).as_secs_f64() * f64::from(VIDEO_CLOCK_RATE)) as u32,
+            (captured.saturating_duration_since(start).as_secs_f64() * f64::from(VIDEO_CLOCK_RATE))
+                as u32,
         );
-        let frags = match packetize(jpeg, MAX_RTP_PAYLOAD_LEN) {
+        let frags = match packetize(&jpeg, MAX_RTP_PAYLOAD_LEN) {
             Ok(f) => f,
             Err(e) => {
                 log::warn!("frame {frame} not packetized: {e}");
@@ -991,6 +1185,10 @@ fn video_tx(
         }
         if let Ok(mut q) = q.lock() {
             q.video_frames_sent += 1;
+            if frames.is_camera() {
+                q.capture_to_send_us
+                    .push(captured.elapsed().as_micros() as u64);
+            }
         }
         send_rtcp(&sock, to, state, &mut next_rtcp);
     }

@@ -5,10 +5,11 @@
 //! machine what to say to other peers; this module moves their bytes and
 //! prints what they report.
 
+use crate::camera::Camera;
 use crate::cli::{AnswerMode, RunOptions};
 use crate::conn::{FramedConn, ReadEnd};
 use crate::exit;
-use crate::media::{Endpoints, MediaSession};
+use crate::media::{Endpoints, MediaOptions, MediaSession, VideoSource, DEFAULT_CAMERA};
 use crate::oneshot::{describe, entry_line};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -111,6 +112,48 @@ pub fn run(opts: RunOptions) -> u8 {
     }
 }
 
+/// What this peer offers in calls. With a camera, its closest mode to the
+/// asked-for picture (opened once to find out, and said); a camera that was
+/// only the default and cannot be opened gives way to the test pattern.
+fn prepare_camera(media: &mut MediaOptions) -> Result<MediaDescription, u8> {
+    let mut offer = media.offer(DEFAULT_MEDIA);
+    if media.video_defaulted {
+        println!(
+            "no camera ({DEFAULT_CAMERA} does not exist): sending the test pattern (--video test); --video v4l2:/dev/videoN picks a camera"
+        );
+    }
+    let VideoSource::Camera(path) = &media.video else {
+        return Ok(offer);
+    };
+    if offer.video.codec == VideoCodec::None {
+        return Ok(offer);
+    }
+    let (w, h, fps) = (offer.video.width, offer.video.height, offer.video.fps);
+    match Camera::open(path, w.into(), h.into(), fps.into()) {
+        Ok(cam) => {
+            let mode = cam.mode();
+            println!(
+                "camera {}: {mode} (asked for {w}x{h} at {fps} fps)",
+                path.display()
+            );
+            // carriable() bounds both sides by 2040, so they fit.
+            offer.video.width = mode.width as u16;
+            offer.video.height = mode.height as u16;
+            offer.video.fps = mode.fps.min(u32::from(u8::MAX)) as u8;
+            Ok(offer)
+        }
+        Err(e) if media.video_auto => {
+            println!("{e}; sending the test pattern instead");
+            media.video = VideoSource::Test;
+            Ok(offer)
+        }
+        Err(e) => {
+            eprintln!("peercall: {e}");
+            Err(exit::LOCAL)
+        }
+    }
+}
+
 /// 64 unpredictable bits for a call id, from the standard library's randomly
 /// keyed hasher (no RNG dependency; call ids need uniqueness, not secrecy).
 pub(crate) fn random_u64() -> u64 {
@@ -208,9 +251,11 @@ impl Peer {
         let now = Instant::now();
         let mut membership = Membership::new(opts.name.clone(), bound, now);
         membership.start(now);
+        let mut opts = opts;
+        let offer = prepare_camera(&mut opts.media)?;
         let phone = Phone::new(call::Config {
             name: opts.name.clone(),
-            media: DEFAULT_MEDIA,
+            media: offer,
             answer_timeout: opts.answer_timeout,
             silence_timeout: call::DEFAULT_SILENCE_TIMEOUT,
         });

@@ -1,0 +1,116 @@
+//! `peercall devices`: what this machine has to call with. Cameras with each
+//! format, size and frame rate they offer (marking what peercall can send
+//! and how), so a user can pick `--video`, `--size` and `--fps`.
+
+use crate::camera::{cameras, CameraInfo};
+use peercall::media::capture::PixelFormat;
+
+/// The camera part of the listing, one line a camera and a line a format.
+pub fn camera_lines(cams: &[CameraInfo]) -> Vec<String> {
+    let mut out = Vec::new();
+    if cams.is_empty() {
+        out.push(
+            "cameras: none (no /dev/video* capture device); --video test sends a test pattern"
+                .into(),
+        );
+        return out;
+    }
+    out.push("cameras:".into());
+    for cam in cams {
+        out.push(format!(
+            "  {} ({}, driver {}): --video v4l2:{}",
+            cam.path.display(),
+            cam.card,
+            cam.driver,
+            cam.path.display()
+        ));
+        for f in &cam.formats {
+            let how = match f.usable {
+                Some(PixelFormat::Mjpeg) => "sent as it is",
+                Some(PixelFormat::Yuyv) => "encoded to JPEG",
+                None => "not used by peercall",
+            };
+            let mut sizes: Vec<String> = f
+                .sizes
+                .iter()
+                .map(|s| {
+                    let fps: Vec<String> = s.fps.iter().map(u32::to_string).collect();
+                    if fps.is_empty() {
+                        format!("{}x{}", s.width, s.height)
+                    } else {
+                        format!("{}x{}@{}", s.width, s.height, fps.join("/"))
+                    }
+                })
+                .collect();
+            if let Some(r) = &f.range {
+                sizes.push(r.clone());
+            }
+            out.push(format!(
+                "    {} {} ({how}): {}",
+                f.fourcc,
+                f.description,
+                if sizes.is_empty() {
+                    "no sizes listed".to_string()
+                } else {
+                    sizes.join(" ")
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// Prints the listing; always exits 0 (no devices is an answer, not an error).
+pub fn run() -> u8 {
+    for line in camera_lines(&cameras()) {
+        println!("{line}");
+    }
+    crate::exit::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::{FormatInfo, SizeInfo};
+
+    #[test]
+    fn lists_formats_with_what_peercall_does_with_them() {
+        assert!(camera_lines(&[])[0].contains("none"));
+        let cam = CameraInfo {
+            path: "/dev/video0".into(),
+            card: "Webcam C270".into(),
+            driver: "uvcvideo".into(),
+            formats: vec![
+                FormatInfo {
+                    fourcc: "MJPG".into(),
+                    description: "Motion-JPEG".into(),
+                    usable: Some(PixelFormat::Mjpeg),
+                    sizes: vec![SizeInfo {
+                        width: 640,
+                        height: 480,
+                        fps: vec![30, 15],
+                    }],
+                    range: None,
+                },
+                FormatInfo {
+                    fourcc: "NV12".into(),
+                    description: "Y/UV 4:2:0".into(),
+                    usable: None,
+                    sizes: Vec::new(),
+                    range: Some("16x16 to 1920x1080 in steps of 2x2".into()),
+                },
+            ],
+        };
+        let lines = camera_lines(&[cam]);
+        assert_eq!(
+            lines[1],
+            "  /dev/video0 (Webcam C270, driver uvcvideo): --video v4l2:/dev/video0"
+        );
+        assert_eq!(
+            lines[2],
+            "    MJPG Motion-JPEG (sent as it is): 640x480@30/15"
+        );
+        assert!(lines[3].contains("not used by peercall"));
+        assert!(lines[3].contains("16x16 to 1920x1080"));
+    }
+}

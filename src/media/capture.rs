@@ -1,0 +1,308 @@
+//! What a camera offers and what a call takes from it, without touching the
+//! camera: choosing the capture mode closest to the size and rate a call
+//! wants (preferring the camera's own MJPEG, which goes out without
+//! re-encoding), trimming an MJPEG buffer to its image, and turning the raw
+//! YUYV 4:2:2 most webcams also offer into the planar 4:2:0 the JPEG encoder
+//! takes (a repack and a chroma average, no RGB round trip). The peer's camera
+//! module does the V4L2 ioctls and hands the bytes here.
+
+use super::jpeg::MAX_DIMENSION;
+use super::pattern::Yuv420;
+use std::fmt;
+
+/// The pixel formats peercall captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PixelFormat {
+    /// Motion JPEG: each buffer one JPEG image, sent as it is.
+    Mjpeg,
+    /// Packed 4:2:2, Y0 U Y1 V: encoded to JPEG here.
+    Yuyv,
+}
+
+impl PixelFormat {
+    /// The format behind a V4L2 four-character code, if peercall can use it.
+    pub fn from_fourcc(code: [u8; 4]) -> Option<PixelFormat> {
+        match &code {
+            b"MJPG" | b"JPEG" => Some(PixelFormat::Mjpeg),
+            b"YUYV" => Some(PixelFormat::Yuyv),
+            _ => None,
+        }
+    }
+
+    /// The V4L2 four-character code.
+    pub fn fourcc(self) -> [u8; 4] {
+        match self {
+            PixelFormat::Mjpeg => *b"MJPG",
+            PixelFormat::Yuyv => *b"YUYV",
+        }
+    }
+}
+
+impl fmt::Display for PixelFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PixelFormat::Mjpeg => "MJPEG",
+            PixelFormat::Yuyv => "YUYV",
+        })
+    }
+}
+
+/// One way a camera can capture: format, size and frame rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mode {
+    /// Pixel format.
+    pub format: PixelFormat,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}x{} at {} fps",
+            self.format, self.width, self.height, self.fps
+        )
+    }
+}
+
+/// Whether RTP/JPEG can carry pictures of this size: RFC 2435 counts width
+/// and height in 8-pixel blocks, at most 255 of them (2040 pixels).
+pub fn carriable(width: u32, height: u32) -> bool {
+    width > 0
+        && height > 0
+        && width % 8 == 0
+        && height % 8 == 0
+        && width <= u32::from(MAX_DIMENSION)
+        && height <= u32::from(MAX_DIMENSION)
+}
+
+/// The offered mode closest to `width` x `height` at `fps`: the nearest
+/// picture area (on a log scale, so half and double the pixels are equally
+/// far) with the nearest shape, then the camera's MJPEG over raw at that
+/// size, then the nearest frame rate (the higher on a tie). Modes RTP/JPEG
+/// cannot carry are never chosen. `None` when nothing is usable.
+pub fn choose(offered: &[Mode], width: u32, height: u32, fps: u32) -> Option<Mode> {
+    let want_area = f64::from(width.max(1)) * f64::from(height.max(1));
+    let want_aspect = f64::from(width.max(1)) / f64::from(height.max(1));
+    let size_cost = |m: &Mode| {
+        let area = f64::from(m.width) * f64::from(m.height);
+        let aspect = f64::from(m.width) / f64::from(m.height);
+        // Micro-units keep the comparison exact and total.
+        ((area / want_area).ln().abs() * 1e6) as u64
+            + ((aspect / want_aspect).ln().abs() * 1e6) as u64
+    };
+    offered
+        .iter()
+        .filter(|m| carriable(m.width, m.height) && m.fps > 0)
+        .min_by_key(|m| {
+            (
+                size_cost(m),
+                m.format != PixelFormat::Mjpeg,
+                m.fps.abs_diff(fps),
+                u32::MAX - m.fps,
+            )
+        })
+        .copied()
+}
+
+/// The JPEG image in an MJPEG capture buffer: from its start-of-image to
+/// its last end-of-image marker. Drivers may report the whole buffer as used,
+/// the image followed by padding; RTP/JPEG wants the image alone.
+pub fn mjpeg_image(buf: &[u8]) -> Option<&[u8]> {
+    if buf.len() < 4 || buf[..2] != [0xff, 0xd8] {
+        return None;
+    }
+    let end = buf.windows(2).rposition(|w| w == [0xff, 0xd9])?;
+    Some(&buf[..end + 2])
+}
+
+/// Why a raw picture could not be converted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureError {
+    /// Width or height is zero or odd.
+    BadSize(u32, u32),
+    /// The buffer holds fewer bytes than the size and stride need.
+    Short {
+        /// Bytes needed.
+        need: usize,
+        /// Bytes there.
+        got: usize,
+    },
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::BadSize(w, h) => write!(f, "{w}x{h} is not an even picture size"),
+            CaptureError::Short { need, got } => {
+                write!(
+                    f,
+                    "capture buffer holds {got} bytes, the picture needs {need}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// Repacks one YUYV picture (`stride` bytes a row) into `out` as planar 4:2:0,
+/// averaging the chroma of each pair of rows. `out` is resized to the picture.
+pub fn yuyv_to_i420(
+    src: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    out: &mut Yuv420,
+) -> Result<(), CaptureError> {
+    if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        return Err(CaptureError::BadSize(width, height));
+    }
+    let (w, h) = (width as usize, height as usize);
+    let stride = stride.max(2 * w);
+    let need = stride * (h - 1) + 2 * w;
+    if src.len() < need {
+        return Err(CaptureError::Short {
+            need,
+            got: src.len(),
+        });
+    }
+    let (cw, ch) = (w / 2, h / 2);
+    out.width = w;
+    out.height = h;
+    out.y.resize(w * h, 0);
+    out.u.resize(cw * ch, 0);
+    out.v.resize(cw * ch, 0);
+    for row in 0..h {
+        let line = &src[row * stride..row * stride + 2 * w];
+        for (y, px) in out.y[row * w..(row + 1) * w]
+            .iter_mut()
+            .zip(line.iter().step_by(2))
+        {
+            *y = *px;
+        }
+    }
+    for crow in 0..ch {
+        let top = &src[2 * crow * stride..2 * crow * stride + 2 * w];
+        let bottom = &src[(2 * crow + 1) * stride..(2 * crow + 1) * stride + 2 * w];
+        let (u_row, v_row) = (
+            &mut out.u[crow * cw..(crow + 1) * cw],
+            &mut out.v[crow * cw..(crow + 1) * cw],
+        );
+        for (i, (t, b)) in top.chunks_exact(4).zip(bottom.chunks_exact(4)).enumerate() {
+            // Rounded average of the two rows' samples.
+            u_row[i] = (u16::from(t[1]) + u16::from(b[1])).div_ceil(2) as u8;
+            v_row[i] = (u16::from(t[3]) + u16::from(b[3])).div_ceil(2) as u8;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(format: PixelFormat, width: u32, height: u32, fps: u32) -> Mode {
+        Mode {
+            format,
+            width,
+            height,
+            fps,
+        }
+    }
+
+    #[test]
+    fn chooses_the_nearest_size_then_mjpeg_then_the_nearest_rate() {
+        use PixelFormat::*;
+        let offered = [
+            m(Yuyv, 640, 480, 30),
+            m(Yuyv, 640, 480, 15),
+            m(Mjpeg, 640, 480, 25),
+            m(Mjpeg, 1280, 720, 30),
+            m(Yuyv, 320, 240, 30),
+        ];
+        // Same size in both formats: the camera's MJPEG, at its nearest rate.
+        assert_eq!(choose(&offered, 640, 480, 30), Some(m(Mjpeg, 640, 480, 25)));
+        // Nearest size wins over format: raw 320x240 for a small picture.
+        assert_eq!(choose(&offered, 320, 240, 30), Some(m(Yuyv, 320, 240, 30)));
+        // Wide asks get the wide mode.
+        assert_eq!(
+            choose(&offered, 1920, 1080, 30),
+            Some(m(Mjpeg, 1280, 720, 30))
+        );
+        // Rates: nearest, the higher on a tie.
+        let raw = [m(Yuyv, 640, 480, 10), m(Yuyv, 640, 480, 20)];
+        assert_eq!(choose(&raw, 640, 480, 15), Some(m(Yuyv, 640, 480, 20)));
+        assert_eq!(choose(&[], 640, 480, 30), None);
+    }
+
+    #[test]
+    fn never_chooses_what_rtp_jpeg_cannot_carry() {
+        use PixelFormat::*;
+        let offered = [
+            m(Mjpeg, 3840, 2160, 30),
+            m(Yuyv, 642, 480, 30),
+            m(Yuyv, 176, 144, 30),
+        ];
+        assert_eq!(
+            choose(&offered, 3840, 2160, 30),
+            Some(m(Yuyv, 176, 144, 30))
+        );
+        assert!(carriable(2040, 2040));
+        assert!(!carriable(2048, 1536));
+        assert!(!carriable(0, 480));
+        assert_eq!(choose(&[m(Yuyv, 640, 480, 0)], 640, 480, 30), None);
+    }
+
+    #[test]
+    fn fourcc_codes_round_trip() {
+        for f in [PixelFormat::Mjpeg, PixelFormat::Yuyv] {
+            assert_eq!(PixelFormat::from_fourcc(f.fourcc()), Some(f));
+        }
+        assert_eq!(PixelFormat::from_fourcc(*b"JPEG"), Some(PixelFormat::Mjpeg));
+        assert_eq!(PixelFormat::from_fourcc(*b"NV12"), None);
+    }
+
+    #[test]
+    fn mjpeg_buffers_are_trimmed_to_their_image() {
+        let mut buf = vec![0xff, 0xd8, 1, 2, 0xff, 0xd9, 3, 0xff, 0xd9];
+        buf.extend_from_slice(&[0; 100]);
+        assert_eq!(mjpeg_image(&buf), Some(&buf[..9]));
+        assert_eq!(mjpeg_image(&[0, 0, 0, 0]), None);
+        assert_eq!(mjpeg_image(&[0xff, 0xd8, 0, 0]), None);
+        assert_eq!(mjpeg_image(&[]), None);
+    }
+
+    #[test]
+    fn yuyv_repacks_to_planar_420() {
+        // 4x2 picture, 12 bytes of padding per row.
+        let stride = 8 + 12;
+        let mut src = vec![0u8; stride * 2];
+        src[..8].copy_from_slice(&[10, 100, 11, 200, 12, 101, 13, 201]);
+        src[stride..stride + 8].copy_from_slice(&[20, 110, 21, 210, 22, 111, 23, 211]);
+        let mut out = Yuv420::new(2, 2);
+        yuyv_to_i420(&src, 4, 2, stride, &mut out).unwrap();
+        assert_eq!((out.width, out.height), (4, 2));
+        assert_eq!(out.y, [10, 11, 12, 13, 20, 21, 22, 23]);
+        assert_eq!(out.u, [105, 106]);
+        assert_eq!(out.v, [205, 206]);
+        // Short buffers and odd sizes are errors, not panics.
+        assert!(matches!(
+            yuyv_to_i420(&src[..27], 4, 2, stride, &mut out),
+            Err(CaptureError::Short { .. })
+        ));
+        assert_eq!(
+            yuyv_to_i420(&src, 3, 2, stride, &mut out),
+            Err(CaptureError::BadSize(3, 2))
+        );
+        // A stride below the row length is taken as unpadded.
+        let packed = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        yuyv_to_i420(&packed, 2, 2, 0, &mut out).unwrap();
+        assert_eq!(out.y, [1, 3, 5, 7]);
+    }
+}
