@@ -1,6 +1,6 @@
 # The usual entry points. `make demo` and `make test` install missing system
 # packages first (apt, with sudo when not root).
-.PHONY: demo test deps build bench-registry bench-media clean
+.PHONY: demo test deps build bench-registry bench-media hw-test hw-test-vm clean
 
 deps:
 	@bash scripts/deps.sh
@@ -17,6 +17,15 @@ test: deps
 
 build: deps
 	cargo build --release --workspace
+
+# The tests that need a real camera and sound card, on a board that has them
+# (each says what is missing and is skipped where a device is absent).
+hw-test: deps
+	cargo test --release -p peercall-hw-tests -- --test-threads=1
+
+# The same tests in a VM with the kernel's virtual camera and sound card.
+hw-test-vm: deps
+	bash hw-tests/run-vm.sh
 
 bench-registry: deps
 	bash registry/bench/run.sh

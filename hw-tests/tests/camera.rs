@@ -154,7 +154,7 @@ fn feed_loopback(dev: &Path, dir: &Path) -> std::process::Child {
         files.push(path);
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm/feed_mjpeg.py");
-    let child = std::process::Command::new("python3")
+    let mut child = std::process::Command::new("python3")
         .arg(script)
         .arg("--device")
         .arg(dev)
@@ -173,6 +173,8 @@ fn feed_loopback(dev: &Path, dir: &Path) -> std::process::Child {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("{} never became a camera while fed", dev.display());
 }
 

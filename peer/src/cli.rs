@@ -225,6 +225,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut media = MediaOptions::default();
     let mut media_set = false;
     let mut video_given = false;
+    let mut audio_in_given = false;
+    let mut audio_out_given = false;
     if let Some(spec) = std::env::var_os("PEERCALL_IMPAIR") {
         let spec = spec.to_string_lossy();
         media.impair =
@@ -281,9 +283,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Long("audio-in") => {
                 media_set = true;
+                audio_in_given = true;
                 let v = value(&mut p, "--audio-in")?;
                 media.audio = match v.split_once(':') {
                     _ if v == "tone" => AudioSource::Tone,
+                    _ if v == "alsa" => AudioSource::Alsa("default".into()),
+                    Some(("alsa", dev)) if !dev.is_empty() => AudioSource::Alsa(dev.into()),
                     _ if v == "none" => AudioSource::None,
                     Some(("wav", path)) if !path.is_empty() => {
                         crate::media::load_wav(std::path::Path::new(path))
@@ -292,7 +297,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     }
                     _ => {
                         return Err(format!(
-                            "--audio-in takes tone, none or wav:PATH (got '{v}')"
+                            "--audio-in takes alsa:DEVICE, tone, none or wav:PATH (got '{v}')"
                         ))
                     }
                 }
@@ -308,11 +313,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Long("audio-out") => {
                 media_set = true;
+                audio_out_given = true;
                 let v = value(&mut p, "--audio-out")?;
                 media.audio_out = match v.split_once(':') {
                     _ if v == "null" => AudioSink::Null,
+                    _ if v == "alsa" => AudioSink::Alsa("default".into()),
+                    Some(("alsa", dev)) if !dev.is_empty() => AudioSink::Alsa(dev.into()),
                     Some(("wav", path)) if !path.is_empty() => AudioSink::Wav(path.into()),
-                    _ => return Err(format!("--audio-out takes null or wav:PATH (got '{v}')")),
+                    _ => {
+                        return Err(format!(
+                            "--audio-out takes alsa:DEVICE, null or wav:PATH (got '{v}')"
+                        ))
+                    }
                 }
             }
             Long("jpeg-quality") => {
@@ -429,6 +441,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             media.video_auto = true;
         } else {
             media.video_defaulted = true;
+        }
+    }
+    if matches!(sub.as_str(), "run" | "call") && !media.no_audio {
+        // A board with a sound card talks through it; without one the tone
+        // and a null speaker keep the call working, and the peer says so.
+        let cards = crate::sound::cards();
+        let has =
+            |dir: fn(&crate::sound::PcmInfo) -> bool| cards.iter().any(|c| c.pcms.iter().any(dir));
+        if !audio_in_given {
+            if has(|p| p.capture) {
+                media.audio = AudioSource::Alsa("default".into());
+            } else {
+                media.audio_defaulted = true;
+            }
+        }
+        if !audio_out_given {
+            if has(|p| p.playback) {
+                media.audio_out = AudioSink::Alsa("default".into());
+            } else {
+                media.audio_defaulted = true;
+            }
         }
     }
     if media.sdp.is_some() && media.forward.is_none() {

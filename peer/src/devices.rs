@@ -1,8 +1,10 @@
 //! `peercall devices`: what this machine has to call with. Cameras with each
 //! format, size and frame rate they offer (marking what peercall can send
-//! and how), so a user can pick `--video`, `--size` and `--fps`.
+//! and how), so a user can pick `--video`, `--size` and `--fps`; sound cards
+//! with their PCM devices and the `--audio-in`/`--audio-out` names to use.
 
 use crate::camera::{cameras, CameraInfo};
+use crate::sound::{cards, CardInfo};
 use peercall::media::capture::PixelFormat;
 
 /// The camera part of the listing, one line a camera and a line a format.
@@ -60,9 +62,36 @@ pub fn camera_lines(cams: &[CameraInfo]) -> Vec<String> {
     out
 }
 
+/// The sound part of the listing: a line a card and a line a PCM device.
+pub fn sound_lines(cards: &[CardInfo]) -> Vec<String> {
+    if cards.is_empty() {
+        return vec![
+            "sound cards: none; --audio-in tone and --audio-out null stand in, or --no-audio"
+                .into(),
+        ];
+    }
+    let mut out = vec!["sound cards (alsa:default is the system's default device):".into()];
+    for c in cards {
+        out.push(format!("  card {} {} ({})", c.index, c.id, c.name));
+        for p in &c.pcms {
+            let dirs = match (p.capture, p.playback) {
+                (true, true) => format!("--audio-in/--audio-out alsa:{}", p.plughw),
+                (true, false) => format!("--audio-in alsa:{}", p.plughw),
+                (false, true) => format!("--audio-out alsa:{}", p.plughw),
+                (false, false) => "no PCM streams".into(),
+            };
+            out.push(format!("    device {} {}: {dirs}", p.device, p.name));
+        }
+    }
+    out
+}
+
 /// Prints the listing; always exits 0 (no devices is an answer, not an error).
 pub fn run() -> u8 {
-    for line in camera_lines(&cameras()) {
+    for line in camera_lines(&cameras())
+        .into_iter()
+        .chain(sound_lines(&cards()))
+    {
         println!("{line}");
     }
     crate::exit::OK

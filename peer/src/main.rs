@@ -12,6 +12,7 @@ mod media;
 mod oneshot;
 mod registry_addr;
 mod run;
+mod sound;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@
 //! statistics, impairment); this module wires it to sockets, clocks and files.
 
 use crate::camera::{Camera, CameraStream, CaptureFailure, Captured};
+use crate::sound;
 use peercall::media::capture::{yuyv_to_i420, PixelFormat};
 use peercall::media::impair::{ImpairConfig, Impairment};
 use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
@@ -73,6 +74,8 @@ pub enum VideoSource {
 pub enum AudioSource {
     /// The 440 Hz tone with a mark every second.
     Tone,
+    /// An ALSA capture device (`alsa:DEVICE`, e.g. `alsa:default`).
+    Alsa(String),
     /// A 48 kHz 16-bit WAV file (stereo is mixed down), looped.
     Wav(PathBuf),
     /// No audio is sent.
@@ -160,6 +163,8 @@ pub enum AudioSink {
     Null,
     /// A 48 kHz mono 16-bit WAV file.
     Wav(PathBuf),
+    /// An ALSA playback device (`alsa:DEVICE`); its clock paces playout.
+    Alsa(String),
 }
 
 /// The media choices of a peer.
@@ -195,6 +200,9 @@ pub struct MediaOptions {
     pub no_audio: bool,
     /// The video source was not given and no camera was found: say so.
     pub video_defaulted: bool,
+    /// The sound source or sink was not given and there is no sound card:
+    /// the tone and a null speaker stand in, and the peer says so.
+    pub audio_defaulted: bool,
     /// The video source was not given and is the default camera: if it
     /// cannot be opened, fall back to the test pattern rather than fail.
     pub video_auto: bool,
@@ -245,6 +253,7 @@ impl Default for MediaOptions {
             no_audio: false,
             video_defaulted: false,
             video_auto: false,
+            audio_defaulted: false,
         }
     }
 }
@@ -262,6 +271,11 @@ pub struct Quality {
     pub video_frames_shown: u64,
     /// Complete frames dropped because newer ones were already waiting.
     pub video_frames_superseded: u64,
+    /// The sound card's own counts: capture overruns and playback
+    /// underruns recovered, when ALSA devices were used.
+    pub sound_overruns: Option<u64>,
+    /// Playback underruns recovered.
+    pub sound_underruns: Option<u64>,
     /// Camera frames: from the driver's capture timestamp to the frame's
     /// last packet sent, in µs.
     pub capture_to_send_us: Vec<u64>,
@@ -643,6 +657,17 @@ impl Quality {
                 self.foreign_dropped
             ),
         ];
+        if self.sound_overruns.is_some() || self.sound_underruns.is_some() {
+            let n = |v: Option<u64>| v.map_or("n/a".to_string(), |x| x.to_string());
+            lines.insert(
+                3,
+                format!(
+                    "  sound card: capture overruns {}, playback underruns {} (each recovered)",
+                    n(self.sound_overruns),
+                    n(self.sound_underruns)
+                ),
+            );
+        }
         if !self.capture_to_send_us.is_empty() {
             lines.insert(
                 2,
@@ -721,6 +746,15 @@ impl Quality {
             ),
             ("rtt_ms", num(self.rtt.map(|d| d.as_secs_f64() * 1000.0))),
             ("foreign_packets_dropped", self.foreign_dropped.to_string()),
+            (
+                "sound_overruns",
+                self.sound_overruns.map_or("null".into(), |v| v.to_string()),
+            ),
+            (
+                "sound_underruns",
+                self.sound_underruns
+                    .map_or("null".into(), |v| v.to_string()),
+            ),
         ];
         let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
         format!("{{{}}}", body.join(","))
@@ -840,9 +874,13 @@ impl MediaSession {
         if has_audio && opts.audio != AudioSource::None {
             let (sock, stop, q) = (ep.audio.try_clone()?, stop.clone(), quality.clone());
             let st = audio_state.clone();
+            let device = match &opts.audio {
+                AudioSource::Alsa(d) => Some(d.clone()),
+                _ => None,
+            };
             threads.push(spawn(
                 "audio-tx",
-                Box::new(move || audio_tx(sock, audio_to, wav, &st, &stop, &q)),
+                Box::new(move || audio_tx(sock, audio_to, (wav, device), &st, &stop, &q)),
             )?);
         }
         if has_video {
@@ -893,8 +931,23 @@ impl MediaSession {
                 }),
             )?);
             let sink = match &opts.audio_out {
-                AudioSink::Null => None,
-                AudioSink::Wav(p) => Some(
+                AudioSink::Null => Speaker::Null,
+                AudioSink::Alsa(d) => match sound::Playback::open(d) {
+                    Ok(p) => {
+                        let ch = if p.channels() == 2 {
+                            "mono on both channels"
+                        } else {
+                            "mono"
+                        };
+                        println!("speaker {d}: {} Hz, {ch}", sound::RATE);
+                        Speaker::Card(p)
+                    }
+                    Err(e) => {
+                        println!("sound not played: {e}");
+                        Speaker::Null
+                    }
+                },
+                AudioSink::Wav(p) => Speaker::Wav(
                     hound::WavWriter::create(
                         p,
                         hound::WavSpec {
@@ -1197,7 +1250,7 @@ fn video_tx(
 fn audio_tx(
     sock: UdpSocket,
     to: SocketAddr,
-    wav: Option<Vec<i16>>,
+    (wav, device): (Option<Vec<i16>>, Option<String>),
     state: &Mutex<StreamState>,
     stop: &Stop,
     q: &Mutex<Quality>,
@@ -1209,6 +1262,26 @@ fn audio_tx(
             return;
         }
     };
+    let mut mic = match device.as_deref().map(sound::Capture::open) {
+        Some(Ok(c)) => {
+            println!(
+                "microphone {}: {} Hz, {}",
+                device.as_deref().unwrap_or_default(),
+                c.rate(),
+                if c.channels() == 2 {
+                    "stereo mixed down to mono"
+                } else {
+                    "mono"
+                }
+            );
+            Some(c)
+        }
+        Some(Err(e)) => {
+            println!("sound not sent: {e}");
+            return;
+        }
+        None => None,
+    };
     let mut tone = Tone::new();
     let mut pcm = vec![0i16; FRAME_SAMPLES];
     let ssrc = state.lock().map_or(0, |s| s.local_ssrc);
@@ -1219,20 +1292,35 @@ fn audio_tx(
     let start = Instant::now();
     let mut buf = vec![0u8; 1500];
     for k in 0u32.. {
-        if !stop.sleep_until(start + AUDIO_FRAME * k) {
-            return;
-        }
-        let captured = Instant::now();
-        match &wav {
-            // A file loops: each frame takes the next 960 samples, wrapping.
-            Some(samples) => {
-                let start = k as usize * FRAME_SAMPLES;
-                for (i, s) in pcm.iter_mut().enumerate() {
-                    *s = samples[(start + i) % samples.len()];
-                }
+        let captured = if let Some(m) = mic.as_mut() {
+            // The card's clock paces capture: a read returns each 20 ms.
+            if stop.is_set() {
+                break;
             }
-            None => tone.fill(&mut pcm),
-        }
+            if let Err(e) = m.read_frame(&mut pcm) {
+                println!("microphone stopped ({e}): sound ends, the call goes on");
+                break;
+            }
+            // The frame's first sample was taken a frame ago.
+            Instant::now()
+                .checked_sub(AUDIO_FRAME)
+                .unwrap_or_else(Instant::now)
+        } else {
+            if !stop.sleep_until(start + AUDIO_FRAME * k) {
+                return;
+            }
+            match &wav {
+                // A file loops: each frame takes the next 960 samples, wrapping.
+                Some(samples) => {
+                    let start = k as usize * FRAME_SAMPLES;
+                    for (i, s) in pcm.iter_mut().enumerate() {
+                        *s = samples[(start + i) % samples.len()];
+                    }
+                }
+                None => tone.fill(&mut pcm),
+            }
+            Instant::now()
+        };
         match enc.encode(&pcm) {
             Ok(packet) => {
                 let h = RtpHeader {
@@ -1258,6 +1346,9 @@ fn audio_tx(
             q.audio_frames_sent += 1;
         }
         send_rtcp(&sock, to, state, &mut next_rtcp);
+    }
+    if let (Some(m), Ok(mut q)) = (mic, q.lock()) {
+        q.sound_overruns = Some(m.overruns());
     }
 }
 
@@ -1521,14 +1612,27 @@ fn wait_until_playable(audio_in: &AudioIn, stop: &Stop) -> Option<Instant> {
     }
 }
 
-/// The playout clock: one frame every 20 ms from the jitter buffer to the
-/// sink. The clock starts the moment the buffer first holds its target
+/// Where played sound goes.
+enum Speaker {
+    /// Nowhere (still decoded and measured); the system clock paces playout.
+    Null,
+    /// A WAV file; the system clock paces playout.
+    Wav(hound::WavWriter<BufWriter<File>>),
+    /// A sound card, whose clock paces playout: each write blocks while
+    /// its buffer is full.
+    Card(sound::Playback),
+}
+
+/// The playout loop: one frame every 20 ms from the jitter buffer to the
+/// speaker. With a sound card the card's clock sets the pace (and the jitter
+/// buffer absorbs the drift between it and the sender's clock); otherwise a
+/// 20 ms clock that starts the moment the buffer first holds its target
 /// depth (and again after the stream stopped and refilled), so the delay is
 /// the buffer's depth and not also wherever a free-running clock's tick
 /// happened to fall, which made it anywhere up to a frame longer.
 fn audio_out(
     audio_in: Arc<AudioIn>,
-    mut sink: Option<hound::WavWriter<BufWriter<File>>>,
+    mut speaker: Speaker,
     lipsync: &LipSync,
     stop: &Stop,
     q: &Mutex<Quality>,
@@ -1543,20 +1647,32 @@ fn audio_out(
     let mut pcm = vec![0i16; FRAME_SAMPLES];
     // The clock's origin and the number of the next frame period.
     let mut clock: Option<(Instant, u32)> = None;
+    let mut card_started = false;
     loop {
-        let (origin, k) = match clock {
-            Some((origin, k)) => {
-                if !stop.sleep_until(origin + AUDIO_FRAME * k) {
+        if let Speaker::Card(_) = speaker {
+            if !card_started {
+                if wait_until_playable(&audio_in, stop).is_none() {
                     break;
                 }
-                (origin, k)
+                card_started = true;
+            } else if stop.is_set() {
+                break;
             }
-            None => match wait_until_playable(&audio_in, stop) {
-                Some(now) => (now, 0),
-                None => break,
-            },
-        };
-        clock = Some((origin, k + 1));
+        } else {
+            let (origin, k) = match clock {
+                Some((origin, k)) => {
+                    if !stop.sleep_until(origin + AUDIO_FRAME * k) {
+                        break;
+                    }
+                    (origin, k)
+                }
+                None => match wait_until_playable(&audio_in, stop) {
+                    Some(now) => (now, 0),
+                    None => break,
+                },
+            };
+            clock = Some((origin, k + 1));
+        }
         let (playout, stats, playing) = match audio_in.buffer.lock() {
             Ok(mut jb) => {
                 let p = jb.pop();
@@ -1567,30 +1683,48 @@ fn audio_out(
         if playout == Playout::Waiting {
             clock = None;
         }
-        let now = Instant::now();
+        // When this frame will be heard: a card plays what it already holds first.
+        let heard = match &speaker {
+            Speaker::Card(p) => {
+                let queued = p.delay_frames().unwrap_or(0).max(0) as u64;
+                Instant::now() + Duration::from_micros(queued * 1_000_000 / u64::from(sound::RATE))
+            }
+            _ => Instant::now(),
+        };
         let mut latency = None;
         if let (Some(ts), false) = (playing, playout == Playout::Waiting) {
             if let Ok(mut p) = lipsync.playing.lock() {
-                *p = Some((ts, now));
+                *p = Some((ts, heard));
             }
             if let Some(clock) = lipsync.audio_clock() {
                 if let Some(captured) = clock.wallclock_us(ts) {
-                    let lat = ntp_to_us(ntp_now()) - captured;
+                    let ahead = heard.saturating_duration_since(Instant::now()).as_micros() as i64;
+                    let lat = ntp_to_us(ntp_now()) + ahead - captured;
                     if (0..MAX_PLAUSIBLE_LATENCY_US).contains(&lat) {
                         latency = Some(lat as u64);
                     }
                 }
             }
         }
-        if dec.decode(&playout, &mut pcm).is_err() {
+        if dec.decode(&playout, &mut pcm).is_err() || playout == Playout::Waiting {
             pcm.fill(0);
         }
-        if playout != Playout::Waiting {
-            if let Some(w) = sink.as_mut() {
-                for &s in &pcm {
-                    if w.write_sample(s).is_err() {
-                        break;
+        match &mut speaker {
+            Speaker::Null => {}
+            Speaker::Wav(w) => {
+                if playout != Playout::Waiting {
+                    for &s in &pcm {
+                        if w.write_sample(s).is_err() {
+                            break;
+                        }
                     }
+                }
+            }
+            // A card keeps running through a refill: it gets silence.
+            Speaker::Card(p) => {
+                if let Err(e) = p.write_frame(&pcm) {
+                    println!("speaker stopped ({e}): sound ends, the call goes on");
+                    break;
                 }
             }
         }
@@ -1599,9 +1733,17 @@ fn audio_out(
             q.audio_latency_us.extend(latency);
         }
     }
-    if let Some(w) = sink {
-        if let Err(e) = w.finalize() {
-            log::warn!("audio sink: {e}");
+    match speaker {
+        Speaker::Wav(w) => {
+            if let Err(e) = w.finalize() {
+                log::warn!("audio sink: {e}");
+            }
         }
+        Speaker::Card(p) => {
+            if let Ok(mut q) = q.lock() {
+                q.sound_underruns = Some(p.underruns());
+            }
+        }
+        Speaker::Null => {}
     }
 }

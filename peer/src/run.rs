@@ -9,8 +9,11 @@ use crate::camera::Camera;
 use crate::cli::{AnswerMode, RunOptions};
 use crate::conn::{FramedConn, ReadEnd};
 use crate::exit;
-use crate::media::{Endpoints, MediaOptions, MediaSession, VideoSource, DEFAULT_CAMERA};
+use crate::media::{
+    AudioSink, AudioSource, Endpoints, MediaOptions, MediaSession, VideoSource, DEFAULT_CAMERA,
+};
 use crate::oneshot::{describe, entry_line};
+use crate::sound;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use peercall::call::{self, negotiate, EndReason, Phase, Phone, Role};
@@ -121,6 +124,25 @@ fn prepare_camera(media: &mut MediaOptions) -> Result<MediaDescription, u8> {
         println!(
             "no camera ({DEFAULT_CAMERA} does not exist): sending the test pattern (--video test); --video v4l2:/dev/videoN picks a camera"
         );
+    }
+    if media.audio_defaulted {
+        println!(
+            "no sound card: sending the test tone (--audio-in tone), received sound is discarded (--audio-out null); --audio-in/--audio-out alsa:DEVICE pick a card"
+        );
+    }
+    // Sound devices named on the command line must open now: a wrong name
+    // is one line at start, not a silent call.
+    if let AudioSource::Alsa(dev) = &media.audio {
+        if let Err(e) = sound::Capture::open(dev) {
+            eprintln!("peercall: {e}");
+            return Err(exit::LOCAL);
+        }
+    }
+    if let AudioSink::Alsa(dev) = &media.audio_out {
+        if let Err(e) = sound::Playback::open(dev) {
+            eprintln!("peercall: {e}");
+            return Err(exit::LOCAL);
+        }
     }
     let VideoSource::Camera(path) = &media.video else {
         return Ok(offer);

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make hw-test-vm`: the hardware tests against real kernel drivers in a VM
+# (vivid camera, v4l2loopback MJPEG camera, snd-aloop sound card; see
+# vm/README.md), for machines that have none: CI among them.
+#
+# Builds the release binaries and the hw-tests test executables here, boots the
+# VM once and runs every test executable in it (the host's root is shared
+# read-only, so they run unchanged). Exits non-zero when any test fails or the
+# VM does not come up.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Release builds: the VM emulates the CPU, and unoptimized pixel loops would
+# starve the calls of time.
+cargo build --release -q -p peercall-peer -p peercall-registry
+mapfile -t tests < <(cargo test --release -q -p peercall-hw-tests --no-run --message-format=json 2>/dev/null |
+	python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["executable"])
+')
+[ ${#tests[@]} -gt 0 ] || { echo "hw-test-vm: no test executables were built" >&2; exit 1; }
+
+# The guest runs this: each test executable in turn, one test at a time (the
+# devices are shared), with the VM's MJPEG camera named.
+script='status=0
+export PEERCALL_HW_MJPEG_CAMERA=/dev/video1
+for t in "$@"; do
+	echo "== $(basename "$t")"
+	"$t" --test-threads=1 || status=1
+done
+exit $status'
+exec hw-tests/vm/run.sh --timeout "${HW_VM_TIMEOUT:-600}" -- bash -c "$script" hw-tests "${tests[@]}"
