@@ -1,6 +1,7 @@
 //! The RTP payload format for JPEG video (RFC 2435), both directions. The
 //! sender cuts one baseline JPEG image (a webcam MJPEG frame, libjpeg output)
-//! into RTP payloads: each carries an 8-byte main JPEG header and a slice of
+//! into RTP payloads: each carries an 8-byte main JPEG header (and, for an
+//! image with restart markers, a 4-byte restart marker header) and a slice of
 //! the entropy-coded scan, and the first also carries the quantization tables
 //! in-band (Q = 255). Everything else in the JPEG file (Huffman tables,
 //! sampling, component layout) is implied by the RFC 2435 type and is not
@@ -41,8 +42,8 @@ pub use assembler::{
 pub use image::{JpegError, JpegImage, MAX_DIMENSION};
 pub use packetizer::{packetize, Fragment, Fragments, MIN_PAYLOAD_LIMIT};
 pub use payload::{
-    MainHeader, Payload, PayloadError, MAIN_HEADER_LEN, MAX_FRAGMENT_OFFSET, QUANT_HEADER_LEN,
-    QUANT_TABLES_LEN, Q_DYNAMIC,
+    MainHeader, Payload, PayloadError, RestartHeader, MAIN_HEADER_LEN, MAX_FRAGMENT_OFFSET,
+    QUANT_HEADER_LEN, QUANT_TABLES_LEN, Q_DYNAMIC, RESTART_COUNT_WHOLE_FRAME, RESTART_HEADER_LEN,
 };
 pub use tables::{make_tables, QuantTables};
 
@@ -66,7 +67,8 @@ impl Subsampling {
         }
     }
 
-    /// The layout for an RFC 2435 type code, if it is one we can carry.
+    /// The layout for an RFC 2435 type code without the restart-marker flag
+    /// (0 or 1; [`Payload::parse`] takes 64 and 65 off first).
     pub fn from_rtp_type(t: u8) -> Option<Subsampling> {
         match t {
             0 => Some(Subsampling::Yuv422),

@@ -3,6 +3,12 @@
 //! until the bytes from offset 0 to the end of the marker packet are all
 //! there, and then the frame comes out as a complete JPEG file.
 //!
+//! Types 64 and 65 carry a restart marker header in every fragment; its
+//! interval must be the same in all of them and goes into the rebuilt file's
+//! DRI segment. Its F, L and restart count only matter to a receiver that
+//! decodes a frame piece by piece, so they are not checked: whole-frame
+//! reassembly is right however the sender cut the frame.
+//!
 //! Frames come out in timestamp order only: once a frame is shown, anything
 //! at or before its timestamp is late and dropped, and so is every older
 //! frame still incomplete. Memory is bounded by [`MAX_PENDING_FRAMES`] frames
@@ -12,7 +18,9 @@
 //! unrelated to the old one's.
 
 use super::payload::{Payload, PayloadError, Q_DYNAMIC};
-use super::tables::{make_tables, marker, write_headers, QuantTables, HEADERS_LEN};
+use super::tables::{
+    make_tables, marker, write_headers, QuantTables, DRI_SEGMENT_LEN, HEADERS_LEN,
+};
 use super::{MainHeader, Subsampling};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -179,7 +187,8 @@ impl FrameAssembler {
             Some(i) => i,
             None => {
                 self.make_room(timestamp)?;
-                self.pending.push(PendingFrame::new(timestamp, p.header));
+                self.pending
+                    .push(PendingFrame::new(timestamp, p.header, restart_interval(&p)));
                 self.pending.len() - 1
             }
         };
@@ -188,7 +197,7 @@ impl FrameAssembler {
         };
         // Offsets fit 24 bits and `end` is capped at MAX_FRAME_LEN, so both
         // fit a u32.
-        let added = frame.add(&p.header, tables, start as u32, p.data, marker);
+        let added = frame.add(&p, tables, start as u32, marker);
         if added.is_err() && frame.runs.is_empty() {
             self.pending.swap_remove(index);
         }
@@ -265,8 +274,15 @@ impl FrameAssembler {
         self.horizon = Some(frame.timestamp);
 
         let h = frame.header;
-        let mut jpeg = Vec::with_capacity(HEADERS_LEN + frame.data.len() + 2);
-        write_headers(&mut jpeg, h.subsampling, h.width(), h.height(), &tables);
+        let mut jpeg = Vec::with_capacity(HEADERS_LEN + DRI_SEGMENT_LEN + frame.data.len() + 2);
+        write_headers(
+            &mut jpeg,
+            h.subsampling,
+            h.width(),
+            h.height(),
+            frame.restart_interval,
+            &tables,
+        );
         jpeg.extend_from_slice(&frame.data);
         // Some senders (GStreamer) keep the EOI in the last fragment. In
         // entropy-coded data 0xff is always followed by 0x00 or a marker, so
@@ -285,6 +301,12 @@ impl FrameAssembler {
     }
 }
 
+/// The restart interval a payload announces, 0 for types 0 and 1 (parsing
+/// refused a restart marker header with interval 0, so 0 means "none").
+fn restart_interval(p: &Payload<'_>) -> u16 {
+    p.restart.map_or(0, |r| r.interval)
+}
+
 /// Whether RTP timestamp `a` is after `b`, modulo 2^32 (RFC 3550 arithmetic).
 fn is_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31
@@ -295,6 +317,9 @@ fn is_newer(a: u32, b: u32) -> bool {
 struct PendingFrame {
     timestamp: u32,
     header: MainHeader,
+    /// From the restart marker header of the first fragment to arrive; 0 for
+    /// types 0 and 1.
+    restart_interval: u16,
     /// From the fragment at offset 0, once it has arrived.
     tables: Option<QuantTables>,
     /// Scan bytes by offset; gaps are zero until filled.
@@ -306,10 +331,11 @@ struct PendingFrame {
 }
 
 impl PendingFrame {
-    fn new(timestamp: u32, header: MainHeader) -> PendingFrame {
+    fn new(timestamp: u32, header: MainHeader, restart_interval: u16) -> PendingFrame {
         PendingFrame {
             timestamp,
             header,
+            restart_interval,
             tables: None,
             data: Vec::new(),
             runs: Vec::new(),
@@ -324,19 +350,23 @@ impl PendingFrame {
                 .is_some_and(|end| self.runs.as_slice() == [(0, end)])
     }
 
-    /// Adds one fragment's bytes at `start`. Everything is checked before
-    /// anything changes, so a refused fragment leaves the frame as it was.
+    /// Adds one fragment's bytes at `start` (its offset). Everything is
+    /// checked before anything changes, so a refused fragment leaves the
+    /// frame as it was.
     fn add(
         &mut self,
-        header: &MainHeader,
+        p: &Payload<'_>,
         tables: Option<QuantTables>,
         start: u32,
-        bytes: &[u8],
         marker: bool,
     ) -> Result<(), Rejected> {
         let inconsistent = Err(Rejected::Malformed(PayloadError::Inconsistent));
+        let bytes = p.data;
         let end = start + bytes.len() as u32;
-        if !self.header.same_image(header) {
+        // The type's restart flag is part of the header the RFC requires to
+        // be the same in every packet of a frame; so is the interval, which
+        // describes the whole scan.
+        if !self.header.same_image(&p.header) || self.restart_interval != restart_interval(p) {
             return inconsistent;
         }
         if tables.is_some() && self.tables.is_some() && tables != self.tables {

@@ -38,6 +38,7 @@ fn first_fragment_with_in_band_tables() {
                 width_blocks: 40,
                 height_blocks: 30,
             },
+            restart: None,
             quant_tables: Some(&t),
             data: &[0x12, 0x34, 0xff, 0x00],
         },
@@ -61,6 +62,7 @@ fn later_fragment_has_no_table_header() {
                 width_blocks: 8,
                 height_blocks: 6,
             },
+            restart: None,
             quant_tables: None,
             data: &[0xaa, 0xbb, 0xcc],
         },
@@ -80,6 +82,7 @@ fn scaled_q_first_fragment_has_no_table_header() {
                 width_blocks: 255,
                 height_blocks: 255,
             },
+            restart: None,
             quant_tables: None,
             data: &[0x42],
         },
@@ -103,6 +106,7 @@ fn static_q_may_omit_its_tables() {
                 width_blocks: 1,
                 height_blocks: 1,
             },
+            restart: None,
             quant_tables: Some(&[]),
             data: &[0x99],
         },
@@ -122,6 +126,7 @@ fn largest_offset_round_trips() {
                 width_blocks: 1,
                 height_blocks: 1,
             },
+            restart: None,
             quant_tables: None,
             data: &[0x00],
         },
@@ -148,8 +153,97 @@ fn first_fragment_with_one_shared_table() {
                 width_blocks: 8,
                 height_blocks: 6,
             },
+            restart: None,
             quant_tables: Some(&t[..64]),
             data: &[0x5a],
+        },
+    );
+}
+
+#[test]
+fn first_fragment_with_restart_marker_header() {
+    let mut fx = vec![
+        0x00, 0x00, 0x00, 0x00, // type-specific 0, fragment offset 0
+        0x41, 0xff, 40, 30, // type 65 (4:2:0 with restarts), Q 255, 320x240
+        0x00, 0x14, 0xff, 0xff, // restart interval 20, F 1, L 1, count 0x3fff
+        0x00, 0x00, 0x00, 0x80, // MBZ, precision 0 (8-bit), length 128
+    ];
+    fx.extend_from_slice(&tables());
+    fx.extend_from_slice(&[0x12, 0xff, 0xd0, 0x34]);
+    let t = tables();
+    check(
+        &fx,
+        Payload {
+            header: MainHeader {
+                type_specific: 0,
+                fragment_offset: 0,
+                subsampling: Subsampling::Yuv420,
+                q: 255,
+                width_blocks: 40,
+                height_blocks: 30,
+            },
+            restart: Some(RestartHeader {
+                interval: 20,
+                first: true,
+                last: true,
+                count: RESTART_COUNT_WHOLE_FRAME,
+            }),
+            quant_tables: Some(&t),
+            data: &[0x12, 0xff, 0xd0, 0x34],
+        },
+    );
+}
+
+#[test]
+fn later_fragment_with_restart_marker_header() {
+    check(
+        &[
+            0x00, 0x00, 0x05, 0xb4, // type-specific 0, offset 0x0005b4
+            0x40, 0xff, 8, 6, // type 64 (4:2:2 with restarts), Q 255, 64x48
+            0x01, 0x02, 0x80, 0x05, // interval 0x0102, F 1, L 0, count 5
+            0xaa, 0xff, 0xd7,
+        ],
+        Payload {
+            header: MainHeader {
+                type_specific: 0,
+                fragment_offset: 0x05b4,
+                subsampling: Subsampling::Yuv422,
+                q: 255,
+                width_blocks: 8,
+                height_blocks: 6,
+            },
+            restart: Some(RestartHeader {
+                interval: 0x0102,
+                first: true,
+                last: false,
+                count: 5,
+            }),
+            quant_tables: None,
+            data: &[0xaa, 0xff, 0xd7],
+        },
+    );
+    // L alone, and the largest count that is not "whole frame".
+    check(
+        &[
+            0x00, 0x00, 0x00, 0x10, 0x41, 0xff, 1, 1, 0xff, 0xff, 0x7f, 0xfe, 0x00,
+        ],
+        Payload {
+            header: MainHeader {
+                type_specific: 0,
+                fragment_offset: 0x10,
+                subsampling: Subsampling::Yuv420,
+                q: 255,
+                width_blocks: 1,
+                height_blocks: 1,
+            },
+            restart: Some(RestartHeader {
+                interval: 0xffff,
+                first: false,
+                last: true,
+                count: 0x3ffe,
+            }),
+            quant_tables: None,
+            data: &[0x00],
         },
     );
 }

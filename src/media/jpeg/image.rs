@@ -1,9 +1,14 @@
 //! Reading a JPEG file from the camera and deciding whether RFC 2435 can carry
 //! it: baseline, 8-bit, three components sampled 4:2:2 (Y 2x1) or 4:2:0
-//! (Y 2x2), 8-bit quantization tables, the standard Huffman tables, no restart
-//! interval, one interleaved scan, dimensions in 8-pixel units up to 2040.
-//! What is kept is what travels: the layout, the size, the two quantization
-//! tables and the entropy-coded scan bytes.
+//! (Y 2x2), 8-bit quantization tables, the standard Huffman tables, one
+//! interleaved scan, dimensions in 8-pixel units up to 2040. What is kept is
+//! what travels: the layout, the size, the restart interval, the two
+//! quantization tables and the entropy-coded scan bytes.
+//!
+//! A restart interval (a DRI segment, which many webcams write) is carried
+//! as RFC 2435 types 64 and 65; the scan keeps its restart markers as they
+//! are. Restart markers in a scan without a restart interval are refused, as
+//! a decoder would not expect them.
 //!
 //! Webcam MJPEG frames often leave the Huffman tables out and rely on the
 //! standard ones (the AVI1 convention); a scan whose tables were never
@@ -23,6 +28,8 @@ pub struct JpegImage<'a> {
     subsampling: Subsampling,
     width: u16,
     height: u16,
+    /// MCUs between restart markers; 0 for none.
+    restart_interval: u16,
     tables: QuantTables,
     scan: &'a [u8],
 }
@@ -46,7 +53,7 @@ impl<'a> JpegImage<'a> {
                     let body = segment(jpeg, &mut pos)?;
                     let image = headers.finish(body)?;
                     let rest = jpeg.get(pos..).unwrap_or_default();
-                    let scan = scan_data(rest)?;
+                    let scan = scan_data(rest, image.restart_interval)?;
                     return Ok(JpegImage { scan, ..image });
                 }
                 _ => {
@@ -70,6 +77,12 @@ impl<'a> JpegImage<'a> {
     /// Height in pixels (a multiple of 8, at most [`MAX_DIMENSION`]).
     pub fn height(&self) -> u16 {
         self.height
+    }
+
+    /// MCUs between restart markers (the DRI value), or 0 when the scan has
+    /// none. A non-zero interval travels as type 64 or 65.
+    pub fn restart_interval(&self) -> u16 {
+        self.restart_interval
     }
 
     /// The quantization tables of the luma and chroma components.
@@ -110,8 +123,9 @@ fn segment<'a>(jpeg: &'a [u8], pos: &mut usize) -> Result<&'a [u8], JpegError> {
     Ok(body)
 }
 
-/// Finds the end of the scan: the EOI marker, skipping stuffed 0xff 0x00.
-fn scan_data(rest: &[u8]) -> Result<&[u8], JpegError> {
+/// Finds the end of the scan: the EOI marker, skipping stuffed 0xff 0x00 and,
+/// when `restart_interval` is not 0, restart markers.
+fn scan_data(rest: &[u8], restart_interval: u16) -> Result<&[u8], JpegError> {
     let mut from = 0;
     loop {
         let ff = rest
@@ -127,6 +141,10 @@ fn scan_data(rest: &[u8]) -> Result<&[u8], JpegError> {
         match rest.get(code_at) {
             None => return Err(JpegError::MissingEoi),
             Some(0x00) => from = code_at + 1,
+            // Passed through unchanged: the receiver rebuilds the DRI segment
+            // from the restart marker header and decodes them as the camera
+            // wrote them.
+            Some(marker::RST0..=marker::RST7) if restart_interval != 0 => from = code_at + 1,
             Some(&marker::EOI) => {
                 let scan = rest.get(..ff).unwrap_or_default();
                 let after = rest.get(code_at + 1..).unwrap_or_default();
@@ -164,6 +182,8 @@ struct Headers<'a> {
     /// Indexed by class (0 DC, 1 AC), then table id.
     huffman: [[Option<DefinedHuffman<'a>>; 4]; 2],
     frame: Option<(u16, u16, [Component; 3])>,
+    /// From the last DRI segment; 0 (no restart markers) when there is none.
+    restart_interval: u16,
 }
 
 impl<'a> Headers<'a> {
@@ -173,8 +193,10 @@ impl<'a> Headers<'a> {
             marker::DHT => self.dht(body),
             marker::SOF0 => self.sof0(body),
             marker::DRI => match body {
-                [0, 0] => Ok(()),
-                [hi, lo] => Err(JpegError::RestartInterval(u16::from_be_bytes([*hi, *lo]))),
+                [hi, lo] => {
+                    self.restart_interval = u16::from_be_bytes([*hi, *lo]);
+                    Ok(())
+                }
                 _ => Err(JpegError::BadSegment(m)),
             },
             // Every other SOFn (extended, progressive, lossless, hierarchical,
@@ -295,6 +317,7 @@ impl<'a> Headers<'a> {
             subsampling,
             width,
             height,
+            restart_interval: self.restart_interval,
             tables,
             scan: &[],
         })
@@ -335,7 +358,8 @@ pub enum JpegError {
     /// A byte other than 0xff where a marker should start (at this offset).
     ExpectedMarker(usize),
     /// A marker that does not belong where it is (a second SOF, a restart
-    /// marker, a second scan...).
+    /// marker outside the scan or without a restart interval, a second
+    /// scan...).
     UnexpectedMarker(u8),
     /// A segment (named by its marker; 0 for a bad length field) whose
     /// length does not match its contents.
@@ -367,8 +391,6 @@ pub enum JpegError {
     /// ffmpeg's default or `cjpeg -optimize`), and RFC 2435 receivers
     /// always rebuild the standard ones.
     NonStandardHuffman,
-    /// A restart interval is set; restart markers are not supported.
-    RestartInterval(u16),
     /// Width or height is 0, not a multiple of 8 or above [`MAX_DIMENSION`].
     BadDimensions {
         /// Width in pixels.
@@ -435,9 +457,6 @@ impl fmt::Display for JpegError {
                 "Huffman tables are not the standard ones, which RFC 2435 receivers assume \
                  (encode without optimized tables)"
             ),
-            JpegError::RestartInterval(n) => {
-                write!(f, "restart interval {n} (restart markers are not supported)")
-            }
             JpegError::BadDimensions { width, height } => write!(
                 f,
                 "{width}x{height}: width and height must be multiples of 8 from 8 to {MAX_DIMENSION}"

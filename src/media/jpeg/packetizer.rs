@@ -1,15 +1,28 @@
 //! Cutting one JPEG image into RTP/JPEG payloads of a bounded size. The
 //! tables always travel in-band (Q = 255), so every frame can be decoded on
 //! its own and the camera may change quality at any time.
+//!
+//! An image with a restart interval goes as type 64 or 65 with a restart
+//! marker header in every payload. The payloads are cut by size, not at
+//! restart markers, so the header says so (F = L = 1, count
+//! [`RESTART_COUNT_WHOLE_FRAME`](super::RESTART_COUNT_WHOLE_FRAME)) and
+//! receivers decode the whole frame, which is what ours does anyway. Cutting
+//! at restart markers would let a receiver show part of a damaged frame, but
+//! costs finding every marker in the scan and more, smaller packets.
 
 use super::image::{JpegError, JpegImage};
 use super::payload::{
-    MainHeader, Payload, MAIN_HEADER_LEN, QUANT_HEADER_LEN, QUANT_TABLES_LEN, Q_DYNAMIC,
+    MainHeader, Payload, RestartHeader, MAIN_HEADER_LEN, QUANT_HEADER_LEN, QUANT_TABLES_LEN,
+    Q_DYNAMIC, RESTART_HEADER_LEN,
 };
 
-/// Smallest maximum payload size the packetizer accepts: the first fragment's
-/// headers and tables plus one byte of scan.
-pub const MIN_PAYLOAD_LIMIT: usize = MAIN_HEADER_LEN + QUANT_HEADER_LEN + QUANT_TABLES_LEN + 1;
+/// Smallest maximum payload size the packetizer accepts for any image: the
+/// first fragment's headers (main, restart marker and quantization table)
+/// and tables plus one byte of scan. Images without a restart interval need
+/// [`RESTART_HEADER_LEN`] bytes less, but one limit for all keeps a camera
+/// that starts writing DRI segments from failing mid-call.
+pub const MIN_PAYLOAD_LIMIT: usize =
+    MAIN_HEADER_LEN + RESTART_HEADER_LEN + QUANT_HEADER_LEN + QUANT_TABLES_LEN + 1;
 
 /// Parses `jpeg` and returns its fragments, each payload at most
 /// `max_payload_len` bytes (the MTU less IP, UDP and RTP headers: 1460 for a
@@ -34,6 +47,10 @@ impl<'a> JpegImage<'a> {
                 width_blocks: (self.width() / 8) as u8,
                 height_blocks: (self.height() / 8) as u8,
             },
+            restart: match self.restart_interval() {
+                0 => None,
+                interval => Some(RestartHeader::whole_frame(interval)),
+            },
             tables: self.tables().to_bytes(),
             scan: self.scan(),
             max_payload_len,
@@ -57,6 +74,8 @@ pub struct Fragment {
 #[derive(Debug, Clone)]
 pub struct Fragments<'a> {
     header: MainHeader,
+    /// The same in every payload (see the module docs).
+    restart: Option<RestartHeader>,
     tables: [u8; QUANT_TABLES_LEN],
     scan: &'a [u8],
     max_payload_len: usize,
@@ -80,7 +99,7 @@ impl Fragments<'_> {
             return None;
         }
         let first = self.offset == 0;
-        let room = self.max_payload_len - MAIN_HEADER_LEN - first_overhead(first);
+        let room = self.max_payload_len - self.headers_len() - first_overhead(first);
         let rest = self.scan.get(self.offset..).unwrap_or_default();
         let data = rest.get(..room).unwrap_or(rest);
         let marker = data.len() == rest.len();
@@ -90,12 +109,19 @@ impl Fragments<'_> {
                 fragment_offset: self.offset as u32,
                 ..self.header
             },
+            restart: self.restart,
             quant_tables: first.then_some(&self.tables[..]),
             data,
         };
         self.offset += data.len();
         self.done = marker;
         Some((payload, marker))
+    }
+
+    /// Bytes every payload spends on headers before the quantization table
+    /// header.
+    fn headers_len(&self) -> usize {
+        MAIN_HEADER_LEN + self.restart.map_or(0, |_| RESTART_HEADER_LEN)
     }
 }
 
@@ -122,9 +148,8 @@ impl Iterator for Fragments<'_> {
             0
         } else {
             let rest = self.scan.len() - self.offset;
-            let room_first =
-                self.max_payload_len - MAIN_HEADER_LEN - first_overhead(self.offset == 0);
-            let room = self.max_payload_len - MAIN_HEADER_LEN;
+            let room = self.max_payload_len - self.headers_len();
+            let room_first = room - first_overhead(self.offset == 0);
             1 + rest.saturating_sub(room_first).div_ceil(room)
         };
         (n, Some(n))

@@ -1,5 +1,6 @@
-//! One RTP/JPEG payload (RFC 2435 section 3.1): the main JPEG header, in the
-//! first fragment of a frame the quantization table header, then scan bytes.
+//! One RTP/JPEG payload (RFC 2435 section 3.1): the main JPEG header, for
+//! types 64 and 65 the restart marker header, in the first fragment of a
+//! frame the quantization table header, then scan bytes.
 //!
 //! ```text
 //!  0               1               2               3
@@ -8,7 +9,11 @@
 //! +---------------+---------------+---------------+---------------+
 //! |     type      |       Q       |  width / 8    |  height / 8   |
 //! +---------------+---------------+---------------+---------------+
-//!   only when fragment offset = 0 and Q >= 128:
+//!   only when type is 64 or 65 (section 3.1.7), in every fragment:
+//! +-------------------------------+-+-+---------------------------+
+//! |   restart interval (16 bit)   |F|L|  restart count (14 bit)   |
+//! +-------------------------------+-+-+---------------------------+
+//!   only when fragment offset = 0 and Q >= 128 (section 3.1.8):
 //! +---------------+---------------+-------------------------------+
 //! |      MBZ      |   precision   |     length (of table data)    |
 //! +---------------+---------------+-------------------------------+
@@ -21,9 +26,15 @@
 //! one table among all components) and its receiver applies it to all three;
 //! we accept that too, so ffmpeg can send to us.
 //!
-//! Types 64..=127 would put a restart marker header after the main header;
-//! they, types 2..=63 and dynamic types 128..=255 are refused, as are 16-bit
-//! quantization tables: nothing we send or decode uses them.
+//! Types 64 and 65 are types 0 and 1 with restart markers in the scan; the
+//! restart marker header says how many MCUs lie between them (the JPEG DRI
+//! value). Its F, L and restart count let a receiver decode a frame in
+//! pieces; we send F = L = 1 and count [`RESTART_COUNT_WHOLE_FRAME`] (the
+//! pieces are not cut at restart markers) and, since the assembler always
+//! waits for the whole frame, accept any values without interpreting them.
+//! Types 2..=63 and 66..=127 (reserved layouts) and dynamic types 128..=255
+//! are refused, as are 16-bit quantization tables: nothing we send or decode
+//! uses them.
 
 use super::Subsampling;
 use byteorder::{BigEndian, ByteOrder};
@@ -31,6 +42,9 @@ use std::fmt;
 
 /// Size of the main JPEG header at the front of every payload.
 pub const MAIN_HEADER_LEN: usize = 8;
+/// Size of the restart marker header that types 64 and 65 carry in every
+/// payload.
+pub const RESTART_HEADER_LEN: usize = 4;
 /// Size of the quantization table header, without its tables.
 pub const QUANT_HEADER_LEN: usize = 4;
 /// Size of the in-band tables for types 0 and 1: two 8-bit tables.
@@ -40,6 +54,17 @@ pub const QUANT_TABLES_LEN: usize = 128;
 pub const Q_DYNAMIC: u8 = 255;
 /// Largest fragment offset the 24-bit field can hold.
 pub const MAX_FRAGMENT_OFFSET: u32 = 0x00ff_ffff;
+
+/// The restart count that, with F and L set, says the payloads are not cut at
+/// restart markers and the receiver must reassemble the whole frame before
+/// decoding it (RFC 2435 section 3.1.7). It is what the packetizer sends.
+pub const RESTART_COUNT_WHOLE_FRAME: u16 = 0x3fff;
+
+/// Added to a type code (0..=63) when a restart marker header follows the
+/// main header (types 64..=127, RFC 2435 section 3.1.3).
+const TYPE_RESTART_FLAG: u8 = 64;
+/// Lowest dynamic type (128..=255), defined by the session, not the RFC.
+const TYPE_DYNAMIC: u8 = 128;
 
 /// Lowest Q value whose tables travel in-band rather than being computed.
 const Q_IN_BAND: u8 = 128;
@@ -56,6 +81,19 @@ mod field {
     pub const WIDTH: usize = 6;
     pub const HEIGHT: usize = 7;
 }
+
+mod restart_field {
+    pub const INTERVAL: std::ops::Range<usize> = 0..2;
+    /// F (top bit), L (next bit) and the 14-bit restart count.
+    pub const FLAGS_AND_COUNT: std::ops::Range<usize> = 2..4;
+}
+
+/// The F bit of the restart marker header's second 16-bit word.
+const RESTART_FIRST: u16 = 0x8000;
+/// The L bit of the restart marker header's second 16-bit word.
+const RESTART_LAST: u16 = 0x4000;
+/// The restart count bits of the restart marker header's second word.
+const RESTART_COUNT_MASK: u16 = 0x3fff;
 
 mod quant_field {
     pub const MBZ: usize = 0;
@@ -84,7 +122,8 @@ pub struct MainHeader {
     pub type_specific: u8,
     /// Where this payload's scan bytes sit in the frame's scan.
     pub fragment_offset: u32,
-    /// The RFC 2435 type, 0 or 1.
+    /// The image layout: RFC 2435 type 0 or 1, or 64 or 65 when the payload
+    /// also has a restart marker header ([`Payload::restart`]).
     pub subsampling: Subsampling,
     /// 1..=99: tables scaled from Annex K; 128..=255: tables in-band.
     pub q: u8,
@@ -118,11 +157,44 @@ impl MainHeader {
     }
 }
 
+/// The restart marker header of types 64 and 65 (RFC 2435 section 3.1.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartHeader {
+    /// MCUs between restart markers: the image's DRI value, never 0. The
+    /// same in every payload of a frame.
+    pub interval: u16,
+    /// F: this payload starts a chunk of whole restart intervals.
+    pub first: bool,
+    /// L: this payload ends a chunk of whole restart intervals.
+    pub last: bool,
+    /// The index of the chunk's first restart interval in the frame (14
+    /// bits), or [`RESTART_COUNT_WHOLE_FRAME`] with F and L set when the
+    /// payloads are not cut at restart markers.
+    pub count: u16,
+}
+
+impl RestartHeader {
+    /// The header for a frame with restart interval `interval` cut without
+    /// regard to its restart markers, which is how the packetizer cuts: F and
+    /// L set, count [`RESTART_COUNT_WHOLE_FRAME`].
+    pub fn whole_frame(interval: u16) -> RestartHeader {
+        RestartHeader {
+            interval,
+            first: true,
+            last: true,
+            count: RESTART_COUNT_WHOLE_FRAME,
+        }
+    }
+}
+
 /// A parsed view of one RTP/JPEG payload, borrowing its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Payload<'a> {
     /// The main JPEG header.
     pub header: MainHeader,
+    /// The restart marker header, present exactly for types 64 and 65
+    /// (which is how [`Payload::emit`] chooses the type code).
+    pub restart: Option<RestartHeader>,
     /// The quantization table data, present exactly when the fragment offset
     /// is 0 and Q >= 128: 128 bytes (luma, chroma), 64 bytes (one table for
     /// both, as ffmpeg sends), or empty for "the tables this Q stood
@@ -139,8 +211,14 @@ impl<'a> Payload<'a> {
             .split_first_chunk::<MAIN_HEADER_LEN>()
             .ok_or(PayloadError::Truncated)?;
         let rtp_type = h[field::TYPE];
+        let has_restart = (TYPE_RESTART_FLAG..TYPE_DYNAMIC).contains(&rtp_type);
+        let layout = if has_restart {
+            rtp_type - TYPE_RESTART_FLAG
+        } else {
+            rtp_type
+        };
         let subsampling =
-            Subsampling::from_rtp_type(rtp_type).ok_or(PayloadError::UnsupportedType(rtp_type))?;
+            Subsampling::from_rtp_type(layout).ok_or(PayloadError::UnsupportedType(rtp_type))?;
         let q = h[field::Q];
         if q == 0 || (Q_RESERVED..Q_IN_BAND).contains(&q) {
             return Err(PayloadError::ReservedQ(q));
@@ -161,9 +239,31 @@ impl<'a> Payload<'a> {
             width_blocks: h[field::WIDTH],
             height_blocks: h[field::HEIGHT],
         };
+        // The restart marker header comes straight after the main header and
+        // before the quantization table header (RFC 2435 sections 3.1.7, 3.1.8).
+        let (restart, rest) = if has_restart {
+            let (r, rest) = rest
+                .split_first_chunk::<RESTART_HEADER_LEN>()
+                .ok_or(PayloadError::Truncated)?;
+            let interval = BigEndian::read_u16(&r[restart_field::INTERVAL]);
+            if interval == 0 {
+                return Err(PayloadError::ZeroRestartInterval);
+            }
+            let word = BigEndian::read_u16(&r[restart_field::FLAGS_AND_COUNT]);
+            let restart = RestartHeader {
+                interval,
+                first: word & RESTART_FIRST != 0,
+                last: word & RESTART_LAST != 0,
+                count: word & RESTART_COUNT_MASK,
+            };
+            (Some(restart), rest)
+        } else {
+            (None, rest)
+        };
         if header.fragment_offset != 0 || q < Q_IN_BAND {
             return Ok(Payload {
                 header,
+                restart,
                 quant_tables: None,
                 data: rest,
             });
@@ -184,6 +284,7 @@ impl<'a> Payload<'a> {
             0 if q == Q_DYNAMIC => Err(PayloadError::MissingQuantTables),
             0 | ONE_TABLE_LEN | QUANT_TABLES_LEN => Ok(Payload {
                 header,
+                restart,
                 quant_tables: Some(tables),
                 data,
             }),
@@ -193,14 +294,17 @@ impl<'a> Payload<'a> {
 
     /// Bytes [`Payload::emit`] writes.
     pub fn buffer_len(&self) -> usize {
+        let restart = self.restart.map_or(0, |_| RESTART_HEADER_LEN);
         let quant = self.quant_tables.map_or(0, |t| QUANT_HEADER_LEN + t.len());
-        MAIN_HEADER_LEN + quant + self.data.len()
+        MAIN_HEADER_LEN + restart + quant + self.data.len()
     }
 
     /// Writes the payload into `buf`, which must be exactly
     /// [`Payload::buffer_len`] bytes (a smaller one is a caller bug and
-    /// panics). The offset is written modulo 2^24 and the table length
-    /// modulo 2^16; the packetizer never produces larger ones.
+    /// panics). The offset is written modulo 2^24, the restart count modulo
+    /// 2^14 and the table length modulo 2^16; the packetizer never produces
+    /// larger ones. A restart interval of 0 is written as it is, and the
+    /// result does not parse.
     pub fn emit(&self, buf: &mut [u8]) {
         let (h, rest) = buf
             .split_first_chunk_mut::<MAIN_HEADER_LEN>()
@@ -210,11 +314,29 @@ impl<'a> Payload<'a> {
         h[field::OFFSET_HIGH] = high;
         h[field::OFFSET_MID] = mid;
         h[field::OFFSET_LOW] = low;
-        h[field::TYPE] = self.header.subsampling.rtp_type();
+        h[field::TYPE] = match self.restart {
+            Some(_) => self.header.subsampling.rtp_type() + TYPE_RESTART_FLAG,
+            None => self.header.subsampling.rtp_type(),
+        };
         h[field::Q] = self.header.q;
         h[field::WIDTH] = self.header.width_blocks;
         h[field::HEIGHT] = self.header.height_blocks;
         let mut rest = rest;
+        if let Some(restart) = self.restart {
+            let (r, after) = rest
+                .split_first_chunk_mut::<RESTART_HEADER_LEN>()
+                .expect("emit buffer smaller than buffer_len");
+            BigEndian::write_u16(&mut r[restart_field::INTERVAL], restart.interval);
+            let mut word = restart.count & RESTART_COUNT_MASK;
+            if restart.first {
+                word |= RESTART_FIRST;
+            }
+            if restart.last {
+                word |= RESTART_LAST;
+            }
+            BigEndian::write_u16(&mut r[restart_field::FLAGS_AND_COUNT], word);
+            rest = after;
+        }
         if let Some(tables) = self.quant_tables {
             let (qh, after) = rest
                 .split_first_chunk_mut::<QUANT_HEADER_LEN>()
@@ -243,9 +365,11 @@ impl<'a> Payload<'a> {
 pub enum PayloadError {
     /// Shorter than its headers, or a table length runs past the end.
     Truncated,
-    /// A type other than 0 or 1 (64/65 need restart markers, which we do
-    /// not support; 2..=63 are reserved; 128..=255 are session-defined).
+    /// A type other than 0, 1, 64 or 65 (2..=63 and 66..=127 are reserved
+    /// layouts; 128..=255 are session-defined).
     UnsupportedType(u8),
+    /// A restart marker header with interval 0, which RFC 2435 forbids.
+    ZeroRestartInterval,
     /// Q is 0 or 100..=127, which RFC 2435 reserves.
     ReservedQ(u8),
     /// Width or height is 0.
@@ -262,7 +386,8 @@ pub enum PayloadError {
     NoData,
     /// The fragment reaches past [`super::MAX_FRAME_LEN`] bytes of scan.
     FrameTooLarge,
-    /// Disagrees with other fragments of the same frame: a different header
+    /// Disagrees with other fragments of the same frame: a different header,
+    /// restart interval (or a restart marker header in some fragments only)
     /// or tables, different bytes where fragments overlap, or data past the
     /// end the marker packet set.
     Inconsistent,
@@ -274,11 +399,11 @@ impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PayloadError::Truncated => write!(f, "payload shorter than its headers"),
-            PayloadError::UnsupportedType(t @ 64..=127) => {
-                write!(f, "type {t} (restart markers) is not supported")
-            }
             PayloadError::UnsupportedType(t) => {
-                write!(f, "type {t} is not supported (only 0 and 1)")
+                write!(f, "type {t} is not supported (only 0, 1, 64 and 65)")
+            }
+            PayloadError::ZeroRestartInterval => {
+                write!(f, "restart marker header with restart interval 0")
             }
             PayloadError::ReservedQ(q) => write!(f, "Q {q} is reserved"),
             PayloadError::ZeroDimension => write!(f, "width or height is 0"),

@@ -21,6 +21,7 @@ fn trailing_eoi_from_the_sender_is_not_doubled() {
             width_blocks: 8,
             height_blocks: 6,
         },
+        restart: None,
         quant_tables: Some(&tables),
         data: &scan,
     };
@@ -63,6 +64,7 @@ fn with_scaled_q(jpeg: &[u8], q: u8, max_data: usize) -> Vec<Fragment> {
                     width_blocks: (image.width() / 8) as u8,
                     height_blocks: (image.height() / 8) as u8,
                 },
+                restart: None,
                 quant_tables: None,
                 data: chunk,
             };
@@ -95,6 +97,7 @@ fn static_q_tables_are_remembered() {
                 width_blocks: 8,
                 height_blocks: 6,
             },
+            restart: None,
             quant_tables: Some(quant),
             data: image.scan(),
         }
@@ -298,6 +301,7 @@ fn a_far_fragment_cannot_exceed_the_frame_limit() {
             width_blocks: 8,
             height_blocks: 6,
         },
+        restart: None,
         quant_tables: None,
         data: &[1, 2],
     }
@@ -372,6 +376,7 @@ fn too_many_pieces_are_refused() {
                 width_blocks: 8,
                 height_blocks: 6,
             },
+            restart: None,
             quant_tables: None,
             data: &[7],
         }

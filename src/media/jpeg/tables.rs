@@ -173,24 +173,34 @@ pub(crate) mod marker {
     pub(crate) const TEM: u8 = 0x01;
 }
 
-/// Length of what [`write_headers`] writes: SOI, two DQT, SOF0, four DHT, SOS.
+/// Length of what [`write_headers`] writes without a restart interval: SOI,
+/// two DQT, SOF0, four DHT, SOS.
 pub(crate) const HEADERS_LEN: usize =
     2 + 2 * (4 + 65) + 19 + 2 * (5 + 16 + 12) + 2 * (5 + 16 + 162) + 14;
+/// Length of the DRI segment [`write_headers`] adds for a restart interval.
+pub(crate) const DRI_SEGMENT_LEN: usize = 6;
 
 /// Writes the JPEG headers that go in front of an RFC 2435 scan, as appendix
-/// B's `MakeHeaders` lays them out (without restart interval): component ids
-/// 0, 1 and 2, luma on quantization and Huffman tables 0, chroma on 1.
+/// B's `MakeHeaders` lays them out: component ids 0, 1 and 2, luma on
+/// quantization and Huffman tables 0, chroma on 1, and, when
+/// `restart_interval` is not 0 (`MakeHeaders`' `dri`), a DRI segment between
+/// the DQT and SOF0 segments.
 pub(crate) fn write_headers(
     out: &mut Vec<u8>,
     subsampling: Subsampling,
     width: u16,
     height: u16,
+    restart_interval: u16,
     tables: &QuantTables,
 ) {
     out.extend_from_slice(&[0xff, marker::SOI]);
     for (id, table) in [(0u8, &tables.luma), (1u8, &tables.chroma)] {
         out.extend_from_slice(&[0xff, marker::DQT, 0, 67, id]);
         out.extend_from_slice(table);
+    }
+    if restart_interval != 0 {
+        out.extend_from_slice(&[0xff, marker::DRI, 0, 4]);
+        out.extend_from_slice(&restart_interval.to_be_bytes());
     }
     out.extend_from_slice(&[0xff, marker::SOF0, 0, 17, 8]);
     out.extend_from_slice(&height.to_be_bytes());
@@ -264,8 +274,21 @@ mod tests {
     #[test]
     fn headers_have_the_advertised_length() {
         let mut out = Vec::new();
-        write_headers(&mut out, Subsampling::Yuv420, 320, 240, &make_tables(75));
+        write_headers(&mut out, Subsampling::Yuv420, 320, 240, 0, &make_tables(75));
         assert_eq!(out.len(), HEADERS_LEN);
         assert_eq!(HEADERS_LEN, 605);
+        out.clear();
+        write_headers(
+            &mut out,
+            Subsampling::Yuv420,
+            320,
+            240,
+            20,
+            &make_tables(75),
+        );
+        assert_eq!(out.len(), HEADERS_LEN + DRI_SEGMENT_LEN);
+        // MakeDRIHeader's bytes, after SOI and the two DQT segments.
+        let dri = 2 + 2 * (4 + 65);
+        assert_eq!(&out[dri..dri + DRI_SEGMENT_LEN], &[0xff, 0xdd, 0, 4, 0, 20]);
     }
 }

@@ -5,12 +5,15 @@
 //! tests/data/jpeg/make-fixtures.sh (ffmpeg and libjpeg-turbo's cjpeg), e.g.
 //! `ffmpeg -f lavfi -i testsrc=size=64x48 -frames:v 1 -pix_fmt yuvj420p
 //! -huffman default ffmpeg-64x48-420.jpg` and
-//! `cjpeg -quality 75 -sample 2x1 64x48.ppm > cjpeg-64x48-422.jpg`.
+//! `cjpeg -quality 75 -sample 2x1 64x48.ppm > cjpeg-64x48-422.jpg`; the
+//! `*-restart` ones have a restart marker every MCU row (`cjpeg -restart 1`),
+//! as many webcams write them.
 //! "Decodes to the same pixels" is checked here without a decoder: the
-//! rebuilt file must carry the original's scan bytes, quantization tables,
-//! size and sampling unchanged, and use the standard Huffman tables the
-//! original used; only the header layout differs. (Decoding the rebuilt
-//! files with ffmpeg and djpeg, once, by hand, gave the original's pixels.)
+//! rebuilt file must carry the original's scan bytes (restart markers
+//! included), quantization tables, restart interval, size and sampling
+//! unchanged, and use the standard Huffman tables the original used; only
+//! the header layout differs. (Decoding the rebuilt files with ffmpeg and
+//! djpeg, once, by hand, gave the original's pixels.)
 
 use super::*;
 
@@ -30,9 +33,20 @@ pub(super) const FFMPEG_422_2X2: &[u8] = fixture!("ffmpeg-64x48-422-2x2.jpg");
 pub(super) const CJPEG_422: &[u8] = fixture!("cjpeg-64x48-422.jpg");
 pub(super) const CJPEG_420_LARGE: &[u8] = fixture!("cjpeg-320x240-420-q75.jpg");
 pub(super) const CJPEG_OPTIMIZED: &[u8] = fixture!("cjpeg-64x48-420-optimized.jpg");
+/// Restart interval 4 (one MCU row), travels as type 64.
+pub(super) const CJPEG_422_RESTART: &[u8] = fixture!("cjpeg-64x48-422-restart.jpg");
+/// Restart interval 20 (one MCU row), travels as type 65.
+pub(super) const CJPEG_420_RESTART: &[u8] = fixture!("cjpeg-320x240-420-restart.jpg");
 
 /// The fixtures RFC 2435 can carry.
-pub(super) const SENDABLE: [&[u8]; 4] = [FFMPEG_420, FFMPEG_420_LARGE, CJPEG_422, CJPEG_420_LARGE];
+pub(super) const SENDABLE: [&[u8]; 6] = [
+    FFMPEG_420,
+    FFMPEG_420_LARGE,
+    CJPEG_422,
+    CJPEG_420_LARGE,
+    CJPEG_422_RESTART,
+    CJPEG_420_RESTART,
+];
 
 /// A small deterministic generator (xorshift64), so failures reproduce.
 pub(super) struct XorShift(pub(super) u64);
@@ -76,6 +90,11 @@ pub(super) fn assert_same_image(rebuilt: &[u8], original: &[u8]) {
     let b = JpegImage::parse(original).unwrap();
     assert_eq!(a.scan(), b.scan(), "scan bytes");
     assert_eq!(a.tables(), b.tables(), "quantization tables");
+    assert_eq!(
+        a.restart_interval(),
+        b.restart_interval(),
+        "restart interval"
+    );
     assert_eq!((a.width(), a.height()), (b.width(), b.height()));
     assert_eq!(a.subsampling(), b.subsampling());
 }
@@ -102,12 +121,45 @@ fn fixtures_parse_as_expected() {
         (320, 240, Subsampling::Yuv420)
     );
     assert_eq!(i.scan().len(), 7265);
+    assert_eq!(i.restart_interval(), 0);
+
+    // The same pictures with a restart marker after every MCU row: 16x8
+    // pixel MCUs for 4:2:2, 16x16 for 4:2:0.
+    let i = JpegImage::parse(CJPEG_422_RESTART).unwrap();
+    assert_eq!(
+        (i.width(), i.height(), i.subsampling(), i.restart_interval()),
+        (64, 48, Subsampling::Yuv422, 4)
+    );
+    assert_eq!(restart_markers(i.scan()), [0xd0, 0xd1, 0xd2, 0xd3, 0xd4]);
+    let i = JpegImage::parse(CJPEG_420_RESTART).unwrap();
+    assert_eq!(
+        (i.width(), i.height(), i.subsampling(), i.restart_interval()),
+        (320, 240, Subsampling::Yuv420, 20)
+    );
+    assert_eq!(restart_markers(i.scan()).len(), 14);
+    assert_eq!(
+        i.tables(),
+        JpegImage::parse(CJPEG_420_LARGE).unwrap().tables()
+    );
+}
+
+/// The restart marker codes in a scan, in order.
+pub(super) fn restart_markers(scan: &[u8]) -> Vec<u8> {
+    scan.windows(2)
+        .filter(|w| w[0] == 0xff && (0xd0..=0xd7).contains(&w[1]))
+        .map(|w| w[1])
+        .collect()
 }
 
 #[test]
 fn libjpeg_quality_tables_are_make_tables() {
     // libjpeg scales Annex K the same way, so this checks the zig-zag order.
-    for jpeg in [CJPEG_422, CJPEG_420_LARGE] {
+    for jpeg in [
+        CJPEG_422,
+        CJPEG_420_LARGE,
+        CJPEG_422_RESTART,
+        CJPEG_420_RESTART,
+    ] {
         assert_eq!(*JpegImage::parse(jpeg).unwrap().tables(), make_tables(75));
     }
 }
@@ -168,6 +220,59 @@ fn rebuilt_file_is_make_headers_then_scan_then_eoi() {
     );
     assert_eq!(&jpeg[tables::HEADERS_LEN..jpeg.len() - 2], image.scan());
     assert_eq!(&jpeg[jpeg.len() - 2..], &[0xff, 0xd9]);
+}
+
+#[test]
+fn restart_interval_travels_as_type_64_or_65_and_comes_back_as_dri() {
+    let mut rng = XorShift(0x2435_2435_5eed_f00d);
+    for (jpeg, rtp_type, interval) in [(CJPEG_422_RESTART, 64, 4), (CJPEG_420_RESTART, 65, 20)] {
+        let image = JpegImage::parse(jpeg).unwrap();
+        let frags = fragments(jpeg, 500);
+        assert!(frags.len() > 1);
+        for (i, f) in frags.iter().enumerate() {
+            // Type, then the restart marker header straight after the main
+            // header: the interval, F = L = 1 and count 0x3fff.
+            assert_eq!(f.payload[4], rtp_type);
+            assert_eq!(&f.payload[8..12], &[0, interval, 0xff, 0xff]);
+            let p = Payload::parse(&f.payload).unwrap();
+            assert_eq!(p.restart, Some(RestartHeader::whole_frame(interval.into())));
+            // The quantization table header follows it in the first payload.
+            let quant = (i == 0).then_some(&[0, 0, 0, 128][..]);
+            assert_eq!(quant.map(|_| &f.payload[12..16]), quant);
+        }
+        for _ in 0..10 {
+            let mut shuffled = frags.clone();
+            rng.shuffle(&mut shuffled);
+            let out = feed(&mut FrameAssembler::new(), 3000, &shuffled);
+            assert_eq!(out.len(), 1);
+            assert_same_image(&out[0].jpeg, jpeg);
+            assert_eq!(
+                restart_markers(&out[0].jpeg),
+                restart_markers(image.scan()),
+                "restart markers carried unchanged"
+            );
+        }
+    }
+}
+
+#[test]
+fn rebuilt_file_with_restart_interval_has_dri_before_sof() {
+    let image = JpegImage::parse(CJPEG_422_RESTART).unwrap();
+    let out = feed(
+        &mut FrameAssembler::new(),
+        1,
+        &fragments(CJPEG_422_RESTART, 300),
+    );
+    let jpeg = &out[0].jpeg;
+    let headers = tables::HEADERS_LEN + tables::DRI_SEGMENT_LEN;
+    assert_eq!(jpeg.len(), headers + image.scan().len() + 2);
+    // SOI and two DQT segments as without restarts, then MakeHeaders' DRI
+    // segment, then SOF0.
+    assert_eq!(&jpeg[..7], &[0xff, 0xd8, 0xff, 0xdb, 0, 67, 0]);
+    assert_eq!(&jpeg[140..146], &[0xff, 0xdd, 0, 4, 0, 4]);
+    assert_eq!(&jpeg[146..150], &[0xff, 0xc0, 0, 17]);
+    assert_eq!(&jpeg[headers - 14..headers - 12], &[0xff, 0xda]);
+    assert_eq!(&jpeg[headers..jpeg.len() - 2], image.scan());
 }
 
 #[test]
@@ -285,13 +390,10 @@ fn jpegs_rfc_2435_cannot_carry_are_refused_with_the_reason() {
     let sos = segment_at(CJPEG_422, 0xda);
     assert_eq!(patched(sos + 11, &[1]), Err(JpegError::UnsupportedScan));
 
-    // A restart interval.
+    // A DRI segment whose length is not 4.
     let mut dri = CJPEG_422.to_vec();
-    dri.splice(sof..sof, [0xff, 0xdd, 0, 4, 0, 8]);
-    assert_eq!(JpegImage::parse(&dri), Err(JpegError::RestartInterval(8)));
-    let mut dri0 = CJPEG_422.to_vec();
-    dri0.splice(sof..sof, [0xff, 0xdd, 0, 4, 0, 0]);
-    assert!(JpegImage::parse(&dri0).is_ok());
+    dri.splice(sof..sof, [0xff, 0xdd, 0, 5, 0, 8, 0]);
+    assert_eq!(JpegImage::parse(&dri), Err(JpegError::BadSegment(0xdd)));
     // Grayscale: one component.
     let mut gray = CJPEG_422[..sof].to_vec();
     gray.extend_from_slice(&[0xff, 0xc0, 0, 11, 8, 0, 48, 0, 64, 1, 1, 0x11, 0]);
@@ -300,7 +402,8 @@ fn jpegs_rfc_2435_cannot_carry_are_refused_with_the_reason() {
         JpegImage::parse(&gray),
         Err(JpegError::UnsupportedComponents(1))
     );
-    // Garbage after EOI, a second scan, a restart marker in the scan.
+    // Garbage after EOI, a second scan, a restart marker in a scan without a
+    // restart interval, or before the scan.
     let mut trailing = CJPEG_422.to_vec();
     trailing.extend_from_slice(&[0, 0, 7]);
     assert_eq!(JpegImage::parse(&trailing), Err(JpegError::TrailingData));
@@ -310,6 +413,12 @@ fn jpegs_rfc_2435_cannot_carry_are_refused_with_the_reason() {
     assert_eq!(
         JpegImage::parse(&rst),
         Err(JpegError::UnexpectedMarker(0xd0))
+    );
+    let mut rst_header = CJPEG_422.to_vec();
+    rst_header.splice(sof..sof, [0xff, 0xd3]);
+    assert_eq!(
+        JpegImage::parse(&rst_header),
+        Err(JpegError::UnexpectedMarker(0xd3))
     );
     let mut two_scans = CJPEG_422.to_vec();
     two_scans.splice(eoi..eoi, CJPEG_422[sos..sos + 14].iter().copied());
@@ -324,14 +433,49 @@ fn jpegs_rfc_2435_cannot_carry_are_refused_with_the_reason() {
 }
 
 #[test]
-fn payload_limit_below_the_first_fragment_is_refused() {
+fn restart_interval_in_the_headers_is_kept() {
+    // A DRI segment anywhere before the scan, the last one counting; 0 turns
+    // restarts off. (The scan has no restart markers, which only a decoder
+    // would mind.)
+    let sof = segment_at(CJPEG_422, 0xc0);
+    let with_dri = |segments: &[[u8; 6]]| {
+        let mut v = CJPEG_422.to_vec();
+        v.splice(sof..sof, segments.iter().flatten().copied());
+        JpegImage::parse(&v).map(|i| i.restart_interval())
+    };
+    assert_eq!(with_dri(&[[0xff, 0xdd, 0, 4, 0, 8]]), Ok(8));
+    assert_eq!(with_dri(&[[0xff, 0xdd, 0, 4, 0xff, 0xff]]), Ok(0xffff));
+    assert_eq!(with_dri(&[[0xff, 0xdd, 0, 4, 0, 0]]), Ok(0));
     assert_eq!(
-        packetize(FFMPEG_420, MIN_PAYLOAD_LIMIT - 1).err(),
-        Some(JpegError::MaxPayloadTooSmall(MIN_PAYLOAD_LIMIT - 1))
+        with_dri(&[[0xff, 0xdd, 0, 4, 0, 8], [0xff, 0xdd, 0, 4, 0, 0]]),
+        Ok(0)
     );
-    let frags = fragments(FFMPEG_420, MIN_PAYLOAD_LIMIT);
+    // Without DRI segment, the restart fixtures' markers are refused.
+    assert_eq!(
+        JpegImage::parse(&without_segments(CJPEG_422_RESTART, 0xdd)),
+        Err(JpegError::UnexpectedMarker(0xd0))
+    );
+}
+
+#[test]
+fn payload_limit_below_the_first_fragment_is_refused() {
+    for jpeg in [FFMPEG_420, CJPEG_422_RESTART] {
+        assert_eq!(
+            packetize(jpeg, MIN_PAYLOAD_LIMIT - 1).err(),
+            Some(JpegError::MaxPayloadTooSmall(MIN_PAYLOAD_LIMIT - 1))
+        );
+    }
+    // The limit leaves room for a restart marker header, which images
+    // without a restart interval fill with scan.
+    let frags = fragments(CJPEG_422_RESTART, MIN_PAYLOAD_LIMIT);
     assert_eq!(frags[0].payload.len(), MIN_PAYLOAD_LIMIT);
     assert_eq!(Payload::parse(&frags[0].payload).unwrap().data.len(), 1);
+    let frags = fragments(FFMPEG_420, MIN_PAYLOAD_LIMIT);
+    assert_eq!(frags[0].payload.len(), MIN_PAYLOAD_LIMIT);
+    assert_eq!(
+        Payload::parse(&frags[0].payload).unwrap().data.len(),
+        1 + RESTART_HEADER_LEN
+    );
 }
 
 #[test]
@@ -359,7 +503,7 @@ fn errors_read_well() {
         .to_string()
         .contains("standard"));
     assert_eq!(
-        Rejected::Malformed(PayloadError::UnsupportedType(64)).to_string(),
-        "malformed RTP/JPEG payload: type 64 (restart markers) is not supported"
+        Rejected::Malformed(PayloadError::UnsupportedType(66)).to_string(),
+        "malformed RTP/JPEG payload: type 66 is not supported (only 0, 1, 64 and 65)"
     );
 }

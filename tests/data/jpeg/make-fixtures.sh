@@ -14,6 +14,11 @@
 #                 tables, Y 2x1 (4:2:2) or 2x2 (4:2:0).
 # *-optimized     libjpeg-turbo with optimized (non-standard) Huffman tables,
 #                 which RFC 2435 cannot carry.
+# *-restart       libjpeg-turbo with a DRI segment and a restart marker after
+#                 every MCU row (`-restart 1`), as many USB webcams write their
+#                 MJPEG frames: restart interval 4 (64x48 4:2:2, RFC 2435 type
+#                 64) and 20 (320x240 4:2:0, type 65). The 320x240 one decodes
+#                 to the same pixels as cjpeg-320x240-420-q75.jpg.
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
@@ -30,3 +35,5 @@ ff -f lavfi -i testsrc=size=320x240 -frames:v 1 "$tmp/320x240.ppm"
 cjpeg -quality 75 -sample 2x1 "$tmp/64x48.ppm" > cjpeg-64x48-422.jpg
 cjpeg -quality 75 -sample 2x2 "$tmp/320x240.ppm" > cjpeg-320x240-420-q75.jpg
 cjpeg -quality 75 -sample 2x2 -optimize "$tmp/64x48.ppm" > cjpeg-64x48-420-optimized.jpg
+cjpeg -quality 75 -sample 2x1 -restart 1 "$tmp/64x48.ppm" > cjpeg-64x48-422-restart.jpg
+cjpeg -quality 75 -sample 2x2 -restart 1 "$tmp/320x240.ppm" > cjpeg-320x240-420-restart.jpg
