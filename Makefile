@@ -1,6 +1,6 @@
 # The usual entry points. `make demo` and `make test` install missing system
 # packages first (apt, with sudo when not root).
-.PHONY: demo test deps build bench-registry bench-media hw-test hw-test-vm clean
+.PHONY: demo test deps build bench-registry bench-media bench-hw hw-test hw-test-vm clean
 
 deps:
 	@bash scripts/deps.sh
@@ -32,6 +32,9 @@ bench-registry: deps
 
 bench-media: deps
 	bash peer/bench/media.sh
+
+bench-hw: deps
+	bash hw-tests/bench.sh
 
 clean:
 	cargo clean

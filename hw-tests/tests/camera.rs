@@ -195,3 +195,79 @@ fn mjpeg_camera_frames_go_out_as_they_are() {
     let _ = feeder.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A call whose one side uses the camera and the sound card both ways:
+/// bob's tone goes to alice's speaker (loopback subdevice 1), comes back
+/// through alice's microphone (the loopback's capture side) and reaches bob,
+/// who saves it; alice's camera pictures reach bob too.
+#[test]
+fn call_with_camera_speaker_and_microphone() {
+    use peercall::media::tone::{dominant_frequency, TONE_HZ};
+    let Ok(cam) = camera("PEERCALL_HW_CAMERA", Some("/dev/video0")) else {
+        eprintln!("skipped: no camera; run on a board with one, or make hw-test-vm");
+        return;
+    };
+    if !Path::new("/proc/asound/Loopback").exists() {
+        eprintln!("skipped: no snd-aloop Loopback card; make hw-test-vm provides one");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("peercall-hw-av-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let (vout, aout) = (
+        format!("file:{}", dir.join("bob.mjpeg").display()),
+        format!("wav:{}", dir.join("bob.wav").display()),
+    );
+    let (mut bob, _) = start_peer_with(
+        "bob",
+        &registry,
+        &[
+            "--auto-accept",
+            "--video",
+            "none",
+            "--audio-in",
+            "tone",
+            "--video-out",
+            &vout,
+            "--audio-out",
+            &aout,
+        ],
+    );
+    bob.expect("registered as bob");
+    let video = format!("v4l2:{}", cam.display());
+    let (code, said, err) = call_once(
+        "bob",
+        "alice",
+        &registry,
+        &[
+            "--video",
+            &video,
+            "--audio-in",
+            "alsa:hw:Loopback,1,1",
+            "--audio-out",
+            "alsa:hw:Loopback,0,1",
+            "--seconds",
+            "6",
+        ],
+    );
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(
+        said.contains("microphone alsa:hw:Loopback,1,1")
+            || said.contains("microphone hw:Loopback,1,1"),
+        "{said}"
+    );
+    bob.expect("quality report (call with alice");
+    let data = std::fs::read(dir.join("bob.mjpeg")).unwrap();
+    assert!(
+        peercall::media::mjpeg::images(&data).count() >= MIN_FRAMES,
+        "{said}"
+    );
+    let mut r = hound::WavReader::open(dir.join("bob.wav")).unwrap();
+    let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+    // The last half: the loop is full by then.
+    let tail = &pcm[pcm.len() / 2..];
+    let f = dominant_frequency(tail, 100.0, 4000.0);
+    assert!((f - TONE_HZ).abs() <= 5.0, "{f} Hz came back\n{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

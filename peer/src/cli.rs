@@ -30,6 +30,7 @@ USAGE:
     peercall lookup NAME --registry HOST:PORT
     peercall demo [--seconds N]
     peercall devices
+    peercall selftest [--loop-out DEVICE --loop-in DEVICE]
     peercall help | --help | --version
 
 run      register NAME with the registry and stay registered (pings, reconnects
@@ -70,7 +71,12 @@ call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          non-zero with one line when the call fails (see exit codes)
 list     print one line per registered peer: NAME IP:PORT
 lookup   print NAME IP:PORT and exit 0, or `NAME: not registered` on stderr and exit 1
-devices  list the cameras (formats, sizes, frame rates) this machine has
+devices  list the cameras (formats, sizes, frame rates) and sound cards
+selftest check this board's devices: frames from each camera decode, each sound
+         card opens at 48 kHz, a tone comes back through a loopback (snd-aloop,
+         or a cable: --loop-out alsa-device --loop-in alsa-device) with its round
+         trip and clock drift, and a local call runs end to end; prints a table,
+         exit 0 when nothing failed, 1 otherwise
 demo     a registry and two peers on this machine: register, list, look up, call,
          N seconds (default 5) of two-way video and audio, quality reports, hang up,
          unregister; needs peercall-registry beside this program
@@ -133,6 +139,11 @@ pub enum Command {
     Call(RunOptions),
     /// `peercall devices`.
     Devices,
+    /// `peercall selftest`.
+    Selftest {
+        /// A loopback to test sound through: (playback device, capture device).
+        loop_devices: Option<(String, String)>,
+    },
     /// `peercall demo`.
     Demo {
         /// How long the demo call's media runs.
@@ -226,6 +237,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut media_set = false;
     let mut video_given = false;
     let mut audio_in_given = false;
+    let mut loop_out: Option<String> = None;
+    let mut loop_in: Option<String> = None;
     let mut audio_out_given = false;
     if let Some(spec) = std::env::var_os("PEERCALL_IMPAIR") {
         let spec = spec.to_string_lossy();
@@ -348,6 +361,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 let v = value(&mut p, "--impair")?;
                 media.impair = Some(ImpairConfig::parse(&v).map_err(|e| format!("--impair: {e}"))?);
             }
+            Long("loop-out") => loop_out = Some(value(&mut p, "--loop-out")?),
+            Long("loop-in") => loop_in = Some(value(&mut p, "--loop-in")?),
             Long("size") => {
                 media_set = true;
                 media.size = parse_size(&value(&mut p, "--size")?)?;
@@ -592,9 +607,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Ok(Command::Devices)
         }
+        "selftest" => {
+            no_extra("selftest", &positional)?;
+            calls_only("selftest")?;
+            let loop_devices = match (loop_out, loop_in) {
+                (Some(o), Some(i)) => Some((o, i)),
+                (None, None) => None,
+                _ => {
+                    return Err(
+                        "--loop-out and --loop-in go together: the playback and capture devices a cable (or snd-aloop) connects".into(),
+                    )
+                }
+            };
+            Ok(Command::Selftest { loop_devices })
+        }
         "help" => Ok(Command::Print(HELP.into())),
         other => Err(format!(
-            "unknown command '{other}'; the commands are run, call, list, lookup, devices, demo and help"
+            "unknown command '{other}'; the commands are run, call, list, lookup, devices, selftest, demo and help"
         )),
     }
 }

@@ -12,6 +12,7 @@ mod media;
 mod oneshot;
 mod registry_addr;
 mod run;
+mod selftest;
 mod sound;
 
 use std::process::ExitCode;
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
         cli::Command::Call(o) => run::run(o),
         cli::Command::Demo { seconds } => demo::run(seconds),
         cli::Command::Devices => devices::run(),
+        cli::Command::Selftest { loop_devices } => selftest::run(loop_devices),
         cli::Command::List { registry } => oneshot::list(&registry),
         cli::Command::Lookup { name, registry } => oneshot::lookup(&registry, &name),
     };
