@@ -13,6 +13,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Release builds: the VM emulates the CPU, and unoptimized pixel loops would
 # starve the calls of time.
 cargo build --release -q -p peercall-peer -p peercall-registry
+# Built once with errors shown (a test that does not compile fails here, not
+# by silently dropping out of the list below).
+cargo test --release -q -p peercall-hw-tests --no-run
 mapfile -t tests < <(cargo test --release -q -p peercall-hw-tests --no-run --message-format=json 2>/dev/null |
 	python3 -c '
 import json, sys
@@ -23,9 +26,10 @@ for line in sys.stdin:
         continue
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["executable"])
-')
+' | sort -t/ -k1 | awk -F/ '{print $NF "\t" $0}' | sort | cut -f2)
 [ ${#tests[@]} -gt 0 ] || { echo "hw-test-vm: no test executables were built" >&2; exit 1; }
 
+# Sorted by name: unplug (which takes vivid's camera away) runs last.
 # The guest runs this: each test executable in turn, one test at a time (the
 # devices are shared), with the VM's MJPEG camera named.
 script='status=0

