@@ -38,3 +38,6 @@ bench-hw: deps
 
 clean:
 	cargo clean
+
+# ARM builds, Debian packages and services (cross/README.md).
+-include cross/cross.mk
