@@ -142,4 +142,29 @@ mod tests {
         assert!(lines[3].contains("not used by peercall"));
         assert!(lines[3].contains("16x16 to 1920x1080"));
     }
+
+    #[test]
+    fn sound_cards_are_listed_with_the_names_to_give() {
+        use crate::sound::PcmInfo;
+        assert!(sound_lines(&[])[0].contains("none"));
+        let card = CardInfo {
+            index: 1,
+            id: "Headset".into(),
+            name: "USB Headset".into(),
+            pcms: vec![PcmInfo {
+                device: 0,
+                name: "USB Audio".into(),
+                playback: true,
+                capture: false,
+                hw: "hw:CARD=Headset,DEV=0".into(),
+                plughw: "plughw:CARD=Headset,DEV=0".into(),
+            }],
+        };
+        let lines = sound_lines(&[card]);
+        assert_eq!(lines[1], "  card 1 Headset (USB Headset)");
+        assert_eq!(
+            lines[2],
+            "    device 0 USB Audio: --audio-out alsa:plughw:CARD=Headset,DEV=0"
+        );
+    }
 }

@@ -3,8 +3,8 @@
 //! to); each sound card must open at 48 kHz with 20 ms periods both ways;
 //! where a loopback exists (the snd-aloop card, or a cable from output to
 //! input on `--loop-out`/`--loop-in`), a tone is played and captured back,
-//! its frequency checked and the round trip and the capture clock's drift
-//! measured; and a local call runs the whole encode, send, receive and
+//! its frequency checked and the round trip and the capture and playback
+//! clocks' drift measured; and a local call runs the whole encode, send, receive and
 //! decode pipeline with the real devices where there are some. It prints a
 //! table of results with the figures, and for each failure what to do. The
 //! hw-tests run it and read the table.
@@ -174,13 +174,29 @@ fn check_cards(rows: &mut Vec<Row>) {
                     continue;
                 }
                 let check = format!("sound {} {dir} ({})", p.hw, c.name);
-                let (hw, plug) = if dir == "capture" {
-                    (Capture::open(&p.hw).err(), Capture::open(&p.plughw).err())
+                let (hw, plug, range) = if dir == "capture" {
+                    (
+                        Capture::open(&p.hw).err(),
+                        Capture::open(&p.plughw).err(),
+                        sound::rate_range(&p.hw, sound::Stream::Capture),
+                    )
                 } else {
-                    (Playback::open(&p.hw).err(), Playback::open(&p.plughw).err())
+                    (
+                        Playback::open(&p.hw).err(),
+                        Playback::open(&p.plughw).err(),
+                        sound::rate_range(&p.hw, sound::Stream::Playback),
+                    )
                 };
+                let rates = range.map_or(String::new(), |(lo, hi)| {
+                    format!(" (the hardware takes {lo} to {hi} Hz)")
+                });
                 rows.push(match (hw, plug) {
-                    (None, _) => row(true, check, "48000 Hz, 20 ms periods".into(), ""),
+                    (None, _) => row(
+                        true,
+                        check,
+                        format!("48000 Hz, 20 ms periods{rates}"),
+                        "",
+                    ),
                     (Some(e), None) => Row {
                         result: "PASS",
                         check,
@@ -224,6 +240,15 @@ fn check_loop(out: &str, inp: &str) -> Vec<Row> {
     });
     let mut f = vec![0i16; FRAME_SAMPLES];
     let mut click_at = None;
+    // The speaker's pace: samples it has played (written minus still
+    // queued) against the system clock, between two points in the run.
+    let played = |play: &Playback, written: usize| {
+        (
+            Instant::now(),
+            written as i64 * FRAME_SAMPLES as i64 - play.delay_frames().unwrap_or(0),
+        )
+    };
+    let mut paced_from = None;
     for i in 0..total {
         f.fill(0);
         if (QUIET_FRAMES..QUIET_FRAMES + TONE_FRAMES).contains(&i) {
@@ -239,12 +264,20 @@ fn check_loop(out: &str, inp: &str) -> Vec<Row> {
         if play.write_frame(&f).is_err() {
             break;
         }
+        if i == QUIET_FRAMES {
+            paced_from = Some(played(&play, i + 1));
+        }
         if i == QUIET_FRAMES * 2 + TONE_FRAMES {
             // The round trip a call sees: from handing the click to the card
             // (its buffer included) to the moment it is captured.
             click_at = Some(Instant::now());
         }
     }
+    let played_rate = paced_from.map(|(t0, p0)| {
+        let (t1, p1) = played(&play, total);
+        (p1 - p0) as f64 / t1.duration_since(t0).as_secs_f64().max(1e-3)
+    });
+    let underruns = play.underruns();
     let Ok((frames, took, overruns)) = capturing.join() else {
         return vec![row(
             false,
@@ -291,16 +324,25 @@ fn check_loop(out: &str, inp: &str) -> Vec<Row> {
             "check the loopback",
         ),
     });
-    let rate = (frames.len() * FRAME_SAMPLES) as f64 / took.as_secs_f64().max(1e-3);
-    let ppm = (rate / f64::from(RATE) - 1.0) * 1e6;
-    rows.push(Row {
+    // A clock is measured, not judged: its drift is what the jitter buffer absorbs.
+    let clock = |which: &str, rate: f64, xruns: String| Row {
         result: "PASS",
-        check: format!("{name}: capture clock"),
+        check: format!("{name}: {which} clock"),
         figures: format!(
-            "{rate:.0} samples/s, {ppm:+.0} ppm against the system clock; {overruns} overruns"
+            "{rate:.0} samples/s, {:+.0} ppm against the system clock; {xruns}",
+            (rate / f64::from(RATE) - 1.0) * 1e6
         ),
         hint: None,
-    });
+    };
+    let captured_rate = (frames.len() * FRAME_SAMPLES) as f64 / took.as_secs_f64().max(1e-3);
+    rows.push(clock(
+        "capture",
+        captured_rate,
+        format!("{overruns} overruns"),
+    ));
+    if let Some(rate) = played_rate {
+        rows.push(clock("playback", rate, format!("{underruns} underruns")));
+    }
     rows
 }
 
@@ -453,5 +495,43 @@ pub fn run(loop_devices: Option<(String, String)>) -> u8 {
         crate::exit::OK
     } else {
         1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::FormatInfo;
+
+    #[test]
+    fn a_libcamera_only_camera_is_recognised_and_explained() {
+        let cam = CameraInfo {
+            path: "/dev/video0".into(),
+            card: "unicam".into(),
+            driver: "unicam".into(),
+            formats: vec![FormatInfo {
+                fourcc: "pBAA".into(),
+                description: "10-bit Bayer".into(),
+                usable: None,
+                sizes: Vec::new(),
+                range: None,
+            }],
+        };
+        let r = check_camera(&cam);
+        assert_eq!(r.result, "FAIL");
+        assert!(r.hint.unwrap().contains("libcamera"));
+    }
+
+    #[test]
+    fn a_camera_without_usable_formats_is_skipped_with_a_reason() {
+        let cam = CameraInfo {
+            path: "/dev/video9".into(),
+            card: "codec".into(),
+            driver: "bcm2835-codec".into(),
+            formats: Vec::new(),
+        };
+        let r = check_camera(&cam);
+        assert_eq!(r.result, "SKIP");
+        assert!(r.hint.unwrap().contains("neither MJPEG nor YUYV"));
     }
 }

@@ -561,6 +561,18 @@ impl Device {
     }
 }
 
+/// The sample rates a device accepts, lowest and highest, for `peercall
+/// selftest`; `None` when it cannot be opened (busy, absent).
+pub fn rate_range(device: &str, stream: Stream) -> Option<(u32, u32)> {
+    if device.is_empty() || device.chars().any(char::is_control) {
+        return None;
+    }
+    let cname = CString::new(device).ok()?;
+    let pcm = PCM::open(&cname, stream.direction(), true).ok()?;
+    let hw = HwParams::any(&pcm).ok()?;
+    Some((hw.get_rate_min().ok()?, hw.get_rate_max().ok()?))
+}
+
 /// Sets the device up for the pipeline's format and returns its channels.
 fn configure(pcm: &PCM, device: &str, stream: Stream) -> Result<u32, SoundError> {
     let setup = |call: &'static str| {

@@ -337,3 +337,27 @@ fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn no_video_leaves_video_out_of_the_call_both_ways() {
+    let reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let (mut bob, _) = start_peer_with("bob", &registry, &["--auto-accept"]);
+    bob.expect("registered as bob");
+    let (code, out, err) = call_once("bob", "alice", &registry, &["--no-video", "--seconds", "2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let flowing = out
+        .lines()
+        .find(|l| l.starts_with("media flowing:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(!flowing.contains("MJPEG"), "{flowing}");
+    assert!(flowing.contains("Opus"), "{flowing}");
+    bob.expect("quality report (call with alice");
+    let video = bob.expect("  video:");
+    assert!(
+        video.contains("sent 0 frames") && video.contains("received 0"),
+        "{video}"
+    );
+    let audio = bob.expect("  audio:");
+    assert!(!audio.contains("played 0,"), "{audio}");
+}
