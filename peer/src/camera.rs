@@ -218,8 +218,9 @@ pub struct Camera {
 pub enum Captured<'a> {
     /// A JPEG image from the camera, ready to send.
     Jpeg(&'a [u8]),
-    /// A YUYV picture, `stride` bytes a row.
-    Yuyv {
+    /// A raw picture in the stream's format (YUYV, I420 or NV12),
+    /// `stride` bytes a row of its first plane.
+    Raw {
         /// The bytes.
         data: &'a [u8],
         /// Bytes per row.
@@ -236,8 +237,13 @@ pub struct CameraStream {
 
 impl Camera {
     /// Opens the camera at `path` in the mode closest to `width` x `height`
-    /// at `fps`. The error is one sentence for the user.
-    pub fn open(path: &Path, width: u32, height: u32, fps: u32) -> Result<Camera, String> {
+    /// at `fps`, in pixel format `only` when given. The error is one sentence
+    /// for the user.
+    pub fn open(
+        path: &Path,
+        (width, height, fps): (u32, u32, u32),
+        only: Option<PixelFormat>,
+    ) -> Result<Camera, String> {
         let shown = path.display();
         let dev = Device::with_path(path).map_err(|e| {
             format!("camera {shown} cannot be opened ({e}); `peercall devices` lists the cameras, --video test sends a test pattern instead")
@@ -245,11 +251,19 @@ impl Camera {
         is_capture(&dev).map_err(|e| {
             format!("{shown} is not a camera ({e}); `peercall devices` lists the cameras")
         })?;
-        let offered = modes(&dev, width, height)
+        let mut offered = modes(&dev, width, height)
             .map_err(|e| format!("camera {shown}: cannot list its formats ({e})"))?;
+        if let Some(f) = only {
+            offered.retain(|m| m.format == f);
+            if offered.is_empty() {
+                return Err(format!(
+                    "camera {shown} does not offer {f} (--camera-format); `peercall devices` shows what it offers"
+                ));
+            }
+        }
         let Some(want) = choose(&offered, width, height, fps) else {
             return Err(format!(
-                "camera {shown} offers neither MJPEG nor YUYV at a size RTP/JPEG can carry (multiples of 8 up to 2040); `peercall devices` shows what it offers"
+                "camera {shown} offers neither MJPEG nor YUYV, I420 or NV12 at a size RTP/JPEG can carry (multiples of 8 up to 2040); `peercall devices` shows what it offers"
             ));
         };
         let set = dev
@@ -368,7 +382,7 @@ impl CameraStream {
             PixelFormat::Mjpeg => {
                 Captured::Jpeg(mjpeg_image(data).ok_or(CaptureFailure::BadFrame)?)
             }
-            PixelFormat::Yuyv => Captured::Yuyv { data, stride },
+            _ => Captured::Raw { data, stride },
         };
         Ok((at, frame))
     }

@@ -5,6 +5,7 @@ use crate::media::{
     AudioSink, AudioSource, MediaOptions, VideoSink, VideoSource, DEFAULT_CAMERA, MAX_FPS,
 };
 use crate::registry_addr::RegistryAddr;
+use peercall::media::capture::PixelFormat;
 use peercall::media::impair::ImpairConfig;
 use peercall::wire::Name;
 use std::ffi::OsString;
@@ -56,7 +57,9 @@ run      register NAME with the registry and stay registered (pings, reconnects
          pattern carrying frame number and capture time; file: an MJPEG file sent
          as it is, looped), --size WxH and --fps N (the picture asked for, default
          640x480 at 30; a camera gives its closest), --no-video / --no-audio (no
-         such stream either way), --audio-in tone|none|wav:PATH (default tone: 440 Hz
+         such stream either way), --camera-format mjpeg|yuyv|i420|nv12 (capture
+         only in that format; default: the camera's MJPEG when it has the size,
+         else the raw format cheapest to encode), --audio-in tone|none|wav:PATH (default tone: 440 Hz
          with a mark every second; wav: 48 kHz 16-bit, looped), --video-out null|file:PATH
          (received frames as an MJPEG stream), --audio-out null|wav:PATH,
          --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
@@ -378,6 +381,21 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                         ))
                     }
                 };
+            }
+            Long("camera-format") => {
+                media_set = true;
+                let v = value(&mut p, "--camera-format")?;
+                media.camera_format = Some(match v.to_ascii_lowercase().as_str() {
+                    "mjpeg" => PixelFormat::Mjpeg,
+                    "yuyv" => PixelFormat::Yuyv,
+                    "i420" => PixelFormat::I420,
+                    "nv12" => PixelFormat::Nv12,
+                    _ => {
+                        return Err(format!(
+                            "--camera-format takes mjpeg, yuyv, i420 or nv12 (got '{v}')"
+                        ))
+                    }
+                });
             }
             Long("no-video") => {
                 media_set = true;

@@ -29,7 +29,7 @@ pub fn camera_lines(cams: &[CameraInfo]) -> Vec<String> {
         for f in &cam.formats {
             let how = match f.usable {
                 Some(PixelFormat::Mjpeg) => "sent as it is",
-                Some(PixelFormat::Yuyv) => "encoded to JPEG",
+                Some(_) => "encoded to JPEG",
                 None => "not used by peercall",
             };
             let mut sizes: Vec<String> = f

@@ -7,7 +7,7 @@
 
 use crate::camera::{Camera, CameraStream, CaptureFailure, Captured};
 use crate::sound;
-use peercall::media::capture::{yuyv_to_i420, PixelFormat};
+use peercall::media::capture::{raw_to_i420, PixelFormat};
 use peercall::media::impair::{ImpairConfig, Impairment};
 use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
 use peercall::media::jpeg::{packetize, FrameAssembler, JpegFrame};
@@ -198,6 +198,8 @@ pub struct MediaOptions {
     pub no_video: bool,
     /// `--no-audio`: no audio stream at all, either way.
     pub no_audio: bool,
+    /// `--camera-format`: capture only in this pixel format.
+    pub camera_format: Option<PixelFormat>,
     /// The video source was not given and no camera was found: say so.
     pub video_defaulted: bool,
     /// The sound source or sink was not given and there is no sound card:
@@ -252,6 +254,7 @@ impl Default for MediaOptions {
             no_video: false,
             no_audio: false,
             video_defaulted: false,
+            camera_format: None,
             video_auto: false,
             audio_defaulted: false,
         }
@@ -855,6 +858,7 @@ impl MediaSession {
             );
             let jpeg_quality = opts.jpeg_quality;
             let source = opts.video.clone();
+            let camera_format = opts.camera_format;
             let st = video_state.clone();
             threads.push(spawn(
                 "video-tx",
@@ -863,7 +867,7 @@ impl MediaSession {
                         sock,
                         video_to,
                         media,
-                        (source, file_frames, jpeg_quality),
+                        (source, file_frames, jpeg_quality, camera_format),
                         &st,
                         &stop,
                         &q,
@@ -1060,18 +1064,19 @@ impl Frames {
         source: &VideoSource,
         file: Option<Vec<Vec<u8>>>,
         media: &MediaDescription,
-        jpeg_quality: u8,
+        (jpeg_quality, camera_format): (u8, Option<PixelFormat>),
     ) -> Result<Frames, String> {
         let enc = || YuvJpegEncoder::new(jpeg_quality).map_err(|e| e.to_string());
         let (w, h) = (media.video.width, media.video.height);
         Ok(match (source, file) {
             (_, Some(frames)) => Frames::File(frames),
             (VideoSource::Camera(path), None) => {
-                let cam = Camera::open(path, w.into(), h.into(), media.video.fps.into())?;
+                let size = (w.into(), h.into(), media.video.fps.into());
+                let cam = Camera::open(path, size, camera_format)?;
                 let mode = cam.mode();
                 let how = match mode.format {
                     PixelFormat::Mjpeg => "sent as the camera makes them",
-                    PixelFormat::Yuyv => "encoded to JPEG here",
+                    _ => "encoded to JPEG here",
                 };
                 println!("camera {}: {mode}, {how}", path.display());
                 Frames::Camera {
@@ -1139,10 +1144,11 @@ impl Frames {
                         jpeg.extend_from_slice(image);
                         return Next::Frame(at);
                     }
-                    Ok((at, Captured::Yuyv { data, stride })) => {
-                        let encoded = yuyv_to_i420(data, mode.width, mode.height, stride, pic)
-                            .map_err(|e| e.to_string())
-                            .and_then(|()| enc.encode(pic).map_err(|e| e.to_string()));
+                    Ok((at, Captured::Raw { data, stride })) => {
+                        let encoded =
+                            raw_to_i420(mode.format, data, mode.width, mode.height, stride, pic)
+                                .map_err(|e| e.to_string())
+                                .and_then(|()| enc.encode(pic).map_err(|e| e.to_string()));
                         return match encoded {
                             Ok(j) => {
                                 *jpeg = j;
@@ -1180,14 +1186,19 @@ fn video_tx(
     sock: UdpSocket,
     to: SocketAddr,
     media: MediaDescription,
-    (source, file, jpeg_quality): (VideoSource, Option<Vec<Vec<u8>>>, u8),
+    (source, file, jpeg_quality, camera_format): (
+        VideoSource,
+        Option<Vec<Vec<u8>>>,
+        u8,
+        Option<PixelFormat>,
+    ),
     state: &Mutex<StreamState>,
     stop: &Stop,
     q: &Mutex<Quality>,
 ) {
     let fps = u32::from(media.video.fps.max(1));
     let period = Duration::from_secs(1) / fps;
-    let mut frames = match Frames::open(&source, file, &media, jpeg_quality) {
+    let mut frames = match Frames::open(&source, file, &media, (jpeg_quality, camera_format)) {
         Ok(f) => f,
         Err(e) => {
             println!("video not sent: {e}");

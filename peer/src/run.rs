@@ -151,7 +151,7 @@ fn prepare_camera(media: &mut MediaOptions) -> Result<MediaDescription, u8> {
         return Ok(offer);
     }
     let (w, h, fps) = (offer.video.width, offer.video.height, offer.video.fps);
-    match Camera::open(path, w.into(), h.into(), fps.into()) {
+    match Camera::open(path, (w.into(), h.into(), fps.into()), media.camera_format) {
         Ok(cam) => {
             let mode = cam.mode();
             println!(

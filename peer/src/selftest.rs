@@ -14,7 +14,7 @@ use crate::media::{
     AudioSink, AudioSource, Endpoints, MediaOptions, MediaSession, VideoSink, VideoSource,
 };
 use crate::sound::{self, Capture, Playback, FRAME_SAMPLES, RATE};
-use peercall::media::capture::{yuyv_to_i420, PixelFormat};
+use peercall::media::capture::{raw_to_i420, PixelFormat};
 use peercall::media::pattern::Yuv420;
 use peercall::media::tone::dominant_frequency;
 use peercall::wire::MediaPorts;
@@ -81,10 +81,10 @@ fn check_camera(cam: &CameraInfo) -> Row {
     if cam.formats.iter().all(|f| f.usable.is_none()) {
         return skip(
             &name,
-            "offers neither MJPEG nor YUYV (not a webcam peercall can use)",
+            "offers neither MJPEG nor YUYV, I420 or NV12 (not a webcam peercall can use)",
         );
     }
-    let opened = Camera::open(&cam.path, 640, 480, 30).and_then(|c| {
+    let opened = Camera::open(&cam.path, (640, 480, 30), None).and_then(|c| {
         let mode = c.mode();
         c.stream().map(|s| (mode, s))
     });
@@ -106,12 +106,13 @@ fn check_camera(cam: &CameraInfo) -> Row {
                 last = Some(at);
                 j.to_vec()
             }
-            Ok((at, Captured::Yuyv { data, stride })) => {
+            Ok((at, Captured::Raw { data, stride })) => {
                 first.get_or_insert(at);
                 last = Some(at);
-                let encoded = yuyv_to_i420(data, mode.width, mode.height, stride, &mut pic)
-                    .ok()
-                    .and_then(|()| enc.as_mut()?.encode(&pic).ok());
+                let encoded =
+                    raw_to_i420(mode.format, data, mode.width, mode.height, stride, &mut pic)
+                        .ok()
+                        .and_then(|()| enc.as_mut()?.encode(&pic).ok());
                 encoded.unwrap_or_default()
             }
             Err(CaptureFailure::Timeout) => continue,
@@ -532,6 +533,6 @@ mod tests {
         };
         let r = check_camera(&cam);
         assert_eq!(r.result, "SKIP");
-        assert!(r.hint.unwrap().contains("neither MJPEG nor YUYV"));
+        assert!(r.hint.unwrap().contains("neither MJPEG nor"));
     }
 }

@@ -2,8 +2,9 @@
 //! camera: choosing the capture mode closest to the size and rate a call
 //! wants (preferring the camera's own MJPEG, which goes out without
 //! re-encoding), trimming an MJPEG buffer to its image, and turning the raw
-//! YUYV 4:2:2 most webcams also offer into the planar 4:2:0 the JPEG encoder
-//! takes (a repack and a chroma average, no RGB round trip). The peer's camera
+//! formats cameras offer (YUYV 4:2:2, which most webcams do, and the 4:2:0
+//! layouts I420 and NV12) into the planar 4:2:0 the JPEG encoder takes (a
+//! repack, and for YUYV a chroma average; no RGB round trip). The peer's camera
 //! module does the V4L2 ioctls and hands the bytes here.
 
 use super::jpeg::MAX_DIMENSION;
@@ -17,6 +18,10 @@ pub enum PixelFormat {
     Mjpeg,
     /// Packed 4:2:2, Y0 U Y1 V: encoded to JPEG here.
     Yuyv,
+    /// Planar 4:2:0, Y then U then V (V4L2 "YU12"): encoded to JPEG here.
+    I420,
+    /// 4:2:0 with a Y plane and one interleaved UV plane: encoded here.
+    Nv12,
 }
 
 impl PixelFormat {
@@ -25,6 +30,8 @@ impl PixelFormat {
         match &code {
             b"MJPG" | b"JPEG" => Some(PixelFormat::Mjpeg),
             b"YUYV" => Some(PixelFormat::Yuyv),
+            b"YU12" => Some(PixelFormat::I420),
+            b"NV12" => Some(PixelFormat::Nv12),
             _ => None,
         }
     }
@@ -34,6 +41,25 @@ impl PixelFormat {
         match self {
             PixelFormat::Mjpeg => *b"MJPG",
             PixelFormat::Yuyv => *b"YUYV",
+            PixelFormat::I420 => *b"YU12",
+            PixelFormat::Nv12 => *b"NV12",
+        }
+    }
+
+    /// Whether frames in this format are raw pictures (encoded here) rather
+    /// than JPEG images.
+    pub fn is_raw(self) -> bool {
+        self != PixelFormat::Mjpeg
+    }
+
+    /// Among modes of the same size and rate: the camera's JPEG first (no
+    /// encoding), then the raw layouts cheapest to repack.
+    fn preference(self) -> u8 {
+        match self {
+            PixelFormat::Mjpeg => 0,
+            PixelFormat::I420 => 1,
+            PixelFormat::Nv12 => 2,
+            PixelFormat::Yuyv => 3,
         }
     }
 }
@@ -43,6 +69,8 @@ impl fmt::Display for PixelFormat {
         f.write_str(match self {
             PixelFormat::Mjpeg => "MJPEG",
             PixelFormat::Yuyv => "YUYV",
+            PixelFormat::I420 => "I420",
+            PixelFormat::Nv12 => "NV12",
         })
     }
 }
@@ -104,6 +132,7 @@ pub fn choose(offered: &[Mode], width: u32, height: u32, fps: u32) -> Option<Mod
                 size_cost(m),
                 m.format != PixelFormat::Mjpeg,
                 m.fps.abs_diff(fps),
+                m.format.preference(),
                 u32::MAX - m.fps,
             )
         })
@@ -126,6 +155,8 @@ pub fn mjpeg_image(buf: &[u8]) -> Option<&[u8]> {
 pub enum CaptureError {
     /// Width or height is zero or odd.
     BadSize(u32, u32),
+    /// MJPEG frames are images, not raw pictures.
+    NotRaw,
     /// The buffer holds fewer bytes than the size and stride need.
     Short {
         /// Bytes needed.
@@ -139,6 +170,7 @@ impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CaptureError::BadSize(w, h) => write!(f, "{w}x{h} is not an even picture size"),
+            CaptureError::NotRaw => f.write_str("an MJPEG frame is not a raw picture"),
             CaptureError::Short { need, got } => {
                 write!(
                     f,
@@ -150,6 +182,86 @@ impl fmt::Display for CaptureError {
 }
 
 impl std::error::Error for CaptureError {}
+
+/// Converts one raw picture in `format` (`stride`: bytes a row of its first
+/// plane, as the driver reports it) into `out` as planar 4:2:0.
+pub fn raw_to_i420(
+    format: PixelFormat,
+    src: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    out: &mut Yuv420,
+) -> Result<(), CaptureError> {
+    match format {
+        PixelFormat::Mjpeg => Err(CaptureError::NotRaw),
+        PixelFormat::Yuyv => yuyv_to_i420(src, width, height, stride, out),
+        PixelFormat::I420 | PixelFormat::Nv12 => {
+            planar_to_i420(format, src, width, height, stride, out)
+        }
+    }
+}
+
+/// I420 and NV12: a Y plane of `stride`-byte rows, then for I420 a U and a
+/// V plane of half-stride rows, for NV12 one UV plane of `stride`-byte rows.
+fn planar_to_i420(
+    format: PixelFormat,
+    src: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    out: &mut Yuv420,
+) -> Result<(), CaptureError> {
+    if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        return Err(CaptureError::BadSize(width, height));
+    }
+    let (w, h) = (width as usize, height as usize);
+    let (cw, ch) = (w / 2, h / 2);
+    let stride = stride.max(w);
+    let cstride = if format == PixelFormat::Nv12 {
+        stride
+    } else {
+        stride / 2
+    };
+    let y_len = stride * h;
+    let need = match format {
+        PixelFormat::Nv12 => y_len + cstride * (ch - 1) + 2 * cw,
+        _ => y_len + cstride * ch + cstride * (ch - 1) + cw,
+    };
+    if src.len() < need {
+        return Err(CaptureError::Short {
+            need,
+            got: src.len(),
+        });
+    }
+    out.width = w;
+    out.height = h;
+    out.y.resize(w * h, 0);
+    out.u.resize(cw * ch, 0);
+    out.v.resize(cw * ch, 0);
+    for row in 0..h {
+        out.y[row * w..(row + 1) * w].copy_from_slice(&src[row * stride..row * stride + w]);
+    }
+    for row in 0..ch {
+        let (u, v) = (
+            &mut out.u[row * cw..(row + 1) * cw],
+            &mut out.v[row * cw..(row + 1) * cw],
+        );
+        if format == PixelFormat::Nv12 {
+            let uv = &src[y_len + row * cstride..y_len + row * cstride + 2 * cw];
+            for (i, pair) in uv.chunks_exact(2).enumerate() {
+                u[i] = pair[0];
+                v[i] = pair[1];
+            }
+        } else {
+            let u_at = y_len + row * cstride;
+            let v_at = y_len + cstride * ch + row * cstride;
+            u.copy_from_slice(&src[u_at..u_at + cw]);
+            v.copy_from_slice(&src[v_at..v_at + cw]);
+        }
+    }
+    Ok(())
+}
 
 /// Repacks one YUYV picture (`stride` bytes a row) into `out` as planar 4:2:0,
 /// averaging the chroma of each pair of rows. `out` is resized to the picture.
@@ -261,11 +373,16 @@ mod tests {
 
     #[test]
     fn fourcc_codes_round_trip() {
-        for f in [PixelFormat::Mjpeg, PixelFormat::Yuyv] {
+        for f in [
+            PixelFormat::Mjpeg,
+            PixelFormat::Yuyv,
+            PixelFormat::I420,
+            PixelFormat::Nv12,
+        ] {
             assert_eq!(PixelFormat::from_fourcc(f.fourcc()), Some(f));
         }
         assert_eq!(PixelFormat::from_fourcc(*b"JPEG"), Some(PixelFormat::Mjpeg));
-        assert_eq!(PixelFormat::from_fourcc(*b"NV12"), None);
+        assert_eq!(PixelFormat::from_fourcc(*b"BA81"), None);
     }
 
     #[test]
@@ -304,5 +421,50 @@ mod tests {
         let packed = [1u8, 2, 3, 4, 5, 6, 7, 8];
         yuyv_to_i420(&packed, 2, 2, 0, &mut out).unwrap();
         assert_eq!(out.y, [1, 3, 5, 7]);
+    }
+
+    #[test]
+    fn i420_and_nv12_repack_to_planar_420() {
+        // 4x2 with 8-byte rows (4 bytes of padding after each luma row).
+        let y = [1u8, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8, 0, 0, 0, 0];
+        let mut i420 = y.to_vec();
+        i420.extend_from_slice(&[10, 11, 0, 0]); // U: half-stride row
+        i420.extend_from_slice(&[20, 21, 0, 0]); // V
+        let mut out = Yuv420::new(2, 2);
+        raw_to_i420(PixelFormat::I420, &i420, 4, 2, 8, &mut out).unwrap();
+        assert_eq!(out.y, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            (out.u.as_slice(), out.v.as_slice()),
+            (&[10, 11][..], &[20, 21][..])
+        );
+        let mut nv12 = y.to_vec();
+        nv12.extend_from_slice(&[10, 20, 11, 21, 0, 0, 0, 0]);
+        let mut out2 = Yuv420::new(2, 2);
+        raw_to_i420(PixelFormat::Nv12, &nv12, 4, 2, 8, &mut out2).unwrap();
+        assert_eq!(out2, out);
+        // Short buffers and MJPEG are errors.
+        assert!(matches!(
+            raw_to_i420(PixelFormat::Nv12, &nv12[..19], 4, 2, 8, &mut out2),
+            Err(CaptureError::Short { .. })
+        ));
+        assert!(matches!(
+            raw_to_i420(PixelFormat::I420, &i420[..21], 4, 2, 8, &mut out2),
+            Err(CaptureError::Short { .. })
+        ));
+        assert_eq!(
+            raw_to_i420(PixelFormat::Mjpeg, &i420, 4, 2, 8, &mut out2),
+            Err(CaptureError::NotRaw)
+        );
+    }
+
+    #[test]
+    fn among_raw_layouts_of_one_size_the_cheapest_is_chosen() {
+        use PixelFormat::*;
+        let offered = [
+            m(Yuyv, 640, 480, 30),
+            m(Nv12, 640, 480, 30),
+            m(I420, 640, 480, 30),
+        ];
+        assert_eq!(choose(&offered, 640, 480, 30), Some(m(I420, 640, 480, 30)));
     }
 }
