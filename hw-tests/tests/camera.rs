@@ -5,11 +5,11 @@
 //! PEERCALL_HW_MJPEG_CAMERA when set (the VM's v4l2loopback camera).
 
 use peercall_codecs::jpeg::decode_to_yuv420;
-use peercall_testkit::{call_once, start_peer_with, Registry};
+use peercall_testkit::{call_once, start_peer_with, Proc, Registry};
 use std::path::{Path, PathBuf};
 
 /// How long the loopback feeder may take to start.
-const FEEDER_START: std::time::Duration = std::time::Duration::from_secs(20);
+const FEEDER_START: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Fewest pictures a 4 s call must deliver.
 const MIN_FRAMES: usize = 10;
@@ -152,7 +152,7 @@ const RESTART_JPEG: &str = "../tests/data/jpeg/cjpeg-640x480-420-restart.jpg";
 /// 4:2:0 JPEGs (the test pattern from libjpeg-turbo) and one made by
 /// `cjpeg -restart 1`, which carries a restart marker every row of blocks as
 /// many webcams' frames do (RTP/JPEG type 65).
-fn feed_loopback(dev: &Path, dir: &Path) -> std::process::Child {
+fn feed_loopback(dev: &Path, dir: &Path) -> Proc {
     use peercall::media::pattern::{draw, Stamp, Yuv420};
     use peercall_codecs::jpeg::YuvJpegEncoder;
     let mut enc = YuvJpegEncoder::new(75).unwrap();
@@ -172,28 +172,19 @@ fn feed_loopback(dev: &Path, dir: &Path) -> std::process::Child {
     }
     files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(RESTART_JPEG));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm/feed_mjpeg.py");
-    let mut child = std::process::Command::new("python3")
-        .arg(script)
-        .arg("--device")
-        .arg(dev)
-        .args(["--seconds", "30", "--fps", "25"])
-        .args(&files)
-        .spawn()
-        .expect("python3 runs the loopback feeder");
-    // Only once the feeder has set its format does the loopback show up as
-    // a camera; python starts slowly in an emulated VM.
-    let deadline = std::time::Instant::now() + FEEDER_START;
-    let listed = format!("  {} (", dev.display());
-    while std::time::Instant::now() < deadline {
-        let (_, out, _) = peercall_testkit::run(&peercall_testkit::bin("peercall"), &["devices"]);
-        if out.lines().any(|l| l.starts_with(&listed)) {
-            return child;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("{} never became a camera while fed", dev.display());
+    let mut args = vec![
+        script.display().to_string(),
+        "--device".into(),
+        dev.display().to_string(),
+    ];
+    args.extend(["--seconds", "30", "--fps", "25"].map(String::from));
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut feeder = Proc::start("feeder", &PathBuf::from("python3"), &args);
+    // It says "feeding" once its first frame is in: from then on the
+    // loopback is a camera. Python starts slowly in an emulated VM.
+    feeder.expect_within("feeding", FEEDER_START);
+    feeder
 }
 
 #[test]
@@ -207,14 +198,14 @@ fn mjpeg_camera_frames_go_out_as_they_are() {
     };
     let dir = std::env::temp_dir().join(format!("peercall-hw-feed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut feeder = feed_loopback(&cam, &dir);
+    let feeder = feed_loopback(&cam, &dir);
     let frames = check(&cam, "mjpeg", "mjpeg");
     // The rate is checked as negotiated (the announcement, in check());
     // how many pictures a second arrive depends on the machine, and an
     // emulated VM under load manages a fraction: `peercall selftest`
     // measures and reports it.
-    let _ = feeder.kill();
-    let _ = feeder.wait();
+    // Dropping the handle stops the feeder.
+    drop(feeder);
     let _ = std::fs::remove_dir_all(&dir);
     // The picture with restart markers crossed too, and shows what it showed.
     let original = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(RESTART_JPEG)).unwrap();

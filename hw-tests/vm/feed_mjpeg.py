@@ -203,6 +203,9 @@ def main():
         frame = files[n % len(files)] if files else test_frame(args.width, args.height, n)
         os.write(fd, frame)
         n += 1
+        if n == 1:
+            # Readers wait for this: the capture side is a camera from now on.
+            print("feeding", flush=True)
         if args.count and n >= args.count:
             break
         if args.seconds and time.monotonic() - start >= args.seconds:
