@@ -88,7 +88,10 @@ pub fn draw(pic: &mut Yuv420, stamp: Stamp) {
     let has_strip = w >= MIN_WIDTH && h >= MIN_HEIGHT;
     let strip_h = if has_strip { strip_rows(w) * CELL } else { 0 };
     // Moving diagonal bars below the strip: visible motion, cheap to draw.
-    let shift = (stamp.frame as usize).wrapping_mul(4);
+    // The bars repeat every 32 x 8 pixels, so the frame number only matters
+    // modulo 128 steps of 4; reducing first keeps 32-bit targets from
+    // overflowing the additions below.
+    let shift = (stamp.frame % 128) as usize * 4;
     for row in strip_h..h {
         let line = &mut pic.y[row * w..(row + 1) * w];
         for (x, px) in line.iter_mut().enumerate() {

@@ -281,6 +281,18 @@ pub fn start_peer(name: &str, registry: &str) -> (Proc, String) {
     start_peer_with(name, registry, &[])
 }
 
+/// The synthetic camera, microphone and speaker, given before a test's own
+/// arguments (which override them): a machine that has a camera or a sound
+/// card must not have its tests use them, or fail on them.
+pub const SYNTHETIC_MEDIA: [&str; 6] = [
+    "--video",
+    "test",
+    "--audio-in",
+    "tone",
+    "--audio-out",
+    "null",
+];
+
 /// As [`start_peer`], with more `peercall run` arguments.
 pub fn start_peer_with(name: &str, registry: &str, extra: &[&str]) -> (Proc, String) {
     let mut args = vec![
@@ -292,6 +304,7 @@ pub fn start_peer_with(name: &str, registry: &str, extra: &[&str]) -> (Proc, Str
         "--listen",
         "127.0.0.1:0",
     ];
+    args.extend_from_slice(&SYNTHETIC_MEDIA);
     args.extend_from_slice(extra);
     let mut p = Proc::start(name, &bin("peercall"), &args);
     let line = p.expect("listening for calls on ");
@@ -319,6 +332,7 @@ fn call_args<'a>(
         "--listen",
         "127.0.0.1:0",
     ];
+    args.extend_from_slice(&SYNTHETIC_MEDIA);
     args.extend_from_slice(extra);
     args
 }
