@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Prepares a Debian or Ubuntu x86-64 machine to cross-compile peercall for an
+# ARM board, installing only what is missing (so running it again does
+# nothing): the Rust target (rustup), the distribution's cross compiler, and
+# the target architecture's -dev packages through multiarch (dpkg
+# --add-architecture), which the crates find with pkg-config.
+#
+#   cross/setup.sh aarch64          # Raspberry Pi OS 64-bit, Debian arm64
+#   cross/setup.sh armv7            # Raspberry Pi OS 32-bit, Debian armhf
+#   cross/setup.sh aarch64 --test   # and qemu-user, to run the tests
+#
+# apt runs with sudo when not root. .cargo/config.toml holds the linkers,
+# runners and pkg-config/bindgen settings that go with what this installs.
+set -euo pipefail
+
+usage() { echo "usage: $0 aarch64|armv7 [--test]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+want_qemu=0
+case "${2:-}" in --test) want_qemu=1 ;; "") ;; *) usage ;; esac
+
+case "$1" in
+  aarch64|arm64|aarch64-unknown-linux-gnu)
+    rust_target=aarch64-unknown-linux-gnu deb_arch=arm64 gnu=aarch64-linux-gnu qemu=qemu-aarch64 ;;
+  armv7|armhf|armv7-unknown-linux-gnueabihf)
+    rust_target=armv7-unknown-linux-gnueabihf deb_arch=armhf gnu=arm-linux-gnueabihf qemu=qemu-arm ;;
+  *) usage ;;
+esac
+
+say() { echo "cross: $*"; }
+
+# --- Rust target -----------------------------------------------------------
+if command -v rustup >/dev/null 2>&1; then
+  if ! grep -qx "$rust_target" <<<"$(rustup target list --installed)"; then
+    say "rustup target add $rust_target"
+    rustup target add "$rust_target"
+  fi
+elif [ ! -d "$(rustc --print sysroot)/lib/rustlib/$rust_target" ]; then
+  echo "cross: no rustup, and this Rust has no standard library for $rust_target;" >&2
+  echo "cross: install Rust with rustup (https://rustup.rs) or your distribution's" >&2
+  echo "cross: libstd-rust-dev:$deb_arch" >&2
+  exit 1
+fi
+
+# --- System packages -------------------------------------------------------
+# Host side: a C toolchain for build scripts and proc macros, pkg-config,
+# libclang for the v4l crate's bindgen, and the distribution's cross gcc with
+# the target's C library and kernel headers as cross packages (Architecture:
+# all, under /usr/$gnu: the linker's libc and the headers bindgen reads
+# videodev2.h and asm/ from). Target side, through multiarch: the libraries
+# the peer links (ALSA, Opus, libjpeg-turbo), which bring the target's libc6
+# and with it the dynamic loader qemu-user runs the binaries with.
+#
+# libc6-dev:$deb_arch and linux-libc-dev:$deb_arch would do as well, but must
+# be exactly the host's versions (and pull in libtirpc, krb5 and libssl of the
+# target too): a mirror whose $deb_arch security index lags the host's then
+# leaves them uninstallable. The cross packages have no such tie.
+host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "libc6-dev-$deb_arch-cross" "linux-libc-dev-$deb_arch-cross")
+target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev)
+[ $want_qemu -eq 1 ] && host_pkgs+=(qemu-user)
+
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+
+if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  echo "cross: no dpkg/apt here; install the equivalents of: ${host_pkgs[*]}" >&2
+  echo "cross: and, for $deb_arch: ${target_pkgs[*]} (or use a sysroot, see cross/README.md)" >&2
+  exit 1
+fi
+
+sudo=""
+as_root() {
+  if [ "$(id -u)" -ne 0 ] && [ -z "$sudo" ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "cross: need root for: $*; run as root or install sudo" >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo "$@"
+}
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  say "installing $*"
+  # A mirror caught mid-sync fails one index but leaves the rest usable: go
+  # on, and let the install say if what it needs is missing.
+  as_root apt-get update -qq || say "apt-get update reported errors (above); trying the install anyway"
+  as_root apt-get install -y -qq --no-install-recommends "$@"
+}
+
+missing=()
+for p in "${host_pkgs[@]}"; do installed "$p" || missing+=("$p"); done
+for p in "${target_pkgs[@]}"; do installed "$p:$deb_arch" || missing+=("$p:$deb_arch"); done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  native=$(dpkg --print-architecture)
+  if [ "$native" != "$deb_arch" ] && ! grep -qx "$deb_arch" <<<"$(dpkg --print-foreign-architectures)"; then
+    say "dpkg --add-architecture $deb_arch"
+    as_root dpkg --add-architecture "$deb_arch"
+  fi
+
+  # Ubuntu keeps arm64/armhf packages on ports.ubuntu.com, not on the archive
+  # the amd64 machine already uses; Debian's mirrors carry every
+  # architecture. Add a source for the target architectures only (the
+  # existing sources then skip them with a notice, as their Release files do
+  # not list them).
+  . /etc/os-release
+  if [ "${ID:-}" = ubuntu ]; then
+    ports=/etc/apt/sources.list.d/peercall-cross-ports.list
+    codename=${VERSION_CODENAME:-${UBUNTU_CODENAME:-}}
+    if ! grep -qs "arch=[^]]*$deb_arch" "$ports"; then
+      arches=$(grep -s -o 'arch=[a-z0-9,]*' "$ports" | head -1 | cut -d= -f2 || true)
+      arches=${arches:+$arches,}$deb_arch
+      say "adding $ports (ports.ubuntu.com, $arches)"
+      for suite in "$codename" "$codename-updates" "$codename-security"; do
+        echo "deb [arch=$arches] http://ports.ubuntu.com/ubuntu-ports $suite main universe"
+      done | as_root tee "$ports" >/dev/null
+    fi
+  fi
+
+  apt_install "${missing[@]}"
+fi
+
+[ $want_qemu -eq 1 ] || exit 0
+
+# --- Running target binaries (--test) ---------------------------------------
+# cargo starts each test binary through its runner (qemu-aarch64 / qemu-arm in
+# .cargo/config.toml), but the integration tests start peercall and
+# peercall-registry themselves, as child processes: the kernel runs those
+# through binfmt_misc, which must hand ARM executables to qemu. Probe it with
+# a small program of the target's, run directly.
+probe_dir=$(mktemp -d)
+trap 'rm -rf "$probe_dir"' EXIT
+echo 'int main(void) { return 0; }' > "$probe_dir/probe.c"
+"$gnu-gcc" -o "$probe_dir/probe" "$probe_dir/probe.c"
+runs() { "$probe_dir/probe" 2>/dev/null; }
+runs && exit 0
+
+# Registration comes with qemu-user-binfmt (or qemu-user-static, if that is
+# what this machine has); systemd registers it at boot and on install, and
+# without systemd running (containers) binfmt-support's update-binfmts does.
+reg=()
+installed qemu-user-binfmt || installed qemu-user-static || reg+=(qemu-user-binfmt)
+[ -d /run/systemd/system ] || installed binfmt-support || reg+=(binfmt-support)
+[ ${#reg[@]} -eq 0 ] || apt_install "${reg[@]}"
+runs && exit 0
+say "registering $qemu with binfmt_misc"
+if [ -d /run/systemd/system ]; then
+  as_root systemctl restart systemd-binfmt.service || true
+fi
+if ! runs && command -v update-binfmts >/dev/null 2>&1; then
+  as_root update-binfmts --enable "$qemu" || true
+fi
+runs && exit 0
+cat >&2 <<MSG
+cross: this machine cannot run $deb_arch executables directly: binfmt_misc
+cross: has no working qemu registration for them (/proc/sys/fs/binfmt_misc/$qemu),
+cross: and registering it failed. Test binaries would still start (cargo's
+cross: runner), but every test that starts peercall or peercall-registry would
+cross: fail with "Exec format error". In a container, register qemu on the
+cross: host (it is kernel-wide), e.g. install qemu-user-binfmt there.
+MSG
+exit 1
