@@ -41,3 +41,6 @@ clean:
 
 # ARM builds, Debian packages and services (cross/README.md).
 -include cross/cross.mk
+
+# Debian packages and systemd units (packaging/README.md).
+-include packaging/packaging.mk

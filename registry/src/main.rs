@@ -1,9 +1,11 @@
 //! `peercall-registry`: the registry server. Peers register a name and call
 //! endpoint here, look each other up, and leave. This binary is the IO shell
 //! around [`peercall::registry::Registry`]: flags, a mio event loop, and the
-//! table it prints.
+//! table it prints, and the readiness and watchdog notifications systemd
+//! expects of a `Type=notify` service.
 
 mod server;
+mod systemd;
 mod table;
 
 use peercall::registry::{

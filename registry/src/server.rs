@@ -3,6 +3,7 @@
 //! happened. Per-connection memory is bounded: a partial frame at most on the
 //! way in, [`MAX_OUTBOUND_BYTES`] on the way out.
 
+use crate::systemd::Notifier;
 use crate::table::Printer;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -87,6 +88,8 @@ struct Server {
     scratch: Vec<u8>,
     /// Connections with output queued since the last flush.
     dirty: Vec<usize>,
+    /// Readiness and watchdog pings for systemd (nothing outside systemd).
+    systemd: Notifier,
 }
 
 /// The soft limit on open files, read from /proc (no unsafe `getrlimit`).
@@ -129,9 +132,12 @@ pub fn run(listen: SocketAddr, mut config: Config) -> Result<(), ServerError> {
         printer: Printer::new(BufWriter::new(io::stdout()), now),
         scratch: vec![0; READ_CHUNK],
         dirty: Vec::new(),
+        systemd: Notifier::from_env(),
     };
     server.printer.line(format_args!("listening on {bound}"));
     server.printer.flush(now, &server.reg);
+    // Only once the line is out: whoever waits for readiness can read it.
+    server.systemd.ready(now, bound);
 
     let mut events = Events::with_capacity(1024);
     loop {
@@ -163,6 +169,7 @@ pub fn run(listen: SocketAddr, mut config: Config) -> Result<(), ServerError> {
         server.reg.handle_timeout(now);
         server.apply_outputs(now);
         server.expire_lingering(now);
+        server.systemd.handle_timeout(now);
         if stop {
             server.shutdown();
             return Ok(());
@@ -177,6 +184,7 @@ impl Server {
             self.reg.next_timeout(),
             self.printer.next_timeout(),
             linger.map(|t| t + CLOSE_LINGER),
+            self.systemd.next_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -420,6 +428,7 @@ impl Server {
 
     /// GOODBYE to everyone, a short grace period to write it, then exit.
     fn shutdown(&mut self) {
+        self.systemd.stopping();
         let now = Instant::now();
         let n = self.reg.connection_count();
         self.reg.shutdown(now);

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# `make deb`: the Debian packages peercall and peercall-registry
+# (packaging/README.md), into target/debian/:
+#
+#   - for this machine's architecture (amd64 here), built now (cargo-deb runs
+#     cargo build --release);
+#   - for arm64 and armhf from the cross builds (`make cross-aarch64`,
+#     `make cross-armv7`: target/<triple>/release/{peercall,peercall-registry}),
+#     when they are there; skipped with a line saying so when they are not, and
+#     a warning when they are older than the sources.
+#
+# Depends: dpkg-shlibdeps through cargo-deb's $auto, which works for another
+# architecture when its libraries are installed through multiarch (as
+# cross/setup.sh does). Every package is then checked: each library the binary
+# needs (readelf's NEEDED) must be named in Depends; if $auto could not run,
+# the list is written from the binary instead (libc6 at the newest GLIBC_
+# symbol version it uses, and the Debian 12 minimums for the others) and the
+# package is rebuilt with it. The last lines say what was built and how.
+#
+#   DEB_ARCHES="amd64 arm64 armhf"   the architectures to try (default: all)
+#   DEB_EXPLICIT_DEPENDS=1           use the list read from the binary always
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+OUT=target/debian
+CARGO_DEB_VERSION=3.8.0
+ARCHES=${DEB_ARCHES:-amd64 arm64 armhf}
+
+say() { echo "deb: $*"; }
+die() {
+	echo "deb: error: $*" >&2
+	exit 1
+}
+
+# ------------------------------------------------------------------ tools
+
+sudo=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi
+apt_missing=()
+command -v dpkg-shlibdeps >/dev/null 2>&1 || apt_missing+=(dpkg-dev)
+command -v readelf >/dev/null 2>&1 || apt_missing+=(binutils)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+	command -v apt-get >/dev/null 2>&1 || die "install ${apt_missing[*]} (no apt-get here)"
+	say "installing ${apt_missing[*]}"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" ||
+		{ $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"; }
+fi
+if ! cargo deb --version >/dev/null 2>&1; then
+	say "installing cargo-deb $CARGO_DEB_VERSION (cargo install)"
+	cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"
+fi
+say "$(cargo deb --version)"
+
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+[ -n "$TARGET_DIR" ] || die "cannot find cargo's target directory"
+HOST_ARCH=$(dpkg --print-architecture)
+mkdir -p "$OUT"
+
+# ------------------------------------------------------------------ depends
+
+# The Debian package that provides a shared library the binary needs.
+package_of() {
+	case $1 in
+	libc.so.6 | libm.so.6 | libdl.so.2 | libpthread.so.0 | librt.so.1 | libutil.so.1 | ld-linux*.so.*)
+		echo libc6 ;;
+	libgcc_s.so.1) echo libgcc-s1 ;;
+	libasound.so.2) echo libasound2 ;;
+	libopus.so.0) echo libopus0 ;;
+	libturbojpeg.so.0) echo libturbojpeg0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# The minimum versions dpkg-shlibdeps gives on Debian 12 for what peercall
+# uses (the symbols files are the same on every architecture); libc6's comes
+# from the binary itself.
+minimum_of() {
+	case $1 in
+	libasound2) echo 1.0.16 ;;
+	libopus0) echo 1.1 ;;
+	libturbojpeg0) echo 1:2.0.2 ;;
+	libgcc-s1) echo 3.0 ;;
+	esac
+}
+
+needed_libs() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+
+glibc_minimum() {
+	readelf -V "$1" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -u -V | tail -n1
+}
+
+# Depends written from the binary, keeping the entries that are not libraries
+# (adduser) from the Depends cargo-deb wrote.
+explicit_depends() { # ELF CURRENT_DEPENDS
+	local elf=$1 current=$2 deps=() lib pkg seen=" " min entry
+	while read -r lib; do
+		pkg=$(package_of "$lib") || die "$elf needs $lib, which packaging/deb.sh cannot map to a package"
+		case $seen in *" $pkg "*) continue ;; esac
+		seen="$seen$pkg "
+		# Debian takes libgcc-s1 as always there (cargo-deb leaves it out too).
+		[ "$pkg" = libgcc-s1 ] && continue
+		if [ "$pkg" = libc6 ]; then min=$(glibc_minimum "$elf"); else min=$(minimum_of "$pkg"); fi
+		deps+=("$pkg${min:+ (>= $min)}")
+	done < <(needed_libs "$elf")
+	IFS=, read -r -a current_entries <<<"$current"
+	for entry in "${current_entries[@]}"; do
+		entry=$(echo "$entry" | sed 's/^ *//; s/ *$//')
+		[ -n "$entry" ] || continue
+		case $entry in libc6* | libgcc* | libasound2* | libopus0* | libturbojpeg0*) continue ;; esac
+		deps+=("$entry")
+	done
+	local joined
+	joined=$(IFS=,; echo "${deps[*]}")
+	echo "${joined//,/, }"
+}
+
+# Names every library package the binary needs? (the t64 names of newer
+# Debian and Ubuntu count: dpkg-shlibdeps there names those)
+depends_complete() { # ELF DEPENDS
+	local lib pkg
+	while read -r lib; do
+		pkg=$(package_of "$lib") || return 1
+		[ "$pkg" = libgcc-s1 ] && continue
+		echo ", $2," | grep -Eq "[ ,|]$pkg(t64)?( |,)" || return 1
+	done < <(needed_libs "$1")
+}
+
+# Rewrites the Depends of DEB.
+set_depends() { # DEB DEPENDS
+	local dir
+	dir=$(mktemp -d)
+	dpkg-deb -R "$1" "$dir/pkg"
+	sed -i "s/^Depends: .*/Depends: $2/" "$dir/pkg/DEBIAN/control"
+	grep -q '^Depends: ' "$dir/pkg/DEBIAN/control" ||
+		sed -i "/^Installed-Size: /a Depends: $2" "$dir/pkg/DEBIAN/control"
+	dpkg-deb --root-owner-group -Zxz -b "$dir/pkg" "$1" >/dev/null
+	rm -rf "$dir"
+}
+
+# ------------------------------------------------------------------ packages
+
+summary=()
+built=0
+
+# Builds the package of crate CRATE (binary BIN) for ARCH, from TRIPLE's
+# binaries when TRIPLE is set (cross), else building for this machine.
+package() { # ARCH CRATE BIN [TRIPLE]
+	local arch=$1 bin=$3 triple=${4:-} args=(-p "$2" --output "$OUT") elf deb depends how
+	if [ -n "$triple" ]; then
+		# Already built and stripped (profile.release strip = true); the host's
+		# strip cannot read ARM binaries anyway.
+		args+=(--target "$triple" --no-build --no-strip)
+		elf=$TARGET_DIR/$triple/release/$bin
+	else
+		elf=$TARGET_DIR/release/$bin
+	fi
+	deb=$(cargo deb "${args[@]}" | tail -n1)
+	[ -f "$deb" ] || die "cargo deb ${args[*]} made no package"
+	depends=$(dpkg-deb -f "$deb" Depends)
+	how="dpkg-shlibdeps"
+	if [ "${DEB_EXPLICIT_DEPENDS:-0}" = 1 ] || ! depends_complete "$elf" "$depends"; then
+		[ "${DEB_EXPLICIT_DEPENDS:-0}" = 1 ] ||
+			say "$arch: dpkg-shlibdeps could not name the libraries of $bin (no multiarch $arch libraries?); listing them from the binary"
+		depends=$(explicit_depends "$elf" "$depends")
+		set_depends "$deb" "$depends"
+		how="read from the binary"
+	fi
+	depends_complete "$elf" "$(dpkg-deb -f "$deb" Depends)" || die "$deb: Depends misses a library of $bin"
+	summary+=("  $(basename "$deb"): Depends: $(dpkg-deb -f "$deb" Depends) ($how)")
+	built=$((built + 1))
+}
+
+# Newest source file newer than BIN, if any.
+newer_source() {
+	find src registry/src peer/src codecs/src Cargo.toml Cargo.lock registry/Cargo.toml peer/Cargo.toml codecs/Cargo.toml \
+		-type f -newer "$1" -print -quit 2>/dev/null
+}
+
+for arch in $ARCHES; do
+	case $arch in
+	amd64) triple=x86_64-unknown-linux-gnu cross_target="" ;;
+	arm64) triple=aarch64-unknown-linux-gnu cross_target=cross-aarch64 ;;
+	armhf) triple=armv7-unknown-linux-gnueabihf cross_target=cross-armv7 ;;
+	*) die "unknown architecture $arch (amd64, arm64, armhf)" ;;
+	esac
+	rm -f "$OUT"/peercall_*_"$arch".deb "$OUT"/peercall-registry_*_"$arch".deb
+	if [ "$arch" = "$HOST_ARCH" ]; then
+		say "$arch: this machine's architecture: cargo build --release and package"
+		summary+=("$arch: built here from this tree:")
+		package "$arch" peercall-registry peercall-registry
+		package "$arch" peercall-peer peercall
+		continue
+	fi
+	dir=$TARGET_DIR/$triple/release
+	if [ ! -x "$dir/peercall" ] || [ ! -x "$dir/peercall-registry" ]; then
+		summary+=("$arch: SKIPPED: no cross build in ${dir#"$PWD"/}/ (run make ${cross_target:-?} first, or make deb-all)")
+		continue
+	fi
+	stale=""
+	for b in peercall peercall-registry; do
+		s=$(newer_source "$dir/$b")
+		[ -z "$s" ] || stale="$stale $b (older than $s)"
+	done
+	say "$arch: packaging the cross build in ${dir#"$PWD"/}/"
+	if [ -n "$stale" ]; then
+		summary+=("$arch: built from the cross build in ${dir#"$PWD"/}/ -- WARNING: stale:$stale; run make $cross_target and make deb again:")
+	else
+		summary+=("$arch: built from the cross build in ${dir#"$PWD"/}/ (newer than every source file):")
+	fi
+	package "$arch" peercall-registry peercall-registry "$triple"
+	package "$arch" peercall-peer peercall "$triple"
+done
+
+say "packages in $OUT/:"
+for line in "${summary[@]}"; do echo "deb: $line"; done
+[ "$built" -gt 0 ] || die "no package was built"
