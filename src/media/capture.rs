@@ -202,6 +202,37 @@ pub fn raw_to_i420(
     }
 }
 
+/// The picture's size in pixels, when it is one 4:2:0 can hold.
+fn even_size(width: u32, height: u32) -> Result<(usize, usize), CaptureError> {
+    if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        return Err(CaptureError::BadSize(width, height));
+    }
+    Ok((width as usize, height as usize))
+}
+
+/// Checks `src` holds `need` bytes, then sizes `out` for a `w` x `h` picture.
+fn prepare(
+    src: &[u8],
+    need: usize,
+    w: usize,
+    h: usize,
+    out: &mut Yuv420,
+) -> Result<(), CaptureError> {
+    if src.len() < need {
+        return Err(CaptureError::Short {
+            need,
+            got: src.len(),
+        });
+    }
+    let chroma = (w / 2) * (h / 2);
+    out.width = w;
+    out.height = h;
+    out.y.resize(w * h, 0);
+    out.u.resize(chroma, 0);
+    out.v.resize(chroma, 0);
+    Ok(())
+}
+
 /// I420 and NV12: a Y plane of `stride`-byte rows, then for I420 a U and a
 /// V plane of half-stride rows, for NV12 one UV plane of `stride`-byte rows.
 fn planar_to_i420(
@@ -212,10 +243,7 @@ fn planar_to_i420(
     stride: usize,
     out: &mut Yuv420,
 ) -> Result<(), CaptureError> {
-    if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
-        return Err(CaptureError::BadSize(width, height));
-    }
-    let (w, h) = (width as usize, height as usize);
+    let (w, h) = even_size(width, height)?;
     let (cw, ch) = (w / 2, h / 2);
     let stride = stride.max(w);
     let cstride = if format == PixelFormat::Nv12 {
@@ -228,17 +256,7 @@ fn planar_to_i420(
         PixelFormat::Nv12 => y_len + cstride * (ch - 1) + 2 * cw,
         _ => y_len + cstride * ch + cstride * (ch - 1) + cw,
     };
-    if src.len() < need {
-        return Err(CaptureError::Short {
-            need,
-            got: src.len(),
-        });
-    }
-    out.width = w;
-    out.height = h;
-    out.y.resize(w * h, 0);
-    out.u.resize(cw * ch, 0);
-    out.v.resize(cw * ch, 0);
+    prepare(src, need, w, h, out)?;
     for row in 0..h {
         out.y[row * w..(row + 1) * w].copy_from_slice(&src[row * stride..row * stride + w]);
     }
@@ -272,24 +290,10 @@ pub fn yuyv_to_i420(
     stride: usize,
     out: &mut Yuv420,
 ) -> Result<(), CaptureError> {
-    if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
-        return Err(CaptureError::BadSize(width, height));
-    }
-    let (w, h) = (width as usize, height as usize);
+    let (w, h) = even_size(width, height)?;
     let stride = stride.max(2 * w);
-    let need = stride * (h - 1) + 2 * w;
-    if src.len() < need {
-        return Err(CaptureError::Short {
-            need,
-            got: src.len(),
-        });
-    }
+    prepare(src, stride * (h - 1) + 2 * w, w, h, out)?;
     let (cw, ch) = (w / 2, h / 2);
-    out.width = w;
-    out.height = h;
-    out.y.resize(w * h, 0);
-    out.u.resize(cw * ch, 0);
-    out.v.resize(cw * ch, 0);
     for row in 0..h {
         let line = &src[row * stride..row * stride + 2 * w];
         for (y, px) in out.y[row * w..(row + 1) * w]
