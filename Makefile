@@ -1,6 +1,6 @@
 # The usual entry points. `make demo` and `make test` install missing system
 # packages first (apt, with sudo when not root).
-.PHONY: demo test deps build bench-registry bench-media bench-hw hw-test hw-test-vm clean
+.PHONY: demo test deps build bench-registry bench-media bench-hw hw-test hw-test-vm hw-test-vm-arm64 clean
 
 deps:
 	@bash scripts/deps.sh
@@ -26,6 +26,11 @@ hw-test: deps
 # The same tests in a VM with the kernel's virtual camera and sound card.
 hw-test-vm: deps
 	bash hw-tests/run-vm.sh
+
+# The same tests on an emulated arm64 board (qemu-system-aarch64 -M virt -cpu
+# cortex-a72, Debian's arm64 kernel), run by the aarch64 release binaries.
+hw-test-vm-arm64: deps
+	bash hw-tests/run-vm.sh aarch64
 
 bench-registry: deps
 	bash registry/bench/run.sh

@@ -3,20 +3,37 @@
 # (vivid camera, v4l2loopback MJPEG camera, snd-aloop sound card; see
 # vm/README.md), for machines that have none: CI among them.
 #
+#   hw-tests/run-vm.sh            # this machine's architecture (x86-64)
+#   hw-tests/run-vm.sh aarch64    # `make hw-test-vm-arm64`: an emulated arm64
+#                                 # board running the cross-built release binaries
+#
 # Builds the release binaries and the hw-tests test executables here, boots the
-# VM once and runs every test executable in it (the host's root is shared
-# read-only, so they run unchanged). Exits non-zero when any test fails or the
-# VM does not come up.
+# VM once and runs every test executable in it (the x86-64 guest shares the
+# host's root read-only; the arm64 one has a Debian arm64 userland and this
+# checkout at the same path). Exits non-zero when any test fails or the VM
+# does not come up.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+ARCH=${1:-x86_64}
+TARGET=()
+case $ARCH in
+	x86_64|amd64) ARCH=x86_64 ;;
+	aarch64|arm64)
+		# The binaries the arm64 packages ship: cross-built, release profile.
+		ARCH=aarch64
+		bash cross/setup.sh aarch64
+		TARGET=(--target aarch64-unknown-linux-gnu) ;;
+	*) echo "hw-test-vm: unknown architecture '$ARCH' (x86_64 or aarch64)" >&2; exit 2 ;;
+esac
+
 # Release builds: the VM emulates the CPU, and unoptimized pixel loops would
 # starve the calls of time.
-cargo build --release -q -p peercall-peer -p peercall-registry
+cargo build --release -q "${TARGET[@]}" -p peercall-peer -p peercall-registry
 # Built once with errors shown (a test that does not compile fails here, not
 # by silently dropping out of the list below).
-cargo test --release -q -p peercall-hw-tests --no-run
-mapfile -t tests < <(cargo test --release -q -p peercall-hw-tests --no-run --message-format=json 2>/dev/null |
+cargo test --release -q "${TARGET[@]}" -p peercall-hw-tests --no-run
+mapfile -t tests < <(cargo test --release -q "${TARGET[@]}" -p peercall-hw-tests --no-run --message-format=json 2>/dev/null |
 	python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -33,10 +50,11 @@ for line in sys.stdin:
 # The guest runs this: each test executable in turn, one test at a time (the
 # devices are shared), with the VM's MJPEG camera named.
 script='status=0
+echo "guest: $(uname -m), kernel $(uname -r)"
 export PEERCALL_HW_MJPEG_CAMERA=/dev/video1
 for t in "$@"; do
 	echo "== $(basename "$t")"
 	"$t" --test-threads=1 || status=1
 done
 exit $status'
-exec hw-tests/vm/run.sh --timeout "${HW_VM_TIMEOUT:-600}" -- bash -c "$script" hw-tests "${tests[@]}"
+exec hw-tests/vm/run.sh --arch "$ARCH" --timeout "${HW_VM_TIMEOUT:-600}" -- bash -c "$script" hw-tests "${tests[@]}"

@@ -3,10 +3,13 @@
 # snd-aloop) inside a qemu VM that boots Debian's stock kernel, on a machine with no
 # camera, no sound card and no loadable modules. See README.md beside this file.
 #
-#   hw-tests/vm/run.sh [--arch x86_64] [--timeout SECS] -- CMD [ARGS...]
+#   hw-tests/vm/run.sh [--arch x86_64|aarch64] [--timeout SECS] -- CMD [ARGS...]
 #
-# CMD runs in a chroot of the host's root (shared read-only), in the current working
-# directory, so host binaries such as target/debug/deps/* run unchanged.
+# x86_64: CMD runs in a chroot of the host's root (shared read-only), in the current
+# working directory, so host binaries such as target/debug/deps/* run unchanged.
+# aarch64: an emulated arm64 board (-M virt -cpu cortex-a72); CMD runs in a chroot of
+# a Debian arm64 userland with the host's working directory shared read-only at the
+# same path, so cross-built binaries under target/aarch64-unknown-linux-gnu/ run.
 # Exit code: CMD's, 124 on timeout, 125 when the VM or the harness failed (one line
 # on stderr says what), 2 on bad usage.
 set -euo pipefail
@@ -33,7 +36,7 @@ EXPECT_DEVICES="/dev/video0 /dev/video1 /dev/snd/controlC0 /dev/snd/pcmC0D0p /de
 log() { echo "peercall-vm: $*" >&2; }
 die() { echo "peercall-vm: error: $*" >&2; exit 125; }
 usage() {
-    sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -51,14 +54,24 @@ while (($#)); do
 done
 (($#)) || usage
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -gt 0 ]] || { echo "peercall-vm: --timeout wants seconds" >&2; exit 2; }
+# Per guest architecture: Debian's name for it, its kernel flavour and qemu, the
+# serial console, and how the kernel module is cross-built.
 case $ARCH in
-    x86_64|amd64) ARCH=x86_64 ;;
+    x86_64|amd64)
+        ARCH=x86_64 DEB_ARCH=amd64 QEMU_BIN=qemu-system-x86_64 QEMU_PKG=qemu-system-x86
+        CONSOLE_DEV=ttyS0 MACHINE=(-cpu max) KMAKE_ENV=(-u ARCH -u CROSS_COMPILE) ;;
+    aarch64|arm64)
+        # A Raspberry Pi 4's cores are Cortex-A72.
+        ARCH=aarch64 DEB_ARCH=arm64 QEMU_BIN=qemu-system-aarch64 QEMU_PKG=qemu-system-arm
+        CONSOLE_DEV=ttyAMA0 MACHINE=(-M virt -cpu cortex-a72)
+        KMAKE_ENV=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-) ;;
     *)
-        # An arm64 guest boots fine, but its chroot of this x86-64 host root would
-        # need qemu-user inside the guest for every binary: not supported.
-        echo "peercall-vm: --arch $ARCH is not supported (only x86_64); see README.md" >&2
+        echo "peercall-vm: --arch $ARCH is not supported (x86_64 or aarch64)" >&2
         exit 2 ;;
 esac
+# The kernel package, with its architecture when it is not the host's.
+KPKG_SUFFIX=
+[[ $DEB_ARCH == "$(dpkg --print-architecture)" ]] || KPKG_SUFFIX=:$DEB_ARCH
 
 SUDO=
 if ((EUID != 0)); then SUDO=sudo; fi
@@ -82,9 +95,16 @@ apt_update() {
 
 ensure_tools() {
     local missing=()
-    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-    # The initramfs has no libc, so only a static busybox will do.
-    dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+    command -v "$QEMU_BIN" >/dev/null || missing+=("$QEMU_PKG")
+    if [[ $ARCH == x86_64 ]]; then
+        # The initramfs has no libc, so only a static busybox will do.
+        dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+    else
+        # The arm64 userland (with its static busybox) is extracted by mmdebstrap;
+        # the kernel module is built with the cross gcc the kernel names.
+        command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+        command -v aarch64-linux-gnu-gcc-12 >/dev/null || missing+=(gcc-12-aarch64-linux-gnu)
+    fi
     command -v cpio >/dev/null || missing+=(cpio)
     command -v xz >/dev/null || missing+=(xz-utils)
     { command -v depmod && command -v modprobe; } >/dev/null 2>&1 || [[ -x /sbin/depmod ]] || missing+=(kmod)
@@ -101,6 +121,12 @@ ensure_tools() {
 # depmod and modprobe live in /sbin, which a non-root PATH may lack.
 PATH=$PATH:/sbin:/usr/sbin
 ensure_tools
+# apt can fetch another architecture's kernel only once dpkg knows of it.
+if [[ -n $KPKG_SUFFIX ]] && ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH"; then
+    log "dpkg --add-architecture $DEB_ARCH"
+    $SUDO dpkg --add-architecture "$DEB_ARCH" || die "dpkg --add-architecture $DEB_ARCH failed"
+    apt_update || die "apt-get update failed"
+fi
 
 # ---------------------------------------------------------------- kernel, modules, initramfs
 
@@ -109,7 +135,7 @@ exec 9>"$CACHE/$ARCH/.lock"
 # Several runs may start at once (e.g. parallel test jobs): one prepares, the others wait.
 flock 9
 
-# The ABI version is whatever linux-image-amd64 points at today; never hard-coded.
+# The ABI version is whatever linux-image-$DEB_ARCH points at today; never hard-coded.
 # apt-cache takes half a second, so the answer is kept until the apt lists change.
 resolve_kver() {
     local stamp memo=$CACHE/$ARCH/kver
@@ -118,7 +144,7 @@ resolve_kver() {
         sed -n 2p "$memo"
         return
     fi
-    KVER=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
+    KVER=$(apt-cache show --no-all-versions "linux-image-$DEB_ARCH$KPKG_SUFFIX" 2>/dev/null |
         sed -n 's/^Depends: *linux-image-\([^ ,]*\).*/\1/p' | head -n1)
     [[ -z $KVER ]] || printf '%s\n%s\n' "$stamp" "$KVER" >"$memo"
     echo "$KVER"
@@ -130,8 +156,8 @@ fi
 if [[ -z $KVER ]]; then
     # Offline and without apt lists: fall back to the newest kernel already prepared.
     KVER=$(find "$CACHE/$ARCH" -mindepth 2 -maxdepth 2 -name .ready -printf '%h\n' | sed 's|.*/||' | sort -V | tail -n1)
-    [[ -n $KVER ]] || die "cannot resolve the version of linux-image-amd64"
-    log "apt cannot resolve linux-image-amd64; using cached kernel $KVER"
+    [[ -n $KVER ]] || die "cannot resolve the version of linux-image-$DEB_ARCH"
+    log "apt cannot resolve linux-image-$DEB_ARCH; using cached kernel $KVER"
 fi
 KDIR=$CACHE/$ARCH/$KVER
 ROOT=$KDIR/root
@@ -139,11 +165,16 @@ ROOT=$KDIR/root
 fetch_debs() {
     local debs=$KDIR/debs common kbuild
     mkdir -p "$debs"
-    common=$(apt-cache depends "linux-headers-$KVER" 2>/dev/null | sed -n 's/.*Depends: \(linux-headers-.*-common[^ ]*\)$/\1/p' | head -n1)
-    kbuild=$(apt-cache depends "linux-headers-$KVER" 2>/dev/null | sed -n 's/.*Depends: \(linux-kbuild-[^ ]*\)$/\1/p' | head -n1)
+    local deps
+    deps=$(apt-cache depends "linux-headers-$KVER$KPKG_SUFFIX" 2>/dev/null)
+    # A foreign architecture's dependencies read "<name:arch>"; the common headers
+    # are Architecture: all, and kbuild (fixdep, modpost) must run here, so both
+    # are taken for the host.
+    common=$(sed -n 's/.*Depends: <\{0,1\}\(linux-headers-[^ >:]*-common\).*/\1/p' <<<"$deps" | head -n1)
+    kbuild=$(sed -n 's/.*Depends: <\{0,1\}\(linux-kbuild-[^ >:]*\).*/\1/p' <<<"$deps" | head -n1)
     [[ -n $common && -n $kbuild ]] || die "cannot find the headers packages of linux-headers-$KVER"
     log "downloading linux-image-$KVER, its headers and v4l2loopback-dkms"
-    local pkgs=("linux-image-$KVER" "linux-headers-$KVER" "$common" "$kbuild" v4l2loopback-dkms)
+    local pkgs=("linux-image-$KVER$KPKG_SUFFIX" "linux-headers-$KVER$KPKG_SUFFIX" "$common" "$kbuild" v4l2loopback-dkms)
     if ! (cd "$debs" && apt-get download "${APT_OPTS[@]}" -qq "${pkgs[@]}" >&2); then
         # Stale apt lists name files the mirror no longer has.
         apt_update || true
@@ -173,7 +204,7 @@ prepare_kernel() {
     build=$KDIR/v4l2loopback-build
     rm -rf "$build"
     cp -r "$src" "$build"
-    env -u ARCH -u CROSS_COMPILE -u KBUILD_OUTPUT \
+    env -u KBUILD_OUTPUT "${KMAKE_ENV[@]}" \
         make -s -C "$ROOT/usr/src/linux-headers-$KVER" M="$build" modules >"$KDIR/v4l2loopback-build.log" 2>&1 ||
         { tail -n 20 "$KDIR/v4l2loopback-build.log" >&2; die "building v4l2loopback.ko failed (log: $KDIR/v4l2loopback-build.log)"; }
     mkdir -p "$ROOT/lib/modules/$KVER/extra"
@@ -192,7 +223,11 @@ module_list() {
     emit() {
         stage=$1 mod=$2 opts=$3 found=
         while read -r line; do
-            [[ $line == insmod\ * ]] || continue # "builtin X" lines need nothing
+            if [[ $line == "builtin $mod" || $line == "builtin ${mod//-/_}" ]]; then
+                found=1 # built into the kernel: nothing to load
+                continue
+            fi
+            [[ $line == insmod\ * ]] || continue
             path=${line#insmod }
             path=${path%% *}
             path=${path#"$ROOT/lib/modules/$KVER/"}
@@ -214,12 +249,43 @@ module_list() {
     emit dev snd-aloop "$ALOOP_OPTS"
 }
 
+# The arm64 guest's userland: the libraries the peer and registry link, ALSA's
+# configuration, python3 and bash for the test helpers, and a static busybox for the
+# initramfs, extracted (not installed: nothing runs) from Debian's arm64 packages.
+# The guest cannot use the host's root as the x86-64 guest does, since its programs
+# are x86-64 ones.
+ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 bash coreutils python3-minimal base-passwd"
+prepare_rootfs() {
+    local suite key tmp
+    suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    [[ -n $suite ]] || die "cannot tell this distribution's release (VERSION_CODENAME in /etc/os-release)"
+    key=$( { echo "$suite $ROOTFS_PKGS"; declare -f prepare_rootfs; } | sha256sum | cut -c1-16)
+    GUEST_ROOT=$CACHE/$ARCH/rootfs-$key
+    [[ -f $GUEST_ROOT/.ready ]] && return 0
+    log "extracting a Debian $suite $DEB_ARCH userland ($ROOTFS_PKGS)"
+    tmp=$GUEST_ROOT.tmp
+    $SUDO rm -rf "$tmp" "$GUEST_ROOT"
+    $SUDO mmdebstrap --quiet --mode=root --variant=extract --arch="$DEB_ARCH" \
+        --include="${ROOTFS_PKGS// /,}" "$suite" "$tmp" >&2 ||
+        die "mmdebstrap could not extract the $DEB_ARCH userland"
+    # What the packages' maintainer scripts would have made: users, hosts, /tmp.
+    $SUDO cp "$tmp/usr/share/base-passwd/passwd.master" "$tmp/etc/passwd"
+    $SUDO cp "$tmp/usr/share/base-passwd/group.master" "$tmp/etc/group"
+    printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' | $SUDO tee "$tmp/etc/hosts" >/dev/null
+    $SUDO mkdir -p "$tmp/tmp" "$tmp/run"
+    $SUDO chmod 1777 "$tmp/tmp"
+    $SUDO touch "$tmp/.ready"
+    $SUDO mv "$tmp" "$GUEST_ROOT"
+    # Userlands of older package lists are only dead weight.
+    find "$CACHE/$ARCH" -maxdepth 1 -name 'rootfs-*' ! -name "rootfs-$key" -mtime +7 -exec $SUDO rm -rf {} +
+}
+
 prepare_initramfs() {
     local modlist conf key
     modlist=$(module_list)
     conf=$(printf 'KVER=%q\nEXPECT_DEVICES=%q\n' "$KVER" "$EXPECT_DEVICES")
     # Keyed by everything that goes in, including how this function lays it out.
-    key=$( { cat "$INIT_SCRIPT"; echo "$modlist"; echo "$conf"; sha256sum /bin/busybox; declare -f prepare_initramfs; } |
+    key=$( { cat "$INIT_SCRIPT"; echo "$modlist"; echo "$conf"; sha256sum "$BUSYBOX"; declare -f prepare_initramfs; } |
         sha256sum | cut -c1-16)
     INITRD=$KDIR/initramfs-$key.cpio.gz
     if [[ -f $INITRD ]]; then
@@ -230,7 +296,7 @@ prepare_initramfs() {
     local tree=$KDIR/initramfs.tmp applet path
     rm -rf "$tree"
     mkdir -p "$tree"/{bin,sbin,etc,proc,sys,dev,host,out,lib/modules/"$KVER"}
-    cp /bin/busybox "$tree/bin/busybox"
+    cp "$BUSYBOX" "$tree/bin/busybox"
     for applet in $("$tree/bin/busybox" --list); do
         # A link named busybox would point at itself; an init applet would only be
         # a fallback that waits for Enter on the console if /init is broken.
@@ -269,10 +335,20 @@ prepare_vmlinux() {
 }
 
 prepare_kernel
-prepare_vmlinux
+# What the guest chroots into (shared read-only) and where its busybox comes from.
+if [[ $ARCH == x86_64 ]]; then
+    GUEST_ROOT=/
+    BUSYBOX=/bin/busybox
+    prepare_vmlinux
+else
+    prepare_rootfs
+    BUSYBOX=$GUEST_ROOT/bin/busybox
+fi
 prepare_initramfs
 KERNEL_ARGS=(-kernel "$ROOT/boot/vmlinuz-$KVER")
-if [[ -f $KDIR/vmlinux && -f /usr/share/qemu/qboot.rom ]]; then
+if [[ $ARCH != x86_64 ]]; then
+    : # arm64's vmlinuz is an uncompressed Image already
+elif [[ -f $KDIR/vmlinux && -f /usr/share/qemu/qboot.rom ]]; then
     # qboot is a minimal firmware: SeaBIOS adds nothing a PVH boot needs.
     KERNEL_ARGS=(-kernel "$KDIR/vmlinux" -bios /usr/share/qemu/qboot.rom)
 elif [[ -f $KDIR/vmlinux ]]; then
@@ -313,7 +389,16 @@ TMP_TMPFS=1
 for arg in "$CWD" "$@"; do
     [[ $arg == /tmp || $arg == /tmp/* ]] && TMP_TMPFS=0
 done
-printf 'TMP_TMPFS=%s\n' "$TMP_TMPFS" >"$SHARE/vm.conf"
+# The arm64 guest's userland does not hold the host's files: the working directory
+# comes in as a share of its own, mounted at the same path.
+WORK_DIR=
+WORK_SHARE=()
+if [[ $GUEST_ROOT != / ]]; then
+    WORK_DIR=$CWD
+    [[ -d $GUEST_ROOT$CWD ]] || $SUDO mkdir -p "$GUEST_ROOT$CWD"
+    WORK_SHARE=(-virtfs "local,path=$CWD,mount_tag=work,security_model=none,readonly=on,multidevs=remap,id=work")
+fi
+printf 'TMP_TMPFS=%s\nWORK_DIR=%q\n' "$TMP_TMPFS" "$WORK_DIR" >"$SHARE/vm.conf"
 
 {
     echo '#!/bin/bash'
@@ -344,13 +429,14 @@ CONSOLE=$WORK/console.log
 # PEERCALL_VM_VERBOSE=1 keeps the kernel's messages and prints the console at the end.
 QUIET=quiet
 [[ ${PEERCALL_VM_VERBOSE:-0} == 1 ]] && QUIET=
-QEMU=(qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp "$SMP"
+QEMU=("$QEMU_BIN" -accel tcg "${MACHINE[@]}" -m "$MEM" -smp "$SMP"
     -nographic -no-reboot -nic none
     "${KERNEL_ARGS[@]}" -initrd "$INITRD"
     # init=/init: if /init cannot run, panic (and so exit) rather than fall back to
     # a /bin/sh on the console.
-    -append "console=ttyS0 $QUIET panic=-1 init=/init"
-    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot"
+    -append "console=$CONSOLE_DEV $QUIET panic=-1 init=/init"
+    -virtfs "local,path=$GUEST_ROOT,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot"
+    "${WORK_SHARE[@]}"
     -virtfs "local,path=$SHARE,mount_tag=out,security_model=none,multidevs=remap,id=out")
 
 T_BOOT=$(now)
