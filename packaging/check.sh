@@ -2,8 +2,8 @@
 # `make deb-check`: checks the Debian packages `make deb` left in
 # target/debian/ without installing anything (packaging/README.md):
 #
-#  1. every package (each architecture present): name, architecture of the
-#     binary, files, conffiles, Depends covering every library the binary
+#  1. every package (each architecture of DEB_ARCHES, default all three, and
+#     this machine's): name, architecture of the binary, files, conffiles, Depends covering every library the binary
 #     needs, maintainer scripts (syntax, and what they must do), the same unit
 #     files in every architecture, and a registry binary with sd_notify in it
 #     (a stale cross build has none);
@@ -63,6 +63,22 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+# The tools the checks need, installed when missing: a check whose tool is
+# absent would otherwise pass by not running.
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+missing=()
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v readelf >/dev/null 2>&1 || missing+=(binutils)
+if [ ${#missing[@]} -gt 0 ]; then
+	command -v apt-get >/dev/null 2>&1 || die "install ${missing[*]} (no apt-get here)"
+	echo "check: installing ${missing[*]}"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		{ $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+		die "apt-get install ${missing[*]} failed"
+fi
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 [ -n "$version" ] || die "no version in Cargo.toml"
@@ -137,9 +153,7 @@ check_package() { # PKG ARCH
 	for script in preinst postinst prerm postrm; do
 		[ -f "$dir/ctrl/$script" ] || continue
 		sh -n "$dir/ctrl/$script" && pass "$script: sh syntax" || fail "$script: sh syntax"
-		if command -v shellcheck >/dev/null 2>&1; then
-			shellcheck -s sh -S warning "$dir/ctrl/$script" >/dev/null && pass "$script: shellcheck" || fail "$script: shellcheck"
-		fi
+		shellcheck -s sh -S warning "$dir/ctrl/$script" >/dev/null && pass "$script: shellcheck" || fail "$script: shellcheck"
 	done
 	local post=$dir/ctrl/postinst pre=$dir/ctrl/prerm rm=$dir/ctrl/postrm
 	case $pkg in
@@ -164,20 +178,19 @@ check_package() { # PKG ARCH
 	esac
 }
 
-arches=()
-for arch in amd64 arm64 armhf; do
-	if [ -f "$(deb_of peercall "$arch")" ] || [ -f "$(deb_of peercall-registry "$arch")" ]; then
-		arches+=("$arch")
-	fi
-done
+# Every architecture `make deb` was asked for (DEB_ARCHES, as in deb.sh) must
+# have both packages: a missing one fails rather than being left unchecked.
+# This machine's packages are always checked: sections 2 and 3 run them.
+read -r -a arches <<<"${DEB_ARCHES:-amd64 arm64 armhf}"
+case " ${arches[*]} " in *" $HOST_ARCH "*) ;; *) arches=("$HOST_ARCH" "${arches[@]}") ;; esac
 [ -f "$(deb_of peercall "$HOST_ARCH")" ] && [ -f "$(deb_of peercall-registry "$HOST_ARCH")" ] ||
-	die "no $HOST_ARCH packages in $DEBS/ (version $version): run make deb first"
-echo "check: packages for: ${arches[*]} (missing architectures were not built; see make deb's summary)"
+	die "no $HOST_ARCH packages in $DEBS/ (version $version): run make deb first (the services are run from them)"
+echo "check: packages for: ${arches[*]}"
 for arch in "${arches[@]}"; do
 	for pkg in peercall-registry peercall; do
 		if [ -f "$(deb_of "$pkg" "$arch")" ]; then check_package "$pkg" "$arch"; else
 			section "$pkg $arch"
-			fail "$(deb_of "$pkg" "$arch") missing while its sibling exists"
+			fail "$(deb_of "$pkg" "$arch") missing: run make deb (DEB_ARCHES=\"${arches[*]}\")"
 		fi
 	done
 done
@@ -216,13 +229,6 @@ verify() { # UNIT...
 }
 
 section "units"
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-	command -v apt-get >/dev/null 2>&1 || die "no systemd-analyze (install systemd)"
-	echo "  installing systemd (for systemd-analyze)"
-	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
-fi
 echo "  $(systemd-analyze --version | head -n1)"
 verify peercall-registry.service
 verify peercall@door.service
@@ -404,8 +410,6 @@ sed 's/^/    | /' "$TMP/door.out" | head -n 20
 
 if [ "$install" = 1 ]; then
 	section "apt-get install ./ the $HOST_ARCH packages on this machine, then purge"
-	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		"./$(deb_of peercall-registry "$HOST_ARCH")" "./$(deb_of peercall "$HOST_ARCH")" >"$TMP/apt.log" 2>&1 &&
 		pass "apt-get install ./peercall-registry_… ./peercall_…" || {

@@ -6,8 +6,9 @@
 #     cargo build --release);
 #   - for arm64 and armhf from the cross builds (`make cross-aarch64`,
 #     `make cross-armv7`: target/<triple>/release/{peercall,peercall-registry}),
-#     when they are there; skipped with a line saying so when they are not, and
-#     a warning when they are older than the sources.
+#     which `make deb` runs first; run directly, this skips an architecture
+#     with a line saying so when its build is missing, and warns when it is
+#     older than the sources.
 #
 # Depends: dpkg-shlibdeps through cargo-deb's $auto, which works for another
 # architecture when its libraries are installed through multiarch (as
@@ -193,7 +194,7 @@ for arch in $ARCHES; do
 	fi
 	dir=$TARGET_DIR/$triple/release
 	if [ ! -x "$dir/peercall" ] || [ ! -x "$dir/peercall-registry" ]; then
-		summary+=("$arch: SKIPPED: no cross build in ${dir#"$PWD"/}/ (run make ${cross_target:-?} first, or make deb-all)")
+		summary+=("$arch: SKIPPED: no cross build in ${dir#"$PWD"/}/ (make deb runs make ${cross_target:-?} first)")
 		continue
 	fi
 	stale=""

@@ -3,16 +3,20 @@
 #     make -f Makefile -f packaging/packaging.mk deb
 .PHONY: deb deb-all deb-check deb-check-install deb-check-vm
 
-# peercall and peercall-registry .debs in target/debian/: amd64 built here;
-# arm64 and armhf from the cross builds when present (the last lines say
-# which were built and which skipped).
-deb: deps
+# The architectures `make deb` packages, and `make deb-check` expects:
+# `make deb DEB_ARCHES=arm64` builds only the arm64 packages.
+DEB_ARCHES ?= amd64 arm64 armhf
+export DEB_ARCHES
+
+# peercall and peercall-registry .debs in target/debian/ for each of
+# DEB_ARCHES: amd64 built here, arm64 and armhf from the cross builds
+# (cross/cross.mk), which run first; cargo makes them no-ops when they are
+# up to date. The last lines say what was built and with which Depends.
+deb: deps $(if $(filter arm64,$(DEB_ARCHES)),cross-aarch64) $(if $(filter armhf,$(DEB_ARCHES)),cross-armv7)
 	bash packaging/deb.sh
 
-# The cross builds first (cross/cross.mk), then all three architectures.
-deb-all: deps
-	$(MAKE) cross-aarch64 cross-armv7
-	bash packaging/deb.sh
+# What `make deb` was before it ran the cross builds itself; kept for scripts.
+deb-all: deb
 
 # Inspects every package, verifies the units, and runs the services from the
 # extracted amd64 packages as their units would (nothing is installed).
