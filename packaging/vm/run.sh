@@ -145,6 +145,11 @@ rm -f "\$NEWROOT/.dockerenv" "\$NEWROOT/run/.containerenv"
 rm -f "\$NEWROOT/usr/sbin/policy-rc.d"
 # A fresh machine id: systemd writes one into the (writable) overlay.
 rm -f "\$NEWROOT/etc/machine-id"
+# Debian's tmpfiles.d/tmp.conf empties /tmp at boot ('D /tmp'), which would
+# take a checkout under /tmp away from the check; an empty file of the same
+# name in /etc overrides it.
+mkdir -p "\$NEWROOT/etc/tmpfiles.d"
+: >"\$NEWROOT/etc/tmpfiles.d/tmp.conf"
 SETUP
 : >"$SHARE/output"
 
