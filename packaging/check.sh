@@ -3,8 +3,8 @@
 # target/debian/ without installing anything (packaging/README.md):
 #
 #  1. every package (each architecture of DEB_ARCHES, default all three, and
-#     this machine's): name, architecture of the binary, files, conffiles, Depends covering every library the binary
-#     needs, maintainer scripts (syntax, and what they must do), the same unit
+#     this machine's): name, architecture of the binary, files, conffiles,
+#     Depends covering every library the binary needs, maintainer scripts (syntax, and what they must do), the same unit
 #     files in every architecture, and a registry binary with sd_notify in it
 #     (a stale cross build has none);
 #  2. the units of the amd64 packages, extracted into a scratch root with this
@@ -66,19 +66,9 @@ trap cleanup EXIT
 
 # The tools the checks need, installed when missing: a check whose tool is
 # absent would otherwise pass by not running.
+bash scripts/deps.sh systemd shellcheck binutils
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
-missing=()
-command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
-command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
-command -v readelf >/dev/null 2>&1 || missing+=(binutils)
-if [ ${#missing[@]} -gt 0 ]; then
-	command -v apt-get >/dev/null 2>&1 || die "install ${missing[*]} (no apt-get here)"
-	echo "check: installing ${missing[*]}"
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-		{ $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
-		die "apt-get install ${missing[*]} failed"
-fi
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 [ -n "$version" ] || die "no version in Cargo.toml"

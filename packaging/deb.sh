@@ -35,17 +35,7 @@ die() {
 
 # ------------------------------------------------------------------ tools
 
-sudo=""
-if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi
-apt_missing=()
-command -v dpkg-shlibdeps >/dev/null 2>&1 || apt_missing+=(dpkg-dev)
-command -v readelf >/dev/null 2>&1 || apt_missing+=(binutils)
-if [ ${#apt_missing[@]} -gt 0 ]; then
-	command -v apt-get >/dev/null 2>&1 || die "install ${apt_missing[*]} (no apt-get here)"
-	say "installing ${apt_missing[*]}"
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" ||
-		{ $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"; }
-fi
+bash scripts/deps.sh dpkg-dev binutils
 if ! cargo deb --version >/dev/null 2>&1; then
 	say "installing cargo-deb $CARGO_DEB_VERSION (cargo install)"
 	cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"

@@ -15,7 +15,8 @@ export DEB_ARCHES
 deb: deps $(if $(filter arm64,$(DEB_ARCHES)),cross-aarch64) $(if $(filter armhf,$(DEB_ARCHES)),cross-armv7)
 	bash packaging/deb.sh
 
-# What `make deb` was before it ran the cross builds itself; kept for scripts.
+# The cross builds, then all three architectures: what `make deb` now does
+# by itself; kept for scripts that name it.
 deb-all: deb
 
 # Inspects every package, verifies the units, and runs the services from the

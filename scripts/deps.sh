@@ -2,6 +2,9 @@
 # Installs the system packages peercall needs to build and test, when they are
 # missing, on Debian, Ubuntu and Raspberry Pi OS (apt; sudo when not root).
 # Elsewhere it says what to install and carries on.
+#
+#   scripts/deps.sh            the build and test packages below
+#   scripts/deps.sh PKG...     these packages instead (the packaging scripts' tools)
 set -euo pipefail
 
 # A C toolchain for linking (rustup does not bring one), the codecs the peer
@@ -9,6 +12,7 @@ set -euo pipefail
 # pkg-config, and libclang, which the v4l crate's bindings are generated with
 # from the kernel's videodev2.h (linux-libc-dev) at build time.
 pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1)
+[ $# -eq 0 ] || pkgs=("$@")
 
 missing=()
 for p in "${pkgs[@]}"; do
