@@ -12,6 +12,7 @@ pub mod mjpeg;
 pub mod pattern;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
 pub mod stats;
 pub mod sync;
 pub mod tone;

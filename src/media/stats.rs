@@ -160,8 +160,19 @@ impl ReceiverStats {
     }
 
     /// Packets lost so far (expected minus received; negative with duplicates).
+    /// Zero while the source is on probation: its first packet is remembered
+    /// in `received` but nothing is expected yet, which would read as -1.
     pub fn lost(&self) -> i64 {
+        if self.on_probation() {
+            return 0;
+        }
         self.expected() as i64 - self.received as i64
+    }
+
+    /// Whether the source has not yet sent [`MIN_SEQUENTIAL`] packets in a
+    /// row, so nothing it sent is counted yet.
+    pub fn on_probation(&self) -> bool {
+        self.probation > 0
     }
 
     /// Packets that arrived behind the highest one (reordered or duplicated).
@@ -212,6 +223,19 @@ mod tests {
             let at = t0 + Duration::from_millis(20 * i as u64);
             stats.record(at, s, u32::from(s).wrapping_mul(960));
         }
+    }
+
+    #[test]
+    fn one_packet_on_probation_reports_no_loss() {
+        // The first report of a call can fall after the first packet only.
+        let mut s = ReceiverStats::new(48_000);
+        feed(&mut s, Instant::now(), [7]);
+        assert!(s.on_probation());
+        assert_eq!(s.lost(), 0);
+        assert_eq!(s.report().cumulative_lost, 0);
+        feed(&mut s, Instant::now(), [8]);
+        assert!(!s.on_probation());
+        assert_eq!(s.report().cumulative_lost, 0);
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn rtp_with_each_optional_part_alone() {
     assert_eq!(RtpPacket::new_checked(&pad).unwrap().payload(), &[0xaa]);
     let all_pad = with(0x20, &[0, 0, 0, 4]);
     let p = RtpPacket::new_checked(&all_pad).unwrap();
-    assert_eq!(p.payload(), &[]);
+    assert_eq!(p.payload(), &[] as &[u8]);
     assert_eq!(p.padding_len(), 4);
 }
 

@@ -95,7 +95,7 @@ fn rtp_padding_count_larger_than_payload_or_zero() {
     );
     // Padding that takes everything after an empty extension is fine.
     let p = rtp(0x30, &[0, 0, 0, 0, 1]);
-    assert_eq!(RtpPacket::new_checked(&p).unwrap().payload(), &[]);
+    assert_eq!(RtpPacket::new_checked(&p).unwrap().payload(), &[] as &[u8]);
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn rtp_csrc_count_past_the_end() {
     );
     // Exactly filled is fine: a packet with CSRCs and an empty payload.
     let p = rtp(0x01, &[0, 0, 0, 1]);
-    assert_eq!(RtpPacket::new_checked(&p).unwrap().payload(), &[]);
+    assert_eq!(RtpPacket::new_checked(&p).unwrap().payload(), &[] as &[u8]);
 }
 
 #[test]

@@ -1,0 +1,613 @@
+//! The media of one call as a state machine: the RTP session (RFC 3550) of
+//! the call's two streams, without sockets, threads or clock reads. The IO
+//! shell hands it captured frames ([`MediaSession::send_video_frame`],
+//! [`MediaSession::send_audio_frame`]), datagrams from its two UDP sockets
+//! ([`MediaSession::handle_packet`]) and the time ([`MediaSession::handle_timeout`]),
+//! and drains [`MediaSession::poll_output`]: datagrams to send, JPEG frames to
+//! show, Opus frames to play, and events; [`MediaSession::poll_timeout`] says
+//! when to call again. Inside: RTP packetizing (RFC 2435 for JPEG, RFC 7587 for
+//! Opus), RTCP (SR, RR, SDES with an RFC 7022 CNAME, BYE; randomised
+//! intervals; the round trip), reassembly, the audio jitter buffer and playout
+//! clock, lip sync, reception statistics, and the quality report.
+//!
+//! ```text
+//!  capture ─► send_video_frame / send_audio_frame ─► Transmit ─► socket
+//!  socket ──► handle_packet ─┬─ RTCP: reports, RTT, sender clocks, BYE
+//!                            ├─ JPEG: FrameAssembler ─► held for its sound ─► Show ─► screen
+//!                            └─ Opus: JitterBuffer ─► every 20 ms (or when the card asks) ─► Play ─► speaker
+//!  time ────► handle_timeout: RTCP due, held frames due, playout ticks
+//! ```
+//!
+//! Wallclock (NTP) time, which sender reports carry and lip sync needs, is
+//! derived from the monotonic `now` and the wallclock the shell read at
+//! creation, so the session stays deterministic under test.
+
+mod audio;
+mod report;
+mod rng;
+mod stream;
+mod video;
+
+#[cfg(test)]
+mod tests;
+
+pub use audio::{PlayoutClock, AUDIO_FRAME};
+pub use report::{Quality, MAX_SAMPLES};
+pub use stream::{StreamKind, BYE_REASON, RTCP_INTERVAL};
+pub use video::{MAX_VIDEO_DELAY, MAX_VIDEO_HOLD};
+
+use self::audio::AudioIn;
+use self::report::keep;
+use self::rng::Rng;
+use self::stream::{signed_secs, Stream};
+use self::video::VideoIn;
+use crate::media::jitter::Playout;
+use crate::media::jpeg::{packetize, JpegError, JpegFrame};
+use crate::media::rtp::{
+    classify, ntp_from_unix, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG,
+    PT_OPUS, VIDEO_CLOCK_RATE,
+};
+use crate::media::sync::{self, ntp_to_us};
+use crate::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Audio latency readings outside this are clock trouble, not latency.
+pub const MAX_PLAUSIBLE_LATENCY: Duration = Duration::from_secs(10);
+/// Outputs queued and not yet polled; beyond this the oldest datagrams are
+/// dropped (a shell that stopped polling must not grow memory without bound).
+pub const MAX_QUEUED_OUTPUTS: usize = 4096;
+/// Random bytes in an RFC 7022 CNAME (96 bits, 16 characters of base64).
+pub const CNAME_RANDOM_BYTES: usize = 12;
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The negotiated media: a stream whose codec is none is left out.
+    pub media: MediaDescription,
+    /// The other side's address.
+    pub remote_ip: IpAddr,
+    /// The other side's receive ports, where we send and the only ones we
+    /// accept packets from.
+    pub remote_ports: MediaPorts,
+    /// Whether we send video (we may receive it without sending).
+    pub send_video: bool,
+    /// Whether we send audio.
+    pub send_audio: bool,
+    /// Whose clock paces audio playout.
+    pub playout: PlayoutClock,
+    /// Our RTCP CNAME, the same on both streams so the other side relates
+    /// them for lip sync (RFC 3550 6.5.1); see [`cname_from_random`].
+    pub cname: String,
+    /// Seed for SSRCs, initial sequence numbers and timestamps, and RTCP
+    /// interval spread.
+    pub seed: u64,
+    /// The wallclock (since the Unix epoch) at the `now` the session is
+    /// created with.
+    pub wallclock: Duration,
+}
+
+/// An RFC 7022 short-term persistent CNAME from 96 random bits supplied by
+/// the shell: their base64 encoding (RFC 4648), 16 characters.
+pub fn cname_from_random(random: [u8; CNAME_RANDOM_BYTES]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(16);
+    // 12 bytes are four whole 3-byte groups: no padding.
+    for group in random.chunks_exact(3) {
+        let n = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
+        for shift in [18, 12, 6, 0] {
+            out.push(char::from(ALPHABET[(n >> shift & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// A datagram to send from one of the call's two sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The socket: the stream's.
+    pub stream: StreamKind,
+    /// Where to.
+    pub to: SocketAddr,
+    /// The datagram.
+    pub bytes: Vec<u8>,
+}
+
+/// A received video frame to show now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Show {
+    /// The frame.
+    pub frame: JpegFrame,
+}
+
+/// A frame period of received audio to play now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Play {
+    /// What to decode (or conceal, or silence while filling).
+    pub playout: Playout,
+    /// RTP timestamp of the frame it stands for, once playing.
+    pub timestamp: Option<u32>,
+}
+
+/// Things the shell may want to tell the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The other side said RTCP BYE on this stream: it stopped sending.
+    Bye(StreamKind),
+}
+
+/// What the session asks of its shell.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send a datagram.
+    Transmit(Transmit),
+    /// Show a video frame.
+    Show(Show),
+    /// Play an audio frame.
+    Play(Play),
+    /// Tell the user.
+    Event(SessionEvent),
+}
+
+/// What became of a datagram given to [`MediaSession::handle_packet`]; the
+/// shell passes on copies (`--forward`) of the accepted ones only.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// An RTP packet of the stream, taken.
+    Rtp,
+    /// An RTCP compound from the other side, taken.
+    Rtcp,
+    /// From another address than the other side's port for that stream, or
+    /// from another source than the stream's: dropped and counted.
+    Foreign,
+    /// Neither RTP nor RTCP, malformed, or of another payload type: dropped.
+    Malformed,
+}
+
+/// A frame captured for sending.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoFrame<'a> {
+    /// When the picture was taken (the camera driver's time, or when the
+    /// pattern was drawn); its RTP timestamp comes from this.
+    pub captured: Instant,
+    /// A baseline JPEG.
+    pub jpeg: &'a [u8],
+    /// From a camera: its capture-to-send latency goes in the report.
+    pub from_camera: bool,
+}
+
+/// The media session of one call.
+#[derive(Debug)]
+pub struct MediaSession {
+    cname: String,
+    rng: Rng,
+    /// The `now` the session was created at, and the wallclock then.
+    epoch: Instant,
+    wallclock: Duration,
+    video: Option<Stream>,
+    audio: Option<Stream>,
+    send_video: bool,
+    send_audio: bool,
+    video_in: VideoIn,
+    audio_in: AudioIn,
+    outputs: VecDeque<Output>,
+    quality: Quality,
+    closed: bool,
+}
+
+impl MediaSession {
+    /// A session for the negotiated media, created at `now`.
+    pub fn new(now: Instant, cfg: SessionConfig) -> MediaSession {
+        let mut rng = Rng::new(cfg.seed);
+        let has_video = cfg.media.video.codec == VideoCodec::Mjpeg;
+        let has_audio = cfg.media.audio.codec == AudioCodec::Opus;
+        let at = |port| SocketAddr::new(cfg.remote_ip, port);
+        let video =
+            has_video.then(|| Stream::new(VIDEO_CLOCK_RATE, at(cfg.remote_ports.video), &mut rng));
+        let audio =
+            has_audio.then(|| Stream::new(OPUS_CLOCK_RATE, at(cfg.remote_ports.audio), &mut rng));
+        MediaSession {
+            cname: cfg.cname,
+            rng,
+            epoch: now,
+            wallclock: cfg.wallclock,
+            send_video: cfg.send_video && has_video,
+            send_audio: cfg.send_audio && has_audio,
+            video,
+            audio,
+            video_in: VideoIn::default(),
+            audio_in: AudioIn::new(cfg.playout),
+            outputs: VecDeque::new(),
+            quality: Quality::default(),
+            closed: false,
+        }
+    }
+
+    /// Whether this session carries a stream of this kind.
+    pub fn has(&self, kind: StreamKind) -> bool {
+        self.stream(kind).is_some()
+    }
+
+    /// Whether the shell should capture and send this kind of media.
+    pub fn sends(&self, kind: StreamKind) -> bool {
+        match kind {
+            StreamKind::Video => self.send_video,
+            StreamKind::Audio => self.send_audio,
+        }
+    }
+
+    /// Our RTCP CNAME.
+    pub fn cname(&self) -> &str {
+        &self.cname
+    }
+
+    fn stream(&self, kind: StreamKind) -> Option<&Stream> {
+        match kind {
+            StreamKind::Video => self.video.as_ref(),
+            StreamKind::Audio => self.audio.as_ref(),
+        }
+    }
+
+    fn stream_mut(&mut self, kind: StreamKind) -> Option<&mut Stream> {
+        match kind {
+            StreamKind::Video => self.video.as_mut(),
+            StreamKind::Audio => self.audio.as_mut(),
+        }
+    }
+
+    /// The wallclock at `at`, as NTP microseconds.
+    fn wallclock_us(&self, at: Instant) -> i64 {
+        ntp_to_us(self.ntp(at))
+    }
+
+    fn ntp(&self, at: Instant) -> u64 {
+        let since = signed_secs(at, self.epoch);
+        let wall = if since >= 0.0 {
+            self.wallclock + Duration::from_secs_f64(since)
+        } else {
+            self.wallclock
+                .saturating_sub(Duration::from_secs_f64(-since))
+        };
+        ntp_from_unix(wall)
+    }
+
+    fn push(&mut self, out: Output) {
+        if self.outputs.len() >= MAX_QUEUED_OUTPUTS {
+            // Drop the oldest datagram; frames to show and play stay, as
+            // the user would notice those.
+            if let Some(i) = self
+                .outputs
+                .iter()
+                .position(|o| matches!(o, Output::Transmit(_)))
+            {
+                self.outputs.remove(i);
+            } else {
+                self.outputs.pop_front();
+            }
+        }
+        self.outputs.push_back(out);
+    }
+
+    fn transmit(&mut self, stream: StreamKind, to: SocketAddr, bytes: Vec<u8>) {
+        self.push(Output::Transmit(Transmit { stream, to, bytes }));
+    }
+
+    /// Sends a captured video frame: RFC 2435 packets, then the stream's
+    /// RTCP if due (the first report goes out with the first frame). An
+    /// image RTP/JPEG cannot carry is refused and nothing is sent.
+    pub fn send_video_frame(
+        &mut self,
+        now: Instant,
+        frame: VideoFrame<'_>,
+    ) -> Result<(), JpegError> {
+        if !self.send_video || self.closed {
+            return Ok(());
+        }
+        let fragments = packetize(frame.jpeg, MAX_RTP_PAYLOAD_LEN)?;
+        let Some(s) = self.video.as_mut() else {
+            return Ok(());
+        };
+        let ticks = signed_secs(frame.captured, self.epoch) * f64::from(VIDEO_CLOCK_RATE);
+        let ts = s.tx.ts_origin.wrapping_add(ticks as i64 as u32);
+        let mut datagrams = Vec::new();
+        for f in fragments {
+            let h = s.next_header(PT_JPEG, f.marker, ts);
+            datagrams.push(h.to_bytes(&f.payload));
+            s.sent(now, frame.captured, ts, f.payload.len());
+        }
+        let to = s.remote;
+        for d in datagrams {
+            self.transmit(StreamKind::Video, to, d);
+        }
+        self.quality.video_frames_sent += 1;
+        if frame.from_camera {
+            let lat = now.saturating_duration_since(frame.captured).as_micros() as u64;
+            keep(&mut self.quality.capture_to_send_us, lat);
+        }
+        self.rtcp_if_due(now, StreamKind::Video);
+        Ok(())
+    }
+
+    /// Sends one 20 ms Opus frame whose first sample was captured at
+    /// `captured`, then the stream's RTCP if due.
+    pub fn send_audio_frame(&mut self, now: Instant, captured: Instant, opus: &[u8]) {
+        if !self.send_audio || self.closed {
+            return;
+        }
+        let frames_sent = self.quality.audio_frames_sent;
+        let Some(s) = self.audio.as_mut() else {
+            return;
+        };
+        // Opus timestamps count samples: each frame is 960 on from the last.
+        let ts = s.tx.ts_origin.wrapping_add(
+            (frames_sent as u32).wrapping_mul(crate::media::jitter::OPUS_20MS.frame_ts),
+        );
+        let h = s.next_header(PT_OPUS, frames_sent == 0, ts);
+        let bytes = h.to_bytes(opus);
+        s.sent(now, captured, ts, opus.len());
+        let to = s.remote;
+        self.transmit(StreamKind::Audio, to, bytes);
+        self.quality.audio_frames_sent += 1;
+        self.rtcp_if_due(now, StreamKind::Audio);
+    }
+
+    /// A datagram arrived on `stream`'s socket from `from`.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        stream: StreamKind,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Received {
+        let ntp_now = self.ntp(now);
+        let s = match stream {
+            StreamKind::Video => self.video.as_mut(),
+            StreamKind::Audio => self.audio.as_mut(),
+        };
+        let Some(s) = s else {
+            self.quality.foreign_dropped += 1;
+            return Received::Foreign;
+        };
+        if from != s.remote {
+            log::debug!(
+                "dropped a packet from {from}: not the call's peer {}",
+                s.remote
+            );
+            self.quality.foreign_dropped += 1;
+            return Received::Foreign;
+        }
+        match classify(bytes) {
+            Kind::Rtcp => match s.handle_rtcp(now, ntp_now, bytes) {
+                Ok(bye) => {
+                    if bye {
+                        self.push(Output::Event(SessionEvent::Bye(stream)));
+                    }
+                    Received::Rtcp
+                }
+                Err(()) => {
+                    log::debug!("malformed RTCP from {from} dropped");
+                    Received::Malformed
+                }
+            },
+            Kind::Rtp => {
+                let Ok((h, payload)) = RtpHeader::parse(bytes) else {
+                    log::debug!("malformed RTP from {from} dropped");
+                    return Received::Malformed;
+                };
+                let expected = match stream {
+                    StreamKind::Video => PT_JPEG,
+                    StreamKind::Audio => PT_OPUS,
+                };
+                if h.payload_type != expected {
+                    log::debug!(
+                        "RTP payload type {} on the {stream:?} stream dropped",
+                        h.payload_type
+                    );
+                    return Received::Malformed;
+                }
+                if let Err(why) = s.heard(now, &mut self.rng, &h) {
+                    log::debug!("RTP from {from} dropped: {why:?}");
+                    self.quality.foreign_dropped += 1;
+                    return Received::Foreign;
+                }
+                match stream {
+                    StreamKind::Video => self.video_packet(now, &h, payload),
+                    StreamKind::Audio => self.audio_packet(now, &h, payload),
+                }
+                Received::Rtp
+            }
+            Kind::Unknown => {
+                log::debug!("dropped a datagram from {from} that is neither RTP nor RTCP");
+                Received::Malformed
+            }
+        }
+    }
+
+    fn video_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8]) {
+        let Ok(Some(frame)) =
+            self.video_in
+                .assembler
+                .push(h.sequence, h.timestamp, h.marker, payload)
+        else {
+            return;
+        };
+        let due = self.video_due(frame.timestamp).unwrap_or(now);
+        self.video_in.hold(now, due, frame);
+        self.show_due(now);
+    }
+
+    fn audio_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8]) {
+        self.audio_in
+            .buffer
+            .push(now, h.sequence, h.timestamp, payload.to_vec());
+        if self.audio_in.should_start(now) {
+            self.play(now);
+        }
+    }
+
+    /// When a video frame with RTP time `ts` should be shown: at most
+    /// [`sync::MAX_VIDEO_LEAD`] ahead of its sound. `None` while the streams
+    /// cannot be related (no sender reports yet, or no sound playing).
+    fn video_due(&self, ts: u32) -> Option<Instant> {
+        let (audio_ts, heard) = self.audio_in.playing?;
+        let audio = &self.audio.as_ref()?.rx.clock;
+        let video = &self.video.as_ref()?.rx.clock;
+        sync::video_due(audio, audio_ts, heard, video, ts, sync::MAX_VIDEO_LEAD)
+    }
+
+    /// Shows the held frames that are due.
+    fn show_due(&mut self, now: Instant) {
+        while let Some(frame) = self.video_in.due(now) {
+            self.quality.video_frames_shown += 1;
+            let now_us = self.wallclock_us(now);
+            if let Some(v) = self.video.as_ref().map(|s| &s.rx.clock) {
+                if let Some(captured) = v.wallclock_us(frame.timestamp) {
+                    let lat = now_us - captured;
+                    if (0..MAX_PLAUSIBLE_LATENCY.as_micros() as i64).contains(&lat) {
+                        keep(&mut self.quality.video_latency_us, lat as u64);
+                    }
+                }
+                if let (Some((audio_ts, heard)), Some(a)) =
+                    (self.audio_in.playing, self.audio.as_ref())
+                {
+                    // The sound playing now, extrapolated from the frame last handed out.
+                    let ticks = signed_secs(now, heard) * f64::from(OPUS_CLOCK_RATE);
+                    let audio_now = audio_ts.wrapping_add(ticks as i64 as u32);
+                    if let Some(skew) = sync::skew_us(&a.rx.clock, audio_now, v, frame.timestamp) {
+                        keep(&mut self.quality.skew_us, skew);
+                    }
+                }
+            }
+            self.push(Output::Show(Show { frame }));
+        }
+    }
+
+    /// Takes the next audio frame for the speaker, to be heard at `heard`.
+    fn play(&mut self, heard: Instant) {
+        let (playout, timestamp) = self.audio_in.pop();
+        if playout != Playout::Waiting {
+            if let Some(ts) = timestamp {
+                self.audio_in.playing = Some((ts, heard));
+                let captured = self
+                    .audio
+                    .as_ref()
+                    .and_then(|a| a.rx.clock.wallclock_us(ts));
+                if let Some(captured) = captured {
+                    let lat = self.wallclock_us(heard) - captured;
+                    if (0..MAX_PLAUSIBLE_LATENCY.as_micros() as i64).contains(&lat) {
+                        keep(&mut self.quality.audio_latency_us, lat as u64);
+                    }
+                }
+            }
+        }
+        self.push(Output::Play(Play { playout, timestamp }));
+    }
+
+    /// With [`PlayoutClock::Sink`]: the sink wants its next frame, which it
+    /// will play after the `queued` sound it already holds. The frame comes
+    /// out of [`MediaSession::poll_output`] as [`Output::Play`].
+    pub fn pull_audio(&mut self, now: Instant, queued: Duration) {
+        if self.audio.is_some() && !self.closed {
+            self.play(now + queued);
+        }
+    }
+
+    fn rtcp_if_due(&mut self, now: Instant, kind: StreamKind) {
+        let cname = self.cname.clone();
+        let ntp_now = self.ntp(now);
+        let mut rng = self.rng.clone();
+        let Some(s) = self.stream_mut(kind) else {
+            return;
+        };
+        if s.next_rtcp.is_none_or(|at| at > now) {
+            return;
+        }
+        s.next_rtcp = Some(now + rng.rtcp_interval(RTCP_INTERVAL));
+        let bytes = s.compound(now, ntp_now, &cname, false);
+        let to = s.remote;
+        self.rng = rng;
+        self.transmit(kind, to, bytes);
+    }
+
+    /// Time has come: RTCP reports due, held video frames due, audio
+    /// frames due on the session's playout clock.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.rtcp_if_due(now, StreamKind::Video);
+        self.rtcp_if_due(now, StreamKind::Audio);
+        while self.audio_in.next_tick().is_some_and(|t| t <= now) {
+            self.play(now);
+        }
+        self.show_due(now);
+    }
+
+    /// When [`MediaSession::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        [
+            self.video.as_ref().and_then(|s| s.next_rtcp),
+            self.audio.as_ref().and_then(|s| s.next_rtcp),
+            self.audio_in.next_tick(),
+            self.video_in.next_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The call ended: each stream that sent or heard anything says RTCP BYE
+    /// (after a last report, RFC 3550 6.6). Nothing more is sent or played.
+    pub fn close(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let cname = self.cname.clone();
+        let ntp_now = self.ntp(now);
+        for kind in [StreamKind::Video, StreamKind::Audio] {
+            let Some(s) = self.stream_mut(kind) else {
+                continue;
+            };
+            if s.next_rtcp.is_none() {
+                continue;
+            }
+            let bytes = s.compound(now, ntp_now, &cname, true);
+            let to = s.remote;
+            self.transmit(kind, to, bytes);
+        }
+    }
+
+    /// The quality report so far, as of `now`.
+    pub fn report(&self, now: Instant) -> Quality {
+        let mut q = self.quality.clone();
+        q.duration = now.saturating_duration_since(self.epoch);
+        q.video_frames_received = self.video_in.received;
+        q.video_frames_superseded = self.video_in.superseded;
+        let asm = self.video_in.assembler.stats();
+        q.video_frames_incomplete = asm.frames_dropped_incomplete;
+        q.audio = self.audio_in.buffer.stats().clone();
+        if let Some(v) = &self.video {
+            q.video_lost = v.rx.stats.lost();
+            q.video_jitter = v.rx.stats.jitter_duration();
+            q.rtt = v.rtt;
+        }
+        if let Some(a) = &self.audio {
+            q.audio_lost = a.rx.stats.lost();
+            q.audio_jitter = a.rx.stats.jitter_duration();
+            q.rtt = a.rtt.or(q.rtt);
+        }
+        q
+    }
+}

@@ -1,0 +1,276 @@
+//! The quality report of a call's media: what was sent, received, shown and
+//! played, what was lost and concealed, latency and lip-sync figures, the
+//! network as RTCP saw it. [`super::MediaSession::report`] fills it; the
+//! shell adds what only its devices know (the sound card's xruns, how long
+//! stopping took) and prints it as text ([`Quality::lines`]) or as one JSON
+//! object ([`Quality::json`]).
+
+use crate::media::jitter::JitterStats;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Latency and skew samples kept per measure: an hour of 30 fps video. Past
+/// it new samples are not kept, so a call that runs for days holds a few
+/// megabytes of figures at most; the percentiles then describe its first hour.
+pub const MAX_SAMPLES: usize = 30 * 3600;
+
+/// What a call's media did, for the quality report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quality {
+    /// Video frames sent.
+    pub video_frames_sent: u64,
+    /// Video frames received complete.
+    pub video_frames_received: u64,
+    /// Video frames dropped because packets were missing.
+    pub video_frames_incomplete: u64,
+    /// Video frames shown (handed to the sink) in step with the sound.
+    pub video_frames_shown: u64,
+    /// Complete frames dropped because newer ones were already waiting.
+    pub video_frames_superseded: u64,
+    /// The sound card's capture overruns recovered, when a card was used.
+    pub sound_overruns: Option<u64>,
+    /// The sound card's playback underruns recovered, when a card was used.
+    pub sound_underruns: Option<u64>,
+    /// Camera frames: from the driver's capture timestamp to the frame's
+    /// packets sent, in µs.
+    pub capture_to_send_us: Vec<u64>,
+    /// Capture-to-playout latency of each shown video frame, in µs.
+    pub video_latency_us: Vec<u64>,
+    /// Capture-to-playout latency of played audio frames, in µs.
+    pub audio_latency_us: Vec<u64>,
+    /// Audio/video skew at each shown frame, in µs (positive: picture ahead).
+    pub skew_us: Vec<i64>,
+    /// Audio frames sent.
+    pub audio_frames_sent: u64,
+    /// Jitter buffer counters.
+    pub audio: JitterStats,
+    /// Packets lost on the video stream.
+    pub video_lost: i64,
+    /// Packets lost on the audio stream.
+    pub audio_lost: i64,
+    /// Video interarrival jitter.
+    pub video_jitter: Duration,
+    /// Audio interarrival jitter.
+    pub audio_jitter: Duration,
+    /// Packets from addresses other than the negotiated ones, or from
+    /// another source than the stream's, dropped.
+    pub foreign_dropped: u64,
+    /// Round-trip time measured by RTCP on the audio stream (or video if no audio).
+    pub rtt: Option<Duration>,
+    /// How long media ran.
+    pub duration: Duration,
+    /// How long stopping took, from the end of the call to every thread joined.
+    pub stop_time: Duration,
+}
+
+/// Appends a sample unless [`MAX_SAMPLES`] are already kept.
+pub(super) fn keep<T>(samples: &mut Vec<T>, v: T) {
+    if samples.len() < MAX_SAMPLES {
+        samples.push(v);
+    }
+}
+
+/// The value at percentile `p` (0 to 1) of sorted microsecond samples, in
+/// milliseconds.
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let i = (last as f64 * p).round() as usize;
+    sorted.get(i).map(|&v| v / 1000.0)
+}
+
+/// Samples as sorted floats, for [`percentile`].
+fn sorted(samples: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = samples.collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The percentiles the reports show, in milliseconds.
+struct Percentiles {
+    /// Video latency p50, p95.
+    video: (Option<f64>, Option<f64>),
+    /// Audio latency p50, p95.
+    audio: (Option<f64>, Option<f64>),
+    /// Skew p5, p50, p95.
+    skew: (Option<f64>, Option<f64>, Option<f64>),
+    /// Camera capture-to-send p50, p95.
+    capture: (Option<f64>, Option<f64>),
+}
+
+impl Quality {
+    fn percentiles(&self) -> Percentiles {
+        let us = |v: &[u64]| sorted(v.iter().map(|&x| x as f64));
+        let skew = sorted(self.skew_us.iter().map(|&x| x as f64));
+        let (vlat, alat, cap) = (
+            us(&self.video_latency_us),
+            us(&self.audio_latency_us),
+            us(&self.capture_to_send_us),
+        );
+        Percentiles {
+            video: (percentile(&vlat, 0.5), percentile(&vlat, 0.95)),
+            audio: (percentile(&alat, 0.5), percentile(&alat, 0.95)),
+            skew: (
+                percentile(&skew, 0.05),
+                percentile(&skew, 0.5),
+                percentile(&skew, 0.95),
+            ),
+            capture: (percentile(&cap, 0.5), percentile(&cap, 0.95)),
+        }
+    }
+
+    /// The report printed when a call ends, one line per subject.
+    pub fn lines(&self, peer: &str) -> Vec<String> {
+        let secs = self.duration.as_secs_f64().max(1e-3);
+        let p = self.percentiles();
+        let skew_ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:+.1} ms"));
+        let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.1} ms"));
+        let a = &self.audio;
+        let mut lines = vec![
+            format!(
+                "quality report (call with {peer}, media {secs:.1} s, stopped in {:.0} ms):",
+                self.stop_time.as_secs_f64() * 1000.0
+            ),
+            format!(
+                "  video: sent {} frames ({:.1} fps), received {} ({:.1} fps), shown {}, dropped incomplete {}, superseded {}; capture-to-playout latency p50 {} p95 {}",
+                self.video_frames_sent,
+                self.video_frames_sent as f64 / secs,
+                self.video_frames_received,
+                self.video_frames_received as f64 / secs,
+                self.video_frames_shown,
+                self.video_frames_incomplete,
+                self.video_frames_superseded,
+                ms(p.video.0),
+                ms(p.video.1),
+            ),
+            format!(
+                "  audio: sent {} frames, played {}, concealed {} (FEC {}, PLC {}), late {}, duplicates {}; capture-to-playout latency p50 {} p95 {}",
+                self.audio_frames_sent,
+                a.played,
+                a.concealed_fec + a.concealed_plc,
+                a.concealed_fec,
+                a.concealed_plc,
+                a.late,
+                a.duplicates,
+                ms(p.audio.0),
+                ms(p.audio.1),
+            ),
+            format!(
+                "  sync: audio/video skew p5 {} p50 {} p95 {} (positive: picture ahead of sound)",
+                skew_ms(p.skew.0),
+                skew_ms(p.skew.1),
+                skew_ms(p.skew.2)
+            ),
+            format!(
+                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}",
+                self.video_lost,
+                self.audio_lost,
+                self.video_jitter.as_secs_f64() * 1000.0,
+                self.audio_jitter.as_secs_f64() * 1000.0,
+                ms(self.rtt.map(|d| d.as_secs_f64() * 1000.0)),
+                self.foreign_dropped
+            ),
+        ];
+        if self.sound_overruns.is_some() || self.sound_underruns.is_some() {
+            let n = |v: Option<u64>| v.map_or("n/a".to_string(), |x| x.to_string());
+            lines.insert(
+                3,
+                format!(
+                    "  sound card: capture overruns {}, playback underruns {} (each recovered)",
+                    n(self.sound_overruns),
+                    n(self.sound_underruns)
+                ),
+            );
+        }
+        if !self.capture_to_send_us.is_empty() {
+            lines.insert(
+                2,
+                format!(
+                    "  camera: capture-to-send latency p50 {} p95 {} (driver timestamp to last packet sent)",
+                    ms(p.capture.0),
+                    ms(p.capture.1)
+                ),
+            );
+        }
+        lines
+    }
+
+    /// The report as one JSON object on one line, for scripts
+    /// (`--report-json`). Absent measurements are `null`; times are in
+    /// milliseconds (seconds for the duration) with three decimals.
+    pub fn json(&self, peer: &str) -> String {
+        let p = self.percentiles();
+        let ms3 = |v: Option<f64>| v.map(round3);
+        let a = &self.audio;
+        let report = JsonReport {
+            peer,
+            duration_s: round3(self.duration.as_secs_f64()),
+            stop_ms: round3(self.stop_time.as_secs_f64() * 1000.0),
+            video_frames_sent: self.video_frames_sent,
+            video_frames_received: self.video_frames_received,
+            video_frames_shown: self.video_frames_shown,
+            video_frames_incomplete: self.video_frames_incomplete,
+            video_frames_superseded: self.video_frames_superseded,
+            video_latency_p50_ms: ms3(p.video.0),
+            video_latency_p95_ms: ms3(p.video.1),
+            camera_capture_to_send_p50_ms: ms3(p.capture.0),
+            camera_capture_to_send_p95_ms: ms3(p.capture.1),
+            audio_frames_sent: self.audio_frames_sent,
+            audio_frames_played: a.played,
+            audio_concealed_fec: a.concealed_fec,
+            audio_concealed_plc: a.concealed_plc,
+            audio_late: a.late,
+            audio_latency_p50_ms: ms3(p.audio.0),
+            audio_latency_p95_ms: ms3(p.audio.1),
+            av_skew_p50_ms: ms3(p.skew.1),
+            av_skew_p95_ms: ms3(p.skew.2),
+            video_packets_lost: self.video_lost,
+            audio_packets_lost: self.audio_lost,
+            video_jitter_ms: round3(self.video_jitter.as_secs_f64() * 1000.0),
+            audio_jitter_ms: round3(self.audio_jitter.as_secs_f64() * 1000.0),
+            rtt_ms: self.rtt.map(|d| round3(d.as_secs_f64() * 1000.0)),
+            foreign_packets_dropped: self.foreign_dropped,
+            sound_overruns: self.sound_overruns,
+            sound_underruns: self.sound_underruns,
+        };
+        // A struct of numbers and one string cannot fail to serialize.
+        serde_json::to_string(&report).unwrap_or_default()
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The JSON report's fields, in the order scripts have always seen them.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    peer: &'a str,
+    duration_s: f64,
+    stop_ms: f64,
+    video_frames_sent: u64,
+    video_frames_received: u64,
+    video_frames_shown: u64,
+    video_frames_incomplete: u64,
+    video_frames_superseded: u64,
+    video_latency_p50_ms: Option<f64>,
+    video_latency_p95_ms: Option<f64>,
+    camera_capture_to_send_p50_ms: Option<f64>,
+    camera_capture_to_send_p95_ms: Option<f64>,
+    audio_frames_sent: u64,
+    audio_frames_played: u64,
+    audio_concealed_fec: u64,
+    audio_concealed_plc: u64,
+    audio_late: u64,
+    audio_latency_p50_ms: Option<f64>,
+    audio_latency_p95_ms: Option<f64>,
+    av_skew_p50_ms: Option<f64>,
+    av_skew_p95_ms: Option<f64>,
+    video_packets_lost: i64,
+    audio_packets_lost: i64,
+    video_jitter_ms: f64,
+    audio_jitter_ms: f64,
+    rtt_ms: Option<f64>,
+    foreign_packets_dropped: u64,
+    sound_overruns: Option<u64>,
+    sound_underruns: Option<u64>,
+}
