@@ -23,10 +23,10 @@ use std::ffi::CString;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// The sample rate of the whole audio pipeline: Opus's native rate.
-pub const RATE: u32 = 48_000;
 /// Samples in one 20 ms frame at [`RATE`], per channel: what Opus encodes.
-pub const FRAME_SAMPLES: usize = 960;
+pub use peercall::media::audio::FRAME_SAMPLES;
+/// The sample rate of the whole audio pipeline: Opus's native rate.
+pub use peercall::media::audio::SAMPLE_RATE as RATE;
 /// The most channels a device may insist on: stereo is downmixed or
 /// duplicated here, anything wider is left to `plughw:` / `default`.
 pub const MAX_DEVICE_CHANNELS: u32 = 2;
