@@ -136,54 +136,98 @@ impl Stream {
 pub enum Unsupported {
     /// It does not take signed 16-bit samples.
     Format,
-    /// It cannot run at [`RATE`]; the rate it offered instead.
-    Rate { nearest: u32 },
-    /// It takes neither mono nor stereo; the channel counts it takes.
-    Channels { min: u32, max: u32 },
-    /// It cannot run periods near 20 ms; the period it offered, in frames.
-    Period { nearest: usize },
+    /// It cannot run at [`RATE`].
+    Rate {
+        /// The rate it offered instead.
+        nearest: u32,
+    },
+    /// It takes neither mono nor stereo.
+    Channels {
+        /// The fewest channels it takes.
+        min: u32,
+        /// The most channels it takes.
+        max: u32,
+    },
+    /// It cannot run periods near 20 ms.
+    Period {
+        /// The period it offered, in frames.
+        nearest: usize,
+    },
     /// Its buffer cannot hold [`MIN_BUFFER_PERIODS`] periods.
-    Buffer { period: usize, buffer: usize },
+    Buffer {
+        /// The period it runs, in frames.
+        period: usize,
+        /// The largest buffer it offered, in frames.
+        buffer: usize,
+    },
 }
 
-/// Why a sound device could not be opened or stopped working.
+/// Why a sound device could not be opened or stopped working. Every variant
+/// names the device as the user gave it, so the message can be acted on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SoundError {
     /// The name cannot be an ALSA device name (empty, or with a control
     /// character such as NUL or a newline).
-    BadName { device: String },
-    /// ALSA refused to open the device. `no_card` is set when the machine has
-    /// no sound card at all, which is what most such failures mean.
-    Open {
+    BadName {
+        /// The name given.
         device: String,
+    },
+    /// ALSA refused to open the device.
+    Open {
+        /// The device.
+        device: String,
+        /// Which way it was opened.
         stream: Stream,
+        /// ALSA's error number.
         errno: i32,
+        /// The machine has no sound card at all, which is what most such
+        /// failures mean.
         no_card: bool,
     },
     /// The device opened but cannot run the pipeline's format.
     Unsupported {
+        /// The device.
         device: String,
+        /// Which way it was opened.
         stream: Stream,
+        /// What it lacks.
         what: Unsupported,
     },
     /// Setting the device up failed in the named ALSA call.
     Setup {
+        /// The device.
         device: String,
+        /// Which way it was opened.
         stream: Stream,
+        /// The ALSA call that failed.
         call: &'static str,
+        /// ALSA's error number.
         errno: i32,
     },
     /// The device did not deliver (capture) or take (playback) a frame within
     /// [`STALL_TIMEOUT`].
-    Stalled { device: String, stream: Stream },
+    Stalled {
+        /// The device.
+        device: String,
+        /// Which way it runs.
+        stream: Stream,
+    },
     /// The device failed while running and cannot be recovered.
     Lost {
+        /// The device.
         device: String,
+        /// Which way it runs.
         stream: Stream,
+        /// ALSA's error number.
         errno: i32,
     },
     /// A frame of the wrong length was passed in: our bug, not the device's.
-    FrameLength { expected: usize, got: usize },
+    FrameLength {
+        /// The samples a frame must have.
+        expected: usize,
+        /// The samples passed.
+        got: usize,
+    },
 }
 
 impl fmt::Display for SoundError {

@@ -5,15 +5,14 @@
 //! machine what to say to other peers; this module moves their bytes and
 //! prints what they report.
 
-use crate::camera::Camera;
-use crate::cli::{AnswerMode, RunOptions};
-use crate::conn::{FramedConn, ReadEnd};
+use super::entry_line;
+use super::media_setup;
 use crate::exit;
-use crate::media::{
-    AudioSink, AudioSource, Endpoints, MediaOptions, MediaSession, VideoSource, DEFAULT_CAMERA,
-};
-use crate::oneshot::{describe, entry_line};
-use crate::sound;
+use crate::media::{Endpoints, MediaSession};
+use crate::net::conn::{FramedConn, ReadEnd};
+use crate::net::describe;
+use crate::options::{AnswerMode, RunOptions};
+use crate::random_u64;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use peercall::call::{self, negotiate, EndReason, Phase, Phone, Role};
@@ -26,9 +25,7 @@ use peercall::wire::{
 use peercall::ConnId;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, ErrorKind, IsTerminal, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -106,86 +103,18 @@ struct Peer {
 }
 
 /// Runs the peer until it quits; returns the exit code.
-pub fn run(opts: RunOptions) -> u8 {
+pub fn run(mut opts: RunOptions) -> u8 {
+    if let Err(e) = media_setup::check_named(&opts.media) {
+        eprintln!("peercall: {e}");
+        return exit::USAGE;
+    }
+    media_setup::fill_defaults(&mut opts.media, opts.given);
     match Peer::new(opts) {
         Ok((mut peer, mut listener, mut signals, lines)) => {
             peer.main_loop(&mut listener, &mut signals, &lines)
         }
         Err(code) => code,
     }
-}
-
-/// What this peer offers in calls. With a camera, its closest mode to the
-/// asked-for picture (opened once to find out, and said); a camera that was
-/// only the default and cannot be opened gives way to the test pattern.
-fn prepare_camera(media: &mut MediaOptions) -> Result<MediaDescription, u8> {
-    let mut offer = media.offer(DEFAULT_MEDIA);
-    if media.video_defaulted {
-        println!(
-            "no camera ({DEFAULT_CAMERA} does not exist): sending the test pattern (--video test); --video v4l2:/dev/videoN picks a camera"
-        );
-    }
-    if media.audio_defaulted {
-        println!(
-            "no sound card: sending the test tone (--audio-in tone), received sound is discarded (--audio-out null); --audio-in/--audio-out alsa:DEVICE pick a card"
-        );
-    }
-    // Sound devices named on the command line must open now: a wrong name
-    // is one line at start, not a silent call.
-    if let AudioSource::Alsa(dev) = &media.audio {
-        if let Err(e) = sound::Capture::open(dev) {
-            eprintln!("peercall: {e}");
-            return Err(exit::LOCAL);
-        }
-    }
-    if let AudioSink::Alsa(dev) = &media.audio_out {
-        if let Err(e) = sound::Playback::open(dev) {
-            eprintln!("peercall: {e}");
-            return Err(exit::LOCAL);
-        }
-    }
-    let VideoSource::Camera(path) = &media.video else {
-        return Ok(offer);
-    };
-    if offer.video.codec == VideoCodec::None {
-        return Ok(offer);
-    }
-    let (w, h, fps) = (offer.video.width, offer.video.height, offer.video.fps);
-    match Camera::open(path, (w.into(), h.into(), fps.into()), media.camera_format) {
-        Ok(cam) => {
-            let mode = cam.mode();
-            println!(
-                "camera {}: {mode} (asked for {w}x{h} at {fps} fps)",
-                path.display()
-            );
-            // carriable() bounds both sides by 2040, so they fit.
-            offer.video.width = mode.width as u16;
-            offer.video.height = mode.height as u16;
-            offer.video.fps = mode.fps.min(u32::from(u8::MAX)) as u8;
-            Ok(offer)
-        }
-        Err(e) if media.video_auto => {
-            println!("{e}; sending the test pattern instead");
-            media.video = VideoSource::Test;
-            Ok(offer)
-        }
-        Err(e) => {
-            eprintln!("peercall: {e}");
-            Err(exit::LOCAL)
-        }
-    }
-}
-
-/// 64 unpredictable bits for a call id, from the standard library's randomly
-/// keyed hasher (no RNG dependency; call ids need uniqueness, not secrecy).
-pub(crate) fn random_u64() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 /// Reads stdin line by line on its own thread (stdin cannot be polled
@@ -274,7 +203,7 @@ impl Peer {
         let mut membership = Membership::new(opts.name.clone(), bound, now);
         membership.start(now);
         let mut opts = opts;
-        let offer = prepare_camera(&mut opts.media)?;
+        let offer = media_setup::prepare(&mut opts.media, DEFAULT_MEDIA)?;
         let phone = Phone::new(call::Config {
             name: opts.name.clone(),
             media: offer,
