@@ -82,7 +82,7 @@ impl CallConnections {
     }
 
     /// Opens a connection to a callee under `conn` (an id from
-    /// [`Tokens::next`]); a connect that fails at once is reported to the phone.
+    /// [`Tokens::fresh`]); a connect that fails at once is reported to the phone.
     pub fn dial(&mut self, conn: ConnId, addr: SocketAddr, reg: &Registry, phone: &mut Phone) {
         match FramedConn::connect(reg, token(conn), addr) {
             Ok(c) => {

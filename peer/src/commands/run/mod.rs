@@ -4,7 +4,7 @@
 //! resolver. The [`Membership`] machine decides what to say to the registry,
 //! the [`Phone`] machine what to say to other peers; this module moves their
 //! messages (through [`crate::net`]) and prints what they report
-//! ([`report`]). The console (stdin) and the call's media live beside it.
+//! (the `report` module). The console (stdin) and the call's media live beside it.
 
 mod call_media;
 mod console;
