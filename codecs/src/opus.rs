@@ -7,7 +7,8 @@ use peercall::media::jitter::Playout;
 use std::fmt;
 
 /// Samples per channel in one 20 ms frame at 48 kHz.
-pub const FRAME_SAMPLES: usize = 960;
+pub use peercall::media::audio::FRAME_SAMPLES;
+use peercall::media::audio::SAMPLE_RATE;
 /// Voice bitrate: clear speech with room for FEC.
 pub const BITRATE: i32 = 32_000;
 /// The loss rate the encoder plans its FEC for, in percent.
@@ -41,7 +42,7 @@ pub struct VoiceEncoder {
 impl VoiceEncoder {
     /// A VoIP-mode encoder with in-band FEC on.
     pub fn new() -> Result<Self, OpusCodecError> {
-        let mut enc = Encoder::new(48_000, Channels::Mono, Application::Voip)?;
+        let mut enc = Encoder::new(SAMPLE_RATE, Channels::Mono, Application::Voip)?;
         enc.set_bitrate(Bitrate::Bits(BITRATE))?;
         enc.set_inband_fec(true)?;
         enc.set_packet_loss_perc(EXPECTED_LOSS_PERCENT)?;
@@ -69,7 +70,7 @@ impl VoiceDecoder {
     /// A mono 48 kHz decoder.
     pub fn new() -> Result<Self, OpusCodecError> {
         Ok(VoiceDecoder {
-            dec: Decoder::new(48_000, Channels::Mono)?,
+            dec: Decoder::new(SAMPLE_RATE, Channels::Mono)?,
         })
     }
 

@@ -1,4 +1,4 @@
-//! Checks peer/src/sound.rs against a real ALSA driver: the snd-aloop
+//! Checks peer/src/devices/sound against a real ALSA driver: the snd-aloop
 //! loopback card, where what is played into `hw:Loopback,0,N` is captured
 //! from `hw:Loopback,1,N`. It plays a 440 Hz tone for 2 s while capturing,
 //! measures the frequency that comes back and whether it is bit-exact, then
@@ -14,16 +14,10 @@
 //! Exit status 0 when every check passes, 1 otherwise, 2 with no Loopback
 //! card.
 
-// The example uses most of the module, not all of it (the pure helpers are
-// covered by its unit tests).
-#[allow(dead_code)]
-#[path = "../src/sound.rs"]
-mod sound;
-
 use alsa::pcm::{Access, Format, HwParams, PCM};
 use alsa::{Direction, ValueOr};
-use sound::{
-    Capture, Playback, SoundError, Unsupported, FRAME_SAMPLES, PLAYBACK_BUFFER_PERIODS, RATE,
+use peercall_peer::devices::sound::{
+    self, Capture, Playback, SoundError, Unsupported, FRAME_SAMPLES, PLAYBACK_BUFFER_PERIODS, RATE,
 };
 use std::f64::consts::TAU;
 use std::sync::atomic::{AtomicBool, Ordering};

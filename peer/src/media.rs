@@ -5,8 +5,8 @@
 //! Everything protocol-shaped is the library's (RTP, RFC 2435, jitter buffer,
 //! statistics, impairment); this module wires it to sockets, clocks and files.
 
-use crate::camera::{Camera, CameraStream, CaptureFailure, Captured};
-use crate::sound;
+use crate::devices::camera::{Camera, CameraStream, CaptureFailure, Captured};
+use crate::devices::sound;
 use peercall::media::capture::{raw_to_i420, PixelFormat};
 use peercall::media::impair::{ImpairConfig, Impairment};
 use peercall::media::jitter::{JitterBuffer, JitterStats, Playout, OPUS_20MS};
@@ -808,7 +808,7 @@ impl LipSync {
 
 /// A random 32-bit value for SSRCs and initial sequence numbers and timestamps.
 fn random_u32() -> u32 {
-    crate::run::random_u64() as u32
+    crate::random_u64() as u32
 }
 
 impl MediaSession {

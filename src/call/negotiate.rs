@@ -9,7 +9,7 @@ use std::fmt;
 /// blocks in one byte: 255 * 8).
 pub const MAX_VIDEO_DIMENSION: u16 = 2040;
 /// The only sample rate Opus uses on RTP (RFC 7587).
-pub const OPUS_RTP_RATE: u32 = 48_000;
+pub const OPUS_RTP_RATE: u32 = crate::media::audio::SAMPLE_RATE;
 
 /// Why an offer or answer cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,8 +37,8 @@ pub struct JitterConfig {
 /// Opus at 48 kHz in 20 ms frames: 40 ms minimum, 200 ms maximum target
 /// depth, at most one second of packets held.
 pub const OPUS_20MS: JitterConfig = JitterConfig {
-    clock_rate: 48_000,
-    frame_ts: 960,
+    clock_rate: super::audio::SAMPLE_RATE,
+    frame_ts: super::audio::FRAME_SAMPLES as u32,
     min_depth: 2,
     max_depth: 10,
     capacity: 50,

@@ -4,6 +4,7 @@
 //! for audio. The peer binary owns the UDP sockets, the clock and the codecs;
 //! these modules turn frames into packets and packets back into frames.
 
+pub mod audio;
 pub mod capture;
 pub mod impair;
 pub mod jitter;

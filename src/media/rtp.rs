@@ -53,7 +53,7 @@ pub const MAX_RTP_PAYLOAD_LEN: usize = MAX_RTP_PACKET_LEN - RTP_HEADER_LEN;
 /// RTP timestamp rate of every video payload, JPEG included (RFC 3551).
 pub const VIDEO_CLOCK_RATE: u32 = 90_000;
 /// RTP timestamp rate of Opus, whatever the real sampling rate (RFC 7587).
-pub const OPUS_CLOCK_RATE: u32 = 48_000;
+pub const OPUS_CLOCK_RATE: u32 = super::audio::SAMPLE_RATE;
 
 /// Seconds from the NTP epoch (1900) to the Unix epoch (1970).
 pub const NTP_UNIX_OFFSET_SECS: u64 = 2_208_988_800;

@@ -7,7 +7,7 @@
 use std::f64::consts::PI;
 
 /// Sample rate of everything here (Opus on RTP runs at 48 kHz).
-pub const SAMPLE_RATE: u32 = 48_000;
+pub use super::audio::SAMPLE_RATE;
 /// The steady tone.
 pub const TONE_HZ: f64 = 440.0;
 /// The timing mark, two octaves up so it stands out.

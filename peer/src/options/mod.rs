@@ -1,96 +1,32 @@
 //! The command line: subcommands, their flags, and one-line errors that say
-//! what was wrong and what to do.
+//! what was wrong and what to do. Parsing only: the result is plain data
+//! ([`Command`]); nothing here reads a file, probes a device or opens a
+//! socket, so every rule of the command line is tested without a machine
+//! behind it. The commands in `crate::commands` do the IO the options ask for.
 
-use crate::media::{
-    AudioSink, AudioSource, MediaOptions, VideoSink, VideoSource, DEFAULT_CAMERA, MAX_FPS,
-};
-use crate::registry_addr::RegistryAddr;
-use peercall::media::capture::PixelFormat;
+mod help;
+mod values;
+
+pub use help::HELP;
+
+use crate::media::MediaOptions;
+use crate::net::RegistryAddr;
 use peercall::media::impair::ImpairConfig;
 use peercall::wire::Name;
-use std::ffi::OsString;
-use std::net::{IpAddr, SocketAddr};
+use std::ffi::{OsStr, OsString};
+use std::net::SocketAddr;
 use std::time::Duration;
+use values::{
+    parse_audio_in, parse_audio_out, parse_camera_format, parse_forward, parse_fps,
+    parse_jpeg_quality, parse_listen, parse_name, parse_seconds, parse_size, parse_video,
+    parse_video_out,
+};
 
 /// How long the demo call's media runs without `--seconds`.
 pub const DEFAULT_DEMO_SECONDS: Duration = Duration::from_secs(5);
 
 /// The port a peer listens on for calls when `--listen` is not given.
 pub const DEFAULT_CALL_PORT: u16 = 4701;
-
-/// The help text.
-pub const HELP: &str = "\
-peercall: peer-to-peer calls between boards
-
-USAGE:
-    peercall run --name NAME --registry HOST:PORT [--listen ADDR]
-                 [--auto-accept | --reject-all] [--answer-timeout SECS]
-    peercall call NAME --name ME --registry HOST:PORT [--listen ADDR] [--seconds N]
-                 [--answer-timeout SECS]
-    peercall list --registry HOST:PORT
-    peercall lookup NAME --registry HOST:PORT
-    peercall demo [--seconds N]
-    peercall devices
-    peercall selftest [--loop-out DEVICE --loop-in DEVICE]
-    peercall help | --help | --version
-
-run      register NAME with the registry and stay registered (pings, reconnects
-         when the registry comes back); read commands from stdin, one per line:
-             call NAME       call NAME (looked up in the registry)
-             accept          take the incoming call
-             reject          refuse the incoming call
-             hangup          end the call (or stop calling)
-             status          show the current call
-             list            show every registered peer
-             lookup NAME     show where NAME is
-             help            show these commands
-             quit            unregister and exit
-         SIGINT (Ctrl-C) or SIGTERM also unregister and exit 0.
-         --listen ADDR   the call port, IP:PORT or PORT (default 0.0.0.0:4701);
-                         an IP of 0.0.0.0 lets the registry record the address it
-                         sees this peer coming from; port 0 picks a free port
-         --auto-accept   answer every call (an unattended board, an intercom)
-         --reject-all    refuse every call
-         --answer-timeout SECS  give up calling after SECS without an answer (default 30)
-         media (run and call): --video v4l2:/dev/videoN|test|none|file:PATH
-         (default: the camera /dev/video0 when there is one, else test: a moving
-         pattern carrying frame number and capture time; file: an MJPEG file sent
-         as it is, looped), --size WxH and --fps N (the picture asked for, default
-         640x480 at 30; a camera gives its closest), --no-video / --no-audio (no
-         such stream either way), --camera-format mjpeg|yuyv|i420|nv12 (capture
-         only in that format; default: the camera's MJPEG when it has the size,
-         else the raw format cheapest to encode), --audio-in tone|none|wav:PATH (default tone: 440 Hz
-         with a mark every second; wav: 48 kHz 16-bit, looped), --video-out null|file:PATH
-         (received frames as an MJPEG stream), --audio-out null|wav:PATH,
-         --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7 (a seeded
-         impairment of what this peer receives; also PEERCALL_IMPAIR),
-         --report-json (the end-of-call quality report also as one JSON line),
-         --jpeg-quality N (1-100, default 75: the test pattern's JPEG quality),
-         --forward IP:PORT (a copy of the received video RTP to PORT and audio
-         to PORT+2, RTCP one port above each, for ffplay, VLC or GStreamer; PORT
-         even), --sdp PATH (with --forward: write the SDP a player opens)
-call     register as ME, call NAME, keep the call N seconds (--seconds; default:
-         until the other side hangs up), hang up, unregister, exit 0; exit
-         non-zero with one line when the call fails (see exit codes)
-list     print one line per registered peer: NAME IP:PORT
-lookup   print NAME IP:PORT and exit 0, or `NAME: not registered` on stderr and exit 1
-devices  list the cameras (formats, sizes, frame rates) and sound cards
-selftest check this board's devices: frames from each camera decode, each sound
-         card opens at 48 kHz, a tone comes back through a loopback (snd-aloop,
-         or a cable: --loop-out alsa-device --loop-in alsa-device) with its round
-         trip and clock drift, and a local call runs end to end; prints a table,
-         exit 0 when nothing failed, 1 otherwise
-demo     a registry and two peers on this machine: register, list, look up, call,
-         N seconds (default 5) of two-way video and audio, quality reports, hang up,
-         unregister; needs peercall-registry beside this program
-
-Names: 1 to 32 bytes of letters, digits, '-', '_' and '.', starting with a letter or digit.
-Exit codes: 0 ok, 1 not registered, 2 registry unreachable, 3 registration refused,
-4 registry protocol error, 5 call port unavailable, 6 call declined, 7 callee busy,
-8 no answer, 9 callee unreachable, 10 no common media, 11 call connection lost,
-64 bad command line, 130 call interrupted by a signal.
-Log detail on stderr: RUST_LOG=debug.
-";
 
 /// How incoming calls are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +65,20 @@ pub struct RunOptions {
     pub plan: Option<CallPlan>,
     /// Media sources, sinks and impairment.
     pub media: MediaOptions,
+    /// Which media flags were given, so the command can fill in the
+    /// device defaults (the camera, the sound card) only where none was.
+    pub given: MediaGiven,
+}
+
+/// Which media sources and sinks the command line named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaGiven {
+    /// `--video`.
+    pub video: bool,
+    /// `--audio-in`.
+    pub audio_in: bool,
+    /// `--audio-out`.
+    pub audio_out: bool,
 }
 
 /// What the command line asks for.
@@ -166,65 +116,14 @@ pub enum Command {
     },
 }
 
-fn parse_listen(v: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = v.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    if let Ok(port) = v.parse::<u16>() {
-        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
-    }
-    if let Ok(ip) = v.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_CALL_PORT));
-    }
-    Err(format!(
-        "--listen takes IP:PORT or PORT, like 0.0.0.0:{DEFAULT_CALL_PORT} (got '{v}')"
-    ))
-}
-
-/// `--size WxH`: a picture RTP/JPEG can carry.
-fn parse_size(v: &str) -> Result<(u16, u16), String> {
-    let parsed = v
-        .split_once(['x', 'X'])
-        .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)));
-    match parsed {
-        Some((w, h)) if peercall::media::capture::carriable(w.into(), h.into()) => Ok((w, h)),
-        _ => Err(format!(
-            "--size takes WIDTHxHEIGHT in multiples of 8 up to 2040, like 640x480 (got '{v}')"
-        )),
-    }
-}
-
-/// `--forward IP:PORT`: where a player listens. Players pair RTP on an even
-/// port with RTCP on the odd one above, and audio takes the next pair.
-fn parse_forward(v: &str) -> Result<SocketAddr, String> {
-    let hint = "like 127.0.0.1:5004 (video RTP there, audio at PORT+2, RTCP one above each)";
-    let a: SocketAddr = v
-        .parse()
-        .map_err(|_| format!("--forward takes IP:PORT, {hint} (got '{v}')"))?;
-    if a.ip().is_unspecified() || a.port() == 0 || a.port() % 2 != 0 || a.port() > u16::MAX - 3 {
-        return Err(format!(
-            "--forward needs a player's IP and an even port from 2 to {}, {hint} (got '{v}')",
-            u16::MAX - 3
-        ));
-    }
-    Ok(a)
-}
-
-fn parse_seconds(flag: &str, v: &str) -> Result<Duration, String> {
-    match v.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!(
-            "{flag} takes a number of seconds greater than 0, like 30 or 0.5 (got '{v}')"
-        )),
-    }
-}
-
-fn parse_name(what: &str, v: &str) -> Result<Name, String> {
-    Name::new(v).map_err(|e| format!("{what} '{v}' is not a valid name: {e}"))
-}
-
-/// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+/// Parses the arguments after the program name, and `PEERCALL_IMPAIR`'s
+/// value when it is set. Parsing only: files named on the command line are
+/// read, and devices probed, by the command that runs (see
+/// [`crate::commands::media_setup`]), so this stays pure and testable.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    impair_env: Option<&OsStr>,
+) -> Result<Command, String> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
     let mut sub: Option<String> = None;
@@ -238,12 +137,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut seconds = None;
     let mut media = MediaOptions::default();
     let mut media_set = false;
-    let mut video_given = false;
-    let mut audio_in_given = false;
+    let mut given = MediaGiven::default();
     let mut loop_out: Option<String> = None;
     let mut loop_in: Option<String> = None;
-    let mut audio_out_given = false;
-    if let Some(spec) = std::env::var_os("PEERCALL_IMPAIR") {
+    if let Some(spec) = impair_env {
         let spec = spec.to_string_lossy();
         media.impair =
             Some(ImpairConfig::parse(&spec).map_err(|e| format!("PEERCALL_IMPAIR: {e}"))?);
@@ -271,89 +168,26 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Long("video") => {
                 media_set = true;
-                video_given = true;
-                let v = value(&mut p, "--video")?;
-                media.video = match v.split_once(':') {
-                    _ if v == "test" => VideoSource::Test,
-                    _ if v == "none" => VideoSource::None,
-                    Some(("v4l2", path)) if !path.is_empty() => {
-                        if !std::path::Path::new(path).exists() {
-                            return Err(format!(
-                                "--video {v}: {path} does not exist; `peercall devices` lists the cameras, --video test sends a test pattern"
-                            ));
-                        }
-                        VideoSource::Camera(path.into())
-                    }
-                    Some(("file", path)) if !path.is_empty() => {
-                        // Check now, so a bad file is one line at start, not a silent call.
-                        crate::media::load_mjpeg(std::path::Path::new(path))
-                            .map_err(|e| format!("--video {v}: {e}"))?;
-                        VideoSource::File(path.into())
-                    }
-                    _ => {
-                        return Err(format!(
-                            "--video takes v4l2:/dev/videoN, test, none or file:PATH (got '{v}')"
-                        ))
-                    }
-                }
+                given.video = true;
+                media.video = parse_video(&value(&mut p, "--video")?)?;
             }
             Long("audio-in") => {
                 media_set = true;
-                audio_in_given = true;
-                let v = value(&mut p, "--audio-in")?;
-                media.audio = match v.split_once(':') {
-                    _ if v == "tone" => AudioSource::Tone,
-                    _ if v == "alsa" => AudioSource::Alsa("default".into()),
-                    Some(("alsa", dev)) if !dev.is_empty() => AudioSource::Alsa(dev.into()),
-                    _ if v == "none" => AudioSource::None,
-                    Some(("wav", path)) if !path.is_empty() => {
-                        crate::media::load_wav(std::path::Path::new(path))
-                            .map_err(|e| format!("--audio-in {v}: {e}"))?;
-                        AudioSource::Wav(path.into())
-                    }
-                    _ => {
-                        return Err(format!(
-                            "--audio-in takes alsa:DEVICE, tone, none or wav:PATH (got '{v}')"
-                        ))
-                    }
-                }
+                given.audio_in = true;
+                media.audio = parse_audio_in(&value(&mut p, "--audio-in")?)?;
             }
             Long("video-out") => {
                 media_set = true;
-                let v = value(&mut p, "--video-out")?;
-                media.video_out = match v.split_once(':') {
-                    _ if v == "null" => VideoSink::Null,
-                    Some(("file", path)) if !path.is_empty() => VideoSink::File(path.into()),
-                    _ => return Err(format!("--video-out takes null or file:PATH (got '{v}')")),
-                }
+                media.video_out = parse_video_out(&value(&mut p, "--video-out")?)?;
             }
             Long("audio-out") => {
                 media_set = true;
-                audio_out_given = true;
-                let v = value(&mut p, "--audio-out")?;
-                media.audio_out = match v.split_once(':') {
-                    _ if v == "null" => AudioSink::Null,
-                    _ if v == "alsa" => AudioSink::Alsa("default".into()),
-                    Some(("alsa", dev)) if !dev.is_empty() => AudioSink::Alsa(dev.into()),
-                    Some(("wav", path)) if !path.is_empty() => AudioSink::Wav(path.into()),
-                    _ => {
-                        return Err(format!(
-                            "--audio-out takes alsa:DEVICE, null or wav:PATH (got '{v}')"
-                        ))
-                    }
-                }
+                given.audio_out = true;
+                media.audio_out = parse_audio_out(&value(&mut p, "--audio-out")?)?;
             }
             Long("jpeg-quality") => {
                 media_set = true;
-                let v = value(&mut p, "--jpeg-quality")?;
-                media.jpeg_quality = match v.parse::<u8>() {
-                    Ok(q) if (1..=100).contains(&q) => q,
-                    _ => {
-                        return Err(format!(
-                            "--jpeg-quality takes a whole number from 1 to 100 (got '{v}')"
-                        ))
-                    }
-                };
+                media.jpeg_quality = parse_jpeg_quality(&value(&mut p, "--jpeg-quality")?)?;
             }
             Long("report-json") => {
                 media_set = true;
@@ -372,30 +206,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Long("fps") => {
                 media_set = true;
-                let v = value(&mut p, "--fps")?;
-                media.fps = match v.parse::<u8>() {
-                    Ok(f) if (1..=MAX_FPS).contains(&f) => f,
-                    _ => {
-                        return Err(format!(
-                            "--fps takes a whole number of frames per second from 1 to {MAX_FPS} (got '{v}')"
-                        ))
-                    }
-                };
+                media.fps = parse_fps(&value(&mut p, "--fps")?)?;
             }
             Long("camera-format") => {
                 media_set = true;
-                let v = value(&mut p, "--camera-format")?;
-                media.camera_format = Some(match v.to_ascii_lowercase().as_str() {
-                    "mjpeg" => PixelFormat::Mjpeg,
-                    "yuyv" => PixelFormat::Yuyv,
-                    "i420" => PixelFormat::I420,
-                    "nv12" => PixelFormat::Nv12,
-                    _ => {
-                        return Err(format!(
-                            "--camera-format takes mjpeg, yuyv, i420 or nv12 (got '{v}')"
-                        ))
-                    }
-                });
+                media.camera_format =
+                    Some(parse_camera_format(&value(&mut p, "--camera-format")?)?);
             }
             Long("no-video") => {
                 media_set = true;
@@ -466,37 +282,6 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     if media.no_video && media.no_audio {
         return Err("--no-video and --no-audio leave nothing to call with; drop one".into());
     }
-    if !video_given && !media.no_video {
-        // A board with a camera uses it; without one the test pattern shows
-        // the call works, and the peer says so when it starts.
-        if std::path::Path::new(DEFAULT_CAMERA).exists() {
-            media.video = VideoSource::Camera(DEFAULT_CAMERA.into());
-            media.video_auto = true;
-        } else {
-            media.video_defaulted = true;
-        }
-    }
-    if matches!(sub.as_str(), "run" | "call") && !media.no_audio {
-        // A board with a sound card talks through it; without one the tone
-        // and a null speaker keep the call working, and the peer says so.
-        let cards = crate::sound::cards();
-        let has =
-            |dir: fn(&crate::sound::PcmInfo) -> bool| cards.iter().any(|c| c.pcms.iter().any(dir));
-        if !audio_in_given {
-            if has(|p| p.capture) {
-                media.audio = AudioSource::Alsa("default".into());
-            } else {
-                media.audio_defaulted = true;
-            }
-        }
-        if !audio_out_given {
-            if has(|p| p.playback) {
-                media.audio_out = AudioSink::Alsa("default".into());
-            } else {
-                media.audio_defaulted = true;
-            }
-        }
-    }
     if media.sdp.is_some() && media.forward.is_none() {
         return Err(
             "--sdp describes the copy --forward sends to a player; give --forward IP:PORT too"
@@ -543,7 +328,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 answer,
                 answer_timeout,
                 plan: None,
-                media: media.clone(),
+                media,
+                given,
             }))
         }
         "call" => {
@@ -578,6 +364,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 answer_timeout,
                 plan: Some(CallPlan { target, seconds }),
                 media,
+                given,
             }))
         }
         "list" => {
@@ -649,6 +436,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(a: Vec<OsString>) -> Result<Command, String> {
+        super::parse(a, None)
+    }
 
     fn args(s: &str) -> Vec<OsString> {
         s.split_whitespace().map(OsString::from).collect()

@@ -3,8 +3,8 @@
 //! and how), so a user can pick `--video`, `--size` and `--fps`; sound cards
 //! with their PCM devices and the `--audio-in`/`--audio-out` names to use.
 
-use crate::camera::{cameras, CameraInfo};
-use crate::sound::{cards, CardInfo};
+use crate::devices::camera::{cameras, CameraInfo};
+use crate::devices::sound::{cards, CardInfo};
 use peercall::media::capture::PixelFormat;
 
 /// The camera part of the listing, one line a camera and a line a format.
@@ -100,7 +100,7 @@ pub fn run() -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::{FormatInfo, SizeInfo};
+    use crate::devices::camera::{FormatInfo, SizeInfo};
 
     #[test]
     fn lists_formats_with_what_peercall_does_with_them() {
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn sound_cards_are_listed_with_the_names_to_give() {
-        use crate::sound::PcmInfo;
+        use crate::devices::sound::PcmInfo;
         assert!(sound_lines(&[])[0].contains("none"));
         let card = CardInfo {
             index: 1,

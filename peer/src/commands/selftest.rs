@@ -9,11 +9,11 @@
 //! table of results with the figures, and for each failure what to do. The
 //! hw-tests run it and read the table.
 
-use crate::camera::{cameras, Camera, CameraInfo, CaptureFailure, Captured};
+use crate::devices::camera::{cameras, Camera, CameraInfo, CaptureFailure, Captured};
+use crate::devices::sound::{self, Capture, Playback, FRAME_SAMPLES, RATE};
 use crate::media::{
     AudioSink, AudioSource, Endpoints, MediaOptions, MediaSession, VideoSink, VideoSource,
 };
-use crate::sound::{self, Capture, Playback, FRAME_SAMPLES, RATE};
 use peercall::media::capture::{raw_to_i420, PixelFormat};
 use peercall::media::pattern::Yuv420;
 use peercall::media::tone::dominant_frequency;
@@ -385,7 +385,7 @@ fn check_call(video: VideoSource, audio: AudioSource) -> Row {
             video: port(&b_video),
         },
     );
-    let media = crate::run::DEFAULT_MEDIA;
+    let media = super::run::DEFAULT_MEDIA;
     let sender = MediaOptions {
         video,
         audio,
@@ -502,7 +502,7 @@ pub fn run(loop_devices: Option<(String, String)>) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::FormatInfo;
+    use crate::devices::camera::FormatInfo;
 
     #[test]
     fn a_libcamera_only_camera_is_recognised_and_explained() {

@@ -2,8 +2,9 @@
 //! ask, print, exit with a code that says what happened. Blocking sockets with
 //! timeouts are the simplest correct tool for one question and one answer.
 
+use super::entry_line;
 use crate::exit;
-use crate::registry_addr::RegistryAddr;
+use crate::net::{describe, RegistryAddr};
 use peercall::wire::{Entry, FrameReader, Message, Name};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -132,21 +133,6 @@ impl Session {
             }
         }
     }
-}
-
-/// Says what a socket error means in words a user can act on.
-pub fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        ErrorKind::ConnectionRefused => "connection refused".into(),
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => "no answer (timed out)".into(),
-        ErrorKind::ConnectionReset => "connection reset".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// The line scripts read for one peer: `NAME IP:PORT`.
-pub fn entry_line(e: &Entry) -> String {
-    format!("{} {}", e.name, e.addr)
 }
 
 /// `peercall list`: one line per registered peer.

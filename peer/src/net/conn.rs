@@ -3,7 +3,7 @@
 //! Bytes in are cut into messages; messages out are queued and written as the
 //! socket allows.
 
-use crate::oneshot::describe;
+use super::describe;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use peercall::wire::{FrameReader, Message, WireError};

@@ -365,6 +365,9 @@ impl CameraStream {
     }
 
     /// Waits up to [`FRAME_WAIT`] for the next frame.
+    // Not an `Iterator`: the frame borrows the driver's buffer until the
+    // next call, which `Iterator::next` cannot express.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<(Instant, Captured<'_>), CaptureFailure> {
         let (mode, stride) = (self.mode, self.stride);
         let (buf, meta) = match self.stream.next() {

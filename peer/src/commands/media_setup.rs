@@ -1,0 +1,134 @@
+//! Settles what `run` and `call` send and play before the peer starts: the
+//! files and cameras named on the command line are checked (so a bad one is
+//! one line at start, exit 64, not a silent call), a camera or sound card is
+//! chosen where none was named, and the offer is fitted to the camera's real
+//! mode. The option parser only records names; this is where they meet the
+//! machine.
+
+use crate::devices::camera::Camera;
+use crate::devices::sound::{self, PcmInfo};
+use crate::exit;
+use crate::media::{
+    load_mjpeg, load_wav, AudioSink, AudioSource, MediaOptions, VideoSource, DEFAULT_CAMERA,
+};
+use crate::options::MediaGiven;
+use peercall::wire::{MediaDescription, VideoCodec};
+use std::path::Path;
+
+/// Checks that the camera, MJPEG file and WAV file named on the command line
+/// are there and usable. The error is the one line a bad command line gets.
+pub fn check_named(media: &MediaOptions) -> Result<(), String> {
+    match &media.video {
+        VideoSource::Camera(path) if !path.exists() => {
+            let path = path.display();
+            return Err(format!(
+                "--video v4l2:{path}: {path} does not exist; `peercall devices` lists the cameras, --video test sends a test pattern"
+            ));
+        }
+        VideoSource::File(path) => {
+            load_mjpeg(path).map_err(|e| format!("--video file:{}: {e}", path.display()))?;
+        }
+        _ => {}
+    }
+    if let AudioSource::Wav(path) = &media.audio {
+        load_wav(path).map_err(|e| format!("--audio-in wav:{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Fills in the sources and sinks the command line left open: a board with
+/// a camera or sound card uses it; without one the test pattern, the tone
+/// and a null speaker keep the call working, and the peer says so.
+pub fn fill_defaults(media: &mut MediaOptions, given: MediaGiven) {
+    if !given.video && !media.no_video {
+        if Path::new(DEFAULT_CAMERA).exists() {
+            media.video = VideoSource::Camera(DEFAULT_CAMERA.into());
+            media.video_auto = true;
+        } else {
+            media.video_defaulted = true;
+        }
+    }
+    if media.no_audio || (given.audio_in && given.audio_out) {
+        return;
+    }
+    let cards = sound::cards();
+    let has = |dir: fn(&PcmInfo) -> bool| cards.iter().any(|c| c.pcms.iter().any(dir));
+    if !given.audio_in {
+        if has(|p| p.capture) {
+            media.audio = AudioSource::Alsa("default".into());
+        } else {
+            media.audio_defaulted = true;
+        }
+    }
+    if !given.audio_out {
+        if has(|p| p.playback) {
+            media.audio_out = AudioSink::Alsa("default".into());
+        } else {
+            media.audio_defaulted = true;
+        }
+    }
+}
+
+/// What this peer offers in calls. With a camera, its closest mode to the
+/// asked-for picture (opened once to find out, and said); a camera that was
+/// only the default and cannot be opened gives way to the test pattern.
+/// Sound devices named on the command line must open now. The error is the
+/// exit code, its line already printed.
+pub fn prepare(
+    media: &mut MediaOptions,
+    default: MediaDescription,
+) -> Result<MediaDescription, u8> {
+    let mut offer = media.offer(default);
+    if media.video_defaulted {
+        println!(
+            "no camera ({DEFAULT_CAMERA} does not exist): sending the test pattern (--video test); --video v4l2:/dev/videoN picks a camera"
+        );
+    }
+    if media.audio_defaulted {
+        println!(
+            "no sound card: sending the test tone (--audio-in tone), received sound is discarded (--audio-out null); --audio-in/--audio-out alsa:DEVICE pick a card"
+        );
+    }
+    if let AudioSource::Alsa(dev) = &media.audio {
+        if let Err(e) = sound::Capture::open(dev) {
+            eprintln!("peercall: {e}");
+            return Err(exit::LOCAL);
+        }
+    }
+    if let AudioSink::Alsa(dev) = &media.audio_out {
+        if let Err(e) = sound::Playback::open(dev) {
+            eprintln!("peercall: {e}");
+            return Err(exit::LOCAL);
+        }
+    }
+    let VideoSource::Camera(path) = &media.video else {
+        return Ok(offer);
+    };
+    if offer.video.codec == VideoCodec::None {
+        return Ok(offer);
+    }
+    let (w, h, fps) = (offer.video.width, offer.video.height, offer.video.fps);
+    match Camera::open(path, (w.into(), h.into(), fps.into()), media.camera_format) {
+        Ok(cam) => {
+            let mode = cam.mode();
+            println!(
+                "camera {}: {mode} (asked for {w}x{h} at {fps} fps)",
+                path.display()
+            );
+            // carriable() bounds both sides by 2040, so they fit.
+            offer.video.width = mode.width as u16;
+            offer.video.height = mode.height as u16;
+            offer.video.fps = mode.fps.min(u32::from(u8::MAX)) as u8;
+            Ok(offer)
+        }
+        Err(e) if media.video_auto => {
+            println!("{e}; sending the test pattern instead");
+            media.video = VideoSource::Test;
+            Ok(offer)
+        }
+        Err(e) => {
+            eprintln!("peercall: {e}");
+            Err(exit::LOCAL)
+        }
+    }
+}

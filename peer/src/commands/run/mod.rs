@@ -1,0 +1,412 @@
+//! `peercall run` and `peercall call`: the peer's control loop. One mio loop
+//! owns the registry link, the call port and its signalling connections,
+//! the signal pipe and a waker shared by the stdin thread and the registry
+//! resolver. The [`Membership`] machine decides what to say to the registry,
+//! the [`Phone`] machine what to say to other peers; this module moves their
+//! messages (through [`crate::net`]) and prints what they report
+//! (the `report` module). The console (stdin) and the call's media live beside it.
+
+mod call_media;
+mod console;
+mod report;
+
+pub use console::MAX_COMMAND_LEN;
+
+use super::media_setup;
+use crate::exit;
+use crate::net::call_port::CallConnections;
+use crate::net::registry_link::RegistryLink;
+use crate::net::{describe, Tokens};
+use crate::options::RunOptions;
+use crate::random_u64;
+use call_media::CallMedia;
+use console::{spawn_stdin, Line};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use peercall::call::{self, negotiate, EndReason, Phase, Phone};
+use peercall::membership::{self, Membership};
+use peercall::wire::{
+    AudioCodec, AudioFormat, CallId, MediaDescription, Name, RejectReason, VideoCodec, VideoFormat,
+};
+use peercall::ConnId;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use std::io::{self, ErrorKind, Write};
+use std::net::SocketAddr;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+
+const CALLS: Token = Token(1);
+/// The stdin thread and the registry resolver wake the loop here (a poll
+/// has one waker).
+const WAKE: Token = Token(2);
+const SIGNALS: Token = Token(3);
+/// Connection tokens start here and only grow.
+const FIRST_CONN: usize = 16;
+
+/// What this peer offers and accepts until real devices negotiate their own:
+/// VGA MJPEG at 30 fps and mono Opus in 20 ms frames.
+pub const DEFAULT_MEDIA: MediaDescription = MediaDescription {
+    video: VideoFormat {
+        codec: VideoCodec::Mjpeg,
+        width: 640,
+        height: 480,
+        fps: 30,
+    },
+    audio: AudioFormat {
+        codec: AudioCodec::Opus,
+        sample_rate: negotiate::OPUS_RTP_RATE,
+        channels: 1,
+        frame_ms: 20,
+    },
+};
+
+/// Names being looked up to place a call. The membership answers lookups
+/// by name, so a call is placed when the answer for its name comes, and any
+/// other answer is shown to the user.
+#[derive(Default)]
+struct ToDial {
+    names: Vec<Name>,
+}
+
+impl ToDial {
+    fn add(&mut self, name: Name) {
+        self.names.push(name);
+    }
+
+    /// Whether `name` was being looked up to call it (no longer, after this).
+    fn take(&mut self, name: &Name) -> bool {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => {
+                self.names.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// How far `peercall call`'s one planned call has got.
+#[derive(Default)]
+struct PlanProgress {
+    /// Registered at least once: from then on a lost registry is waited
+    /// for, not a reason to give up.
+    registered: bool,
+    /// `--seconds`: when to hang up.
+    hangup_at: Option<Instant>,
+    /// The exit code once the registry has been left.
+    outcome: Option<u8>,
+    /// Whether the planned call was placed (its end ends the run).
+    dialed: bool,
+}
+
+struct Peer {
+    poll: Poll,
+    opts: RunOptions,
+    membership: Membership,
+    phone: Phone,
+    registry: RegistryLink,
+    calls: CallConnections,
+    tokens: Tokens,
+    to_dial: ToDial,
+    media: CallMedia,
+    plan: PlanProgress,
+    exit_code: Option<u8>,
+}
+
+/// Runs the peer until it quits; returns the exit code.
+pub fn run(mut opts: RunOptions) -> u8 {
+    if let Err(e) = media_setup::check_named(&opts.media) {
+        eprintln!("peercall: {e}");
+        return exit::USAGE;
+    }
+    media_setup::fill_defaults(&mut opts.media, opts.given);
+    match Peer::new(opts) {
+        Ok((mut peer, mut listener, mut signals, lines)) => {
+            peer.main_loop(&mut listener, &mut signals, &lines)
+        }
+        Err(code) => code,
+    }
+}
+
+impl Peer {
+    fn new(opts: RunOptions) -> Result<(Peer, TcpListener, Signals, Receiver<Line>), u8> {
+        let fail = |what: &str, e: io::Error| {
+            eprintln!("peercall: cannot {what}: {e}");
+            exit::LOCAL
+        };
+        let poll = Poll::new().map_err(|e| fail("set up the event loop", e))?;
+        let mut listener = TcpListener::bind(opts.listen).map_err(|e| {
+            let hint = match e.kind() {
+                ErrorKind::AddrInUse => {
+                    "the port is in use (is another peercall running?); pick another with --listen"
+                }
+                ErrorKind::AddrNotAvailable => {
+                    "no interface of this machine has that address; use 0.0.0.0 or one of its own addresses"
+                }
+                ErrorKind::PermissionDenied => "ports below 1024 need privileges; use a port like 4701",
+                _ => "check --listen",
+            };
+            eprintln!(
+                "peercall: cannot listen for calls on {}: {}; {hint}",
+                opts.listen,
+                describe(&e)
+            );
+            exit::LOCAL
+        })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| fail("read the call port", e))?;
+        poll.registry()
+            .register(&mut listener, CALLS, Interest::READABLE)
+            .map_err(|e| fail("watch the call port", e))?;
+        let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| fail("handle signals", e))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| fail("watch signals", e))?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(|e| fail("set up stdin", e))?;
+        let waker = Arc::new(waker);
+        let lines = spawn_stdin(Arc::clone(&waker));
+
+        println!("listening for calls on {bound}");
+        let now = Instant::now();
+        let mut membership = Membership::new(opts.name.clone(), bound, now);
+        membership.start(now);
+        let mut opts = opts;
+        let offer = media_setup::prepare(&mut opts.media, DEFAULT_MEDIA)?;
+        let phone = Phone::new(call::Config {
+            name: opts.name.clone(),
+            media: offer,
+            answer_timeout: opts.answer_timeout,
+            silence_timeout: call::DEFAULT_SILENCE_TIMEOUT,
+        });
+        let peer = Peer {
+            poll,
+            membership,
+            phone,
+            registry: RegistryLink::new(opts.registry.clone(), waker),
+            calls: CallConnections::default(),
+            tokens: Tokens::starting_at(FIRST_CONN),
+            to_dial: ToDial::default(),
+            media: CallMedia::default(),
+            plan: PlanProgress::default(),
+            exit_code: None,
+            opts,
+        };
+        Ok((peer, listener, signals, lines))
+    }
+
+    fn main_loop(
+        &mut self,
+        listener: &mut TcpListener,
+        signals: &mut Signals,
+        lines: &Receiver<Line>,
+    ) -> u8 {
+        let mut events = Events::with_capacity(64);
+        let mut stdin_open = true;
+        loop {
+            self.apply_outputs();
+            if let Some(code) = self.exit_code {
+                return code;
+            }
+            let timeout = [
+                self.membership.next_timeout(),
+                self.phone.next_timeout(),
+                self.plan.hangup_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                eprintln!("peercall: event loop failed: {e}");
+                return exit::LOCAL;
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    CALLS => self.calls.accept_all(
+                        listener,
+                        self.poll.registry(),
+                        &mut self.tokens,
+                        &mut self.phone,
+                    ),
+                    SIGNALS if signals.pending().next().is_some() => self.interrupted(),
+                    // WAKE: lines and resolved addresses are taken below,
+                    // after every wakeup.
+                    t if t.0 >= FIRST_CONN => self.ready(t),
+                    _ => {}
+                }
+            }
+            while stdin_open {
+                match lines.try_recv() {
+                    Ok(line) => self.command(line),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => stdin_open = false,
+                }
+            }
+            let now = Instant::now();
+            self.registry.poll_resolved(
+                self.poll.registry(),
+                &mut self.tokens,
+                &mut self.membership,
+                now,
+            );
+            self.membership.handle_timeout(now);
+            self.phone.handle_timeout(now);
+            if self.plan.hangup_at.is_some_and(|t| t <= now) {
+                self.plan.hangup_at = None;
+                let _ = self.phone.hangup(now);
+            }
+        }
+    }
+
+    /// SIGINT or SIGTERM: end any call, then leave the registry.
+    fn interrupted(&mut self) {
+        let now = Instant::now();
+        if self.phone.hangup(now).is_ok() && self.opts.plan.is_some() {
+            self.plan.outcome.get_or_insert(exit::INTERRUPTED);
+        }
+        self.membership.leave(now);
+    }
+
+    /// `call NAME`: look NAME up first; the call is placed when the answer comes.
+    fn start_call(&mut self, name: Name) {
+        if name == self.opts.name {
+            println!("cannot call {name}: that is this peer's own name");
+            self.finish_plan(exit::USAGE);
+            return;
+        }
+        if self.phone.is_busy() {
+            println!("cannot call {name}: already in a call; hang up first");
+            return;
+        }
+        println!("looking up {name}");
+        self.to_dial.add(name.clone());
+        self.membership.lookup(name);
+    }
+
+    /// The registry answered a lookup made to place a call.
+    fn dial(&mut self, name: Name, addr: SocketAddr) {
+        let now = Instant::now();
+        if self.phone.is_busy() {
+            println!("not calling {name}: already in a call");
+            return;
+        }
+        let ports = match self.media.bind(self.opts.listen.ip()) {
+            Ok(p) => p,
+            Err(e) => {
+                println!("cannot call {name}: no UDP ports for media: {e}");
+                self.finish_plan(exit::LOCAL);
+                return;
+            }
+        };
+        let conn = ConnId(self.tokens.fresh().0 as u64);
+        if let Err(e) = self
+            .phone
+            .dial(now, conn, name.clone(), CallId(random_u64()), ports)
+        {
+            println!("cannot call {name}: {e}");
+            return;
+        }
+        println!("calling {name} at {addr}");
+        self.plan.dialed = true;
+        self.calls
+            .dial(conn, addr, self.poll.registry(), &mut self.phone);
+    }
+
+    fn accept(&mut self, now: Instant) {
+        if !matches!(self.phone.status(now), Some(s) if s.phase == Phase::Alerting) {
+            println!("cannot accept: no incoming call");
+            return;
+        }
+        match self.media.bind(self.opts.listen.ip()) {
+            Ok(ports) => {
+                if let Err(e) = self.phone.accept(now, ports) {
+                    println!("cannot accept: {e}");
+                }
+            }
+            Err(e) => {
+                println!("cannot accept: no UDP ports for media: {e}");
+                let _ = self.phone.reject(now);
+            }
+        }
+    }
+
+    /// A connection (the registry's or a call's) is readable or writable.
+    fn ready(&mut self, token: Token) {
+        let reg = self.poll.registry();
+        if self.registry.owns(token) {
+            let now = Instant::now();
+            self.registry
+                .ready(reg, &mut self.tokens, &mut self.membership, now);
+        } else if self.calls.owns(token) {
+            self.calls.ready(token, reg, &mut self.phone);
+        }
+    }
+
+    /// Carries out what both machines asked for, until neither asks anything.
+    fn apply_outputs(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(out) = self.membership.poll_output() {
+                moved = true;
+                match out {
+                    membership::Output::Connect => self.registry.connect(self.poll.registry()),
+                    membership::Output::Disconnect => self.registry.close(self.poll.registry()),
+                    membership::Output::Send(msg) => self.registry.send(
+                        self.poll.registry(),
+                        &mut self.membership,
+                        Instant::now(),
+                        &msg,
+                    ),
+                    membership::Output::Event(e) => self.report_membership(e),
+                }
+            }
+            while let Some(out) = self.phone.poll_output() {
+                moved = true;
+                match out {
+                    call::Output::Send { conn, msg } => {
+                        self.calls
+                            .send(conn, &msg, self.poll.registry(), &mut self.phone)
+                    }
+                    call::Output::Close { conn } => {
+                        self.calls
+                            .close(conn, self.poll.registry(), &mut self.phone)
+                    }
+                    call::Output::Event(e) => self.report_call(e),
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        let _ = io::stdout().flush();
+    }
+
+    /// `peercall call`: the call is over (or could not be made): leave with `code`.
+    fn finish_plan(&mut self, code: u8) {
+        if self.opts.plan.is_some() {
+            self.plan.outcome.get_or_insert(code);
+            self.membership.leave(Instant::now());
+        }
+    }
+}
+
+/// The exit code of `peercall call` for the way its call ended.
+fn plan_exit_code(reason: &EndReason) -> u8 {
+    match reason {
+        EndReason::HungUp | EndReason::PeerHungUp | EndReason::Declined => exit::OK,
+        EndReason::Rejected(RejectReason::Busy) => exit::BUSY,
+        EndReason::Rejected(RejectReason::UnsupportedMedia) | EndReason::BadMedia(_) => exit::MEDIA,
+        EndReason::Rejected(_) => exit::REJECTED,
+        EndReason::NoAnswer => exit::NO_ANSWER,
+        EndReason::Cancelled => exit::INTERRUPTED,
+        EndReason::PeerCancelled => exit::OK,
+        EndReason::ConnectionLost => exit::LOST,
+        EndReason::Unreachable => exit::PEER_UNREACHABLE,
+    }
+}

@@ -1,0 +1,206 @@
+//! What `peercall run` and `peercall call` print: the membership's and the
+//! phone's events in the words the README documents (scripts and tests read
+//! these lines), and the reactions the events call for.
+
+use super::{plan_exit_code, Peer};
+use crate::commands::entry_line;
+use crate::exit;
+use crate::options::AnswerMode;
+use peercall::call::{self, negotiate, EndReason, Role};
+use peercall::membership::{self, Request};
+use std::time::Instant;
+
+impl Peer {
+    pub(super) fn report_membership(&mut self, e: membership::Event) {
+        let reg = self.opts.registry.clone();
+        match e {
+            membership::Event::Registered {
+                registration,
+                again,
+            } => {
+                let word = if again { "registered again" } else { "registered" };
+                println!(
+                    "{word} as {} at {} with registry {reg}",
+                    registration.name, registration.addr
+                );
+                if !again {
+                    self.plan.registered = true;
+                    if let Some(plan) = self.opts.plan.clone() {
+                        self.start_call(plan.target);
+                    }
+                }
+            }
+            membership::Event::Probing { ms } => println!(
+                "{} is registered from this endpoint by an older connection; the registry is checking it (up to {ms} ms)",
+                self.opts.name
+            ),
+            membership::Event::Refused(why) => {
+                println!(
+                    "registration of {} refused by registry {reg}: {why}; choose another --name or --listen",
+                    self.opts.name
+                );
+                let _ = self.phone.hangup(Instant::now());
+                self.exit_code = Some(exit::REFUSED);
+            }
+            membership::Event::Lost { why, .. }
+                if self.opts.plan.is_some() && !self.plan.registered =>
+            {
+                // A one-shot call does not wait for a registry that is not there.
+                eprintln!(
+                    "peercall: cannot reach the registry at {reg}: {why}; is peercall-registry running there?"
+                );
+                self.exit_code = Some(exit::UNREACHABLE);
+            }
+            membership::Event::Lost { why, retry_in } => println!(
+                "registry {reg} unavailable ({why}); retrying in {:.2} s",
+                retry_in.as_secs_f64()
+            ),
+            membership::Event::Found(entry) => {
+                if self.to_dial.take(&entry.name) {
+                    self.dial(entry.name, entry.addr);
+                } else {
+                    println!("{}", entry_line(&entry));
+                }
+            }
+            membership::Event::NotFound(name) => {
+                println!("{name}: not registered");
+                if self.to_dial.take(&name) {
+                    self.finish_plan(exit::NOT_REGISTERED);
+                }
+            }
+            membership::Event::Listed(entries) => {
+                if entries.is_empty() {
+                    println!("no peers registered");
+                }
+                for e in &entries {
+                    println!("{}", entry_line(e));
+                }
+            }
+            membership::Event::RequestFailed { request, why } => match request {
+                Request::Lookup(n) => {
+                    if self.to_dial.take(&n) {
+                        println!("cannot call {n}: {why}");
+                        self.finish_plan(exit::UNREACHABLE);
+                    } else {
+                        println!("lookup {n} failed: {why}");
+                    }
+                }
+                Request::List => println!("list failed: {why}"),
+            },
+            membership::Event::RegistryError(e) => {
+                println!("registry {reg} reports an error: {e}")
+            }
+            membership::Event::Left(reason) => {
+                match reason {
+                    Some(r) => println!("goodbye from registry {reg}: {r}"),
+                    None => println!("left registry {reg} (no goodbye received)"),
+                }
+                self.exit_code = Some(self.plan.outcome.unwrap_or(exit::OK));
+            }
+        }
+    }
+
+    pub(super) fn report_call(&mut self, e: call::Event) {
+        let now = Instant::now();
+        match e {
+            call::Event::Calling { peer } => {
+                println!("INVITE sent to {peer}; waiting for an answer")
+            }
+            call::Event::Ringing { peer } => println!("ringing {peer}"),
+            call::Event::Incoming { peer, conn, offer } => {
+                let from = self
+                    .calls
+                    .peer(conn)
+                    .map_or_else(|| "?".to_string(), |p| p.to_string());
+                println!("incoming call from {peer} ({from}) — accept or reject?");
+                log::debug!("offer: {}", negotiate::describe(&offer));
+                match self.opts.answer {
+                    AnswerMode::Ask => {}
+                    AnswerMode::AutoAccept => {
+                        println!("answering automatically (--auto-accept)");
+                        self.accept(now);
+                    }
+                    AnswerMode::RejectAll => {
+                        println!("rejecting automatically");
+                        let _ = self.phone.reject(now);
+                    }
+                }
+            }
+            call::Event::Established(s) => {
+                let ip = self
+                    .phone
+                    .status(now)
+                    .and_then(|st| self.calls.peer(st.conn))
+                    .map_or_else(|| "?".to_string(), |p| p.ip().to_string());
+                let how = match s.role {
+                    Role::Caller => format!("{} accepted", s.peer),
+                    Role::Callee => format!("accepted the call from {}", s.peer),
+                };
+                println!(
+                    "{how}: call established; we receive audio on port {} and video on port {}, {} receives audio at {ip}:{} and video at {ip}:{}; {}",
+                    s.local_ports.audio,
+                    s.local_ports.video,
+                    s.peer,
+                    s.remote_ports.audio,
+                    s.remote_ports.video,
+                    negotiate::describe(&s.media)
+                );
+                if let Some(secs) = self.opts.plan.as_ref().and_then(|p| p.seconds) {
+                    self.plan.hangup_at = Some(now + secs);
+                }
+                self.media.start(&s, &ip, &self.opts.media);
+            }
+            call::Event::Ended {
+                peer,
+                reason,
+                duration,
+            } => {
+                self.plan.hangup_at = None;
+                self.media.end(peer.as_str(), self.opts.media.report_json);
+                let after = duration.map_or(String::new(), |d| {
+                    format!(" after {:.1} s", d.as_secs_f64())
+                });
+                match &reason {
+                    EndReason::Rejected(r) => println!("call to {peer} rejected: {r}"),
+                    _ => println!("call with {peer} ended: {reason}{after}"),
+                }
+                if self.plan.dialed {
+                    self.finish_plan(plan_exit_code(&reason));
+                }
+            }
+            call::Event::Missed { peer, reason } => {
+                println!("missed call from {peer}: answered {reason}")
+            }
+            call::Event::PeerError(e) => println!("the other peer reports an error: {e}"),
+        }
+    }
+
+    pub(super) fn status(&self, now: Instant) {
+        let Some(s) = self.phone.status(now) else {
+            println!("no call");
+            return;
+        };
+        let role = match s.role {
+            Role::Caller => "we called",
+            Role::Callee => "they called",
+        };
+        let addr = self
+            .calls
+            .peer(s.conn)
+            .map_or_else(|| "?".to_string(), |p| p.ip().to_string());
+        match (&s.session, s.duration) {
+            (Some(sess), Some(d)) => println!(
+                "call with {} ({role}): established for {:.0} s; we receive audio on port {} and video on port {}; {} receives audio at {addr}:{} and video at {addr}:{}; {}",
+                s.peer,
+                d.as_secs_f64(),
+                sess.local_ports.audio,
+                sess.local_ports.video,
+                s.peer,
+                sess.remote_ports.audio,
+                sess.remote_ports.video,
+                negotiate::describe(&sess.media)
+            ),
+            _ => println!("call with {} ({role}): {}", s.peer, s.phase),
+        }
+    }
+}
