@@ -24,8 +24,9 @@ const SIGNALS: Token = Token(1);
 const FIRST_CONN: usize = 2;
 
 /// Answers queued for a connection beyond this mean it is not reading them: it
-/// is closed rather than allowed to grow the queue.
-pub const MAX_OUTBOUND_BYTES: usize = 64 * 1024;
+/// is closed rather than allowed to grow the queue (one bound for the
+/// registry and the peer, in the library).
+pub use peercall::wire::MAX_OUTBOUND_BYTES;
 /// How long a closing connection may take to accept its last frames (GOODBYE).
 pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// How long shutdown waits for GOODBYEs to be written.

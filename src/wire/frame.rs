@@ -24,6 +24,11 @@ pub const HEADER_LEN: usize = 6;
 pub const MAX_PAYLOAD_LEN: usize = 8 * 1024;
 /// Largest whole frame, header included.
 pub const MAX_FRAME_LEN: usize = HEADER_LEN + MAX_PAYLOAD_LEN;
+/// Bytes that may wait to be written to one connection (registry or peer)
+/// before its other end counts as not reading and the connection is closed
+/// rather than let the queue grow. Control messages are small, so this is
+/// generous: nearly eight of the largest frames.
+pub const MAX_OUTBOUND_BYTES: usize = 64 * 1024;
 
 mod field {
     use std::ops::Range;

@@ -22,7 +22,8 @@ pub use call::{
 pub use control::{ErrorCode, ErrorMsg};
 pub use field::{FAMILY_IPV4, FAMILY_IPV6, MAX_TEXT_LEN};
 pub use frame::{
-    frame_len, Frame, FrameReader, HEADER_LEN, MAGIC, MAX_FRAME_LEN, MAX_PAYLOAD_LEN, VERSION,
+    frame_len, Frame, FrameReader, HEADER_LEN, MAGIC, MAX_FRAME_LEN, MAX_OUTBOUND_BYTES,
+    MAX_PAYLOAD_LEN, VERSION,
 };
 pub use name::{Name, NameError, MAX_NAME_LEN};
 pub use registry::{

@@ -6,13 +6,9 @@
 use super::describe;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use peercall::wire::{FrameReader, Message, WireError};
+use peercall::wire::{FrameReader, Message, WireError, MAX_OUTBOUND_BYTES};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
-
-/// Bytes queued for one connection beyond which the peer is not reading and
-/// the connection is dropped. Control messages are small; this is generous.
-pub const MAX_OUTBOUND_BYTES: usize = 64 * 1024;
 
 /// What reading found besides messages.
 #[derive(Debug)]

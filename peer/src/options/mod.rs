@@ -519,4 +519,20 @@ mod tests {
             assert!(!e.contains('\n'), "one line: {e}");
         }
     }
+
+    #[test]
+    fn parsing_reads_no_file_and_takes_the_impairment_from_its_caller() {
+        let line =
+            "run --name a --registry h:1 --video file:/no/such.mjpeg --audio-in wav:/no/such.wav";
+        let Command::Run(o) = parse(args(line)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            o.media.video,
+            crate::media::VideoSource::File("/no/such.mjpeg".into())
+        );
+        assert!(o.given.video && o.given.audio_in && !o.given.audio_out);
+        let e = super::parse(args("list --registry h:1"), Some(OsStr::new("loss=x"))).unwrap_err();
+        assert!(e.starts_with("PEERCALL_IMPAIR: "), "{e}");
+    }
 }
