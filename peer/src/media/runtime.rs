@@ -1,0 +1,615 @@
+//! The running media of one call: the threads around the library's
+//! [`peercall::media::session::MediaSession`], which one of them owns.
+//!
+//! ```text
+//!  video-capture ─┐ Input (channel + mio Waker)          ┌─► video-out (decode, file)
+//!  audio-capture ─┼────────────────────────► media loop ─┤
+//!  speaker (Pull) ┘   UDP video/audio ◄──► (mio, owns   └─► speaker (Opus, WAV or card)
+//!                     sockets              the session)
+//! ```
+//!
+//! The loop is the only owner of the protocol state: no lock surrounds it.
+//! It polls the call's two UDP sockets and a waker, feeds the session what
+//! arrives (through the optional `--impair` layer, passing copies to a
+//! player with `--forward`), sends what the session says, and hands frames
+//! to the sink threads over bounded channels. Stopping (or dropping the
+//! [`MediaSession`]) sets the stop signal, wakes the loop, which says RTCP
+//! BYE and returns the report, and joins every thread. A thread that
+//! panics ends the media with a reason the call can report.
+
+use super::sinks::{self, Speaker};
+use super::sources::{self, AudioCapture, VideoCapture};
+use super::{
+    load_mjpeg, load_wav, AudioSink, AudioSource, Endpoints, MediaOptions, VideoSink, VideoSource,
+};
+use crate::devices::sound;
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use peercall::media::impair::{ImpairConfig, Impairment};
+use peercall::media::rtp::{classify, Kind};
+use peercall::media::session::{
+    self as session, cname_from_random, Output, Play, PlayoutClock, Quality, Received,
+    SessionConfig, Show, StreamKind, VideoFrame, CNAME_RANDOM_BYTES,
+};
+use std::fs::File;
+use std::io::{BufWriter, ErrorKind, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+/// Frames and requests queued from the capture threads and the speaker to
+/// the loop; a capture thread waits when it is full (the loop is behind).
+pub const MAX_QUEUED_INPUTS: usize = 32;
+/// Frames queued for each sink; beyond it a frame is dropped, so a slow
+/// sink never holds up the network side.
+pub const MAX_SINK_QUEUE: usize = 16;
+/// Events one `poll` returns at most.
+const EVENTS: usize = 16;
+
+const VIDEO: Token = Token(0);
+const AUDIO: Token = Token(1);
+const WAKE: Token = Token(2);
+
+/// Locks a mutex whose holder may have panicked: the data (a flag, a
+/// reason) stays meaningful, and a panic is reported on its own.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The media's stop signal. Threads that pace themselves sleep on it until
+/// their next frame is due rather than polling, and setting it wakes them.
+pub(super) struct Stop {
+    set: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    fn new() -> Arc<Stop> {
+        Arc::new(Stop {
+            set: Mutex::new(false),
+            wake: Condvar::new(),
+        })
+    }
+
+    pub(super) fn is_set(&self) -> bool {
+        *lock(&self.set)
+    }
+
+    fn set(&self) {
+        *lock(&self.set) = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps until `at` unless stopped first; false when stopped.
+    pub(super) fn sleep_until(&self, at: Instant) -> bool {
+        let mut set = lock(&self.set);
+        loop {
+            if *set {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= at {
+                return true;
+            }
+            set = self
+                .wake
+                .wait_timeout(set, at - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// What the other threads hand the loop.
+pub(super) enum Input {
+    /// A captured JPEG frame.
+    Video {
+        captured: Instant,
+        jpeg: Vec<u8>,
+        from_camera: bool,
+    },
+    /// A captured 20 ms Opus frame.
+    Audio { captured: Instant, opus: Vec<u8> },
+    /// The sound card wants its next frame; it holds `queued` before it.
+    Pull { queued: Duration },
+}
+
+/// A thread's way into the loop: a bounded channel and the loop's waker.
+#[derive(Clone)]
+pub(super) struct LoopLink {
+    tx: SyncSender<Input>,
+    waker: Arc<Waker>,
+}
+
+impl LoopLink {
+    /// Hands the loop an input; false once the loop is gone.
+    pub(super) fn send(&self, input: Input) -> bool {
+        if self.tx.send(input).is_err() {
+            return false;
+        }
+        if let Err(e) = self.waker.wake() {
+            log::warn!("media loop not woken: {e}");
+        }
+        true
+    }
+}
+
+/// Reports a panicking thread to the media when its stack unwinds.
+struct PanicWatch {
+    name: &'static str,
+    failure: Arc<Mutex<Option<String>>>,
+    stop: Arc<Stop>,
+    waker: Arc<Waker>,
+}
+
+impl Drop for PanicWatch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(&self.failure).get_or_insert_with(|| format!("the {} thread failed", self.name));
+            self.stop.set();
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// Where one received stream's copy goes (`--forward`): every RTP packet and
+/// every RTCP compound that the call's peer sent, as they are, so a player
+/// gets the same timestamps and sender reports (for its own lip sync). The
+/// player's answers come back to a socket nobody reads; they are not needed.
+struct Forward {
+    sock: std::net::UdpSocket,
+    /// Video RTP and RTCP, audio RTP and RTCP (RFC 3550's even/odd pairs).
+    video: (SocketAddr, SocketAddr),
+    audio: (SocketAddr, SocketAddr),
+}
+
+impl Forward {
+    fn new(base: SocketAddr) -> std::io::Result<Forward> {
+        let any: IpAddr = match base {
+            SocketAddr::V4(_) => IpAddr::from([0, 0, 0, 0]),
+            SocketAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        let sock = std::net::UdpSocket::bind(SocketAddr::new(any, 0))?;
+        let at = |offset: u16| SocketAddr::new(base.ip(), base.port().saturating_add(offset));
+        Ok(Forward {
+            sock,
+            video: (at(0), at(1)),
+            audio: (at(2), at(3)),
+        })
+    }
+
+    fn send(&self, stream: StreamKind, datagram: &[u8]) {
+        let (rtp, rtcp) = match stream {
+            StreamKind::Video => self.video,
+            StreamKind::Audio => self.audio,
+        };
+        let to = match classify(datagram) {
+            Kind::Rtp => rtp,
+            Kind::Rtcp => rtcp,
+            Kind::Unknown => return,
+        };
+        if let Err(e) = self.sock.send_to(datagram, to) {
+            log::debug!("forward to {to} failed: {e}");
+        }
+    }
+}
+
+/// One stream's `--impair` layer: datagrams with their source, held back.
+type Impaired = Impairment<(SocketAddr, Vec<u8>)>;
+
+/// The loop's state besides the session.
+struct MediaLoop {
+    poll: Poll,
+    session: session::MediaSession,
+    video: UdpSocket,
+    audio: UdpSocket,
+    inputs: Receiver<Input>,
+    /// `--impair` on what each stream receives.
+    impair: Option<(Impaired, Impaired)>,
+    forward: Option<Forward>,
+    shows: Option<SyncSender<Show>>,
+    plays: Option<SyncSender<Play>>,
+    stop: Arc<Stop>,
+}
+
+impl MediaLoop {
+    fn run(mut self) -> Quality {
+        let mut events = Events::with_capacity(EVENTS);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        while !self.stop.is_set() {
+            let now = Instant::now();
+            let due = [
+                self.session.poll_timeout(),
+                self.impair.as_ref().and_then(|(v, a)| {
+                    [v.next_timeout(), a.next_timeout()]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = due.map(|d| d.saturating_duration_since(now));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != ErrorKind::Interrupted {
+                    log::error!("media loop: {e}");
+                    break;
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    VIDEO => self.receive(StreamKind::Video, &mut buf),
+                    AUDIO => self.receive(StreamKind::Audio, &mut buf),
+                    _ => {}
+                }
+            }
+            self.take_inputs();
+            let now = Instant::now();
+            self.release_impaired(now);
+            self.session.handle_timeout(now);
+            self.flush();
+        }
+        let now = Instant::now();
+        self.session.close(now);
+        self.flush();
+        self.session.report(now)
+    }
+
+    fn socket(&self, stream: StreamKind) -> &UdpSocket {
+        match stream {
+            StreamKind::Video => &self.video,
+            StreamKind::Audio => &self.audio,
+        }
+    }
+
+    /// Reads the socket until it would block.
+    fn receive(&mut self, stream: StreamKind, buf: &mut [u8]) {
+        loop {
+            let (n, from) = match self.socket(stream).recv_from(buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP port unreachable surfaces here while the peer is
+                    // not listening yet; keep going.
+                    log::debug!("receive on the {stream:?} socket failed: {e}");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            match self.impair.as_mut() {
+                Some((v, a)) => {
+                    let imp = if stream == StreamKind::Video { v } else { a };
+                    imp.send(now, (from, buf[..n].to_vec()));
+                }
+                None => self.deliver(now, stream, from, &buf[..n]),
+            }
+            self.flush();
+        }
+    }
+
+    fn deliver(&mut self, now: Instant, stream: StreamKind, from: SocketAddr, datagram: &[u8]) {
+        let r = self.session.handle_packet(now, stream, from, datagram);
+        if let (Some(f), Received::Rtp | Received::Rtcp) = (&self.forward, r) {
+            f.send(stream, datagram);
+        }
+    }
+
+    fn release_impaired(&mut self, now: Instant) {
+        let Some((mut v, mut a)) = self.impair.take() else {
+            return;
+        };
+        while let Some((from, d)) = v.poll(now) {
+            self.deliver(now, StreamKind::Video, from, &d);
+        }
+        while let Some((from, d)) = a.poll(now) {
+            self.deliver(now, StreamKind::Audio, from, &d);
+        }
+        self.impair = Some((v, a));
+    }
+
+    fn take_inputs(&mut self) {
+        while let Ok(input) = self.inputs.try_recv() {
+            let now = Instant::now();
+            match input {
+                Input::Video {
+                    captured,
+                    jpeg,
+                    from_camera,
+                } => {
+                    let frame = VideoFrame {
+                        captured,
+                        jpeg: &jpeg,
+                        from_camera,
+                    };
+                    if let Err(e) = self.session.send_video_frame(now, frame) {
+                        log::warn!("frame not sent: {e}");
+                    }
+                }
+                Input::Audio { captured, opus } => {
+                    self.session.send_audio_frame(now, captured, &opus)
+                }
+                Input::Pull { queued } => self.session.pull_audio(now, queued),
+            }
+            self.flush();
+        }
+    }
+
+    /// Does what the session asks.
+    fn flush(&mut self) {
+        while let Some(out) = self.session.poll_output() {
+            match out {
+                Output::Transmit(t) => {
+                    if let Err(e) = self.socket(t.stream).send_to(&t.bytes, t.to) {
+                        log::debug!("{:?} send to {} failed: {e}", t.stream, t.to);
+                    }
+                }
+                Output::Show(s) => offer(&mut self.shows, s, "video"),
+                Output::Play(p) => offer(&mut self.plays, p, "audio"),
+                Output::Event(session::SessionEvent::Bye(stream)) => {
+                    log::info!("the other side stopped sending {stream:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Hands a sink a frame without waiting; a full queue drops it, a sink
+/// that is gone stops being offered frames.
+fn offer<T>(sink: &mut Option<SyncSender<T>>, item: T, what: &str) {
+    if let Some(tx) = sink.as_ref() {
+        match tx.try_send(item) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => log::debug!("{what} sink behind: a frame dropped"),
+            Err(TrySendError::Disconnected(_)) => *sink = None,
+        }
+    }
+}
+
+/// 96 random bits for the CNAME and 64 for the session's seed, from the
+/// kernel's random source (RFC 7022 asks for a strong one for the CNAME).
+fn random_bytes() -> ([u8; CNAME_RANDOM_BYTES], u64) {
+    let mut buf = [0u8; CNAME_RANDOM_BYTES + 8];
+    let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    if let Err(e) = read {
+        // Not secret material: uniqueness is what matters without it.
+        log::warn!("/dev/urandom: {e}; using the standard library's hasher keys");
+        for chunk in buf.chunks_mut(8) {
+            let r = crate::random_u64().to_be_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+    }
+    let mut cname = [0u8; CNAME_RANDOM_BYTES];
+    cname.copy_from_slice(&buf[..CNAME_RANDOM_BYTES]);
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(&buf[CNAME_RANDOM_BYTES..]);
+    (cname, u64::from_be_bytes(seed))
+}
+
+/// The running media of one call.
+pub struct MediaSession {
+    stop: Arc<Stop>,
+    waker: Arc<Waker>,
+    media_loop: Option<JoinHandle<Quality>>,
+    audio_capture: Option<JoinHandle<Option<u64>>>,
+    speaker: Option<JoinHandle<Option<u64>>>,
+    others: Vec<JoinHandle<()>>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl MediaSession {
+    /// Starts sending and receiving on the call's sockets.
+    pub fn start(ep: Endpoints, opts: &MediaOptions) -> std::io::Result<MediaSession> {
+        let file = match &opts.video {
+            VideoSource::File(p) => Some(load_mjpeg(p).map_err(std::io::Error::other)?),
+            _ => None,
+        };
+        let wav = match &opts.audio {
+            AudioSource::Wav(p) => Some(load_wav(p).map_err(std::io::Error::other)?),
+            _ => None,
+        };
+        let speaker = match &opts.audio_out {
+            AudioSink::Null => Speaker::Null,
+            AudioSink::Wav(p) => Speaker::wav(p)?,
+            AudioSink::Alsa(d) => match sound::Playback::open(d) {
+                Ok(p) => {
+                    let ch = if p.channels() == 2 {
+                        "mono on both channels"
+                    } else {
+                        "mono"
+                    };
+                    println!("speaker {d}: {} Hz, {ch}", sound::RATE);
+                    Speaker::Card(p)
+                }
+                Err(e) => {
+                    println!("sound not played: {e}");
+                    Speaker::Null
+                }
+            },
+        };
+        let video_file = match &opts.video_out {
+            VideoSink::Null => None,
+            VideoSink::File(p) => Some(BufWriter::new(File::create(p)?)),
+        };
+        let (cname, seed) = random_bytes();
+        let now = Instant::now();
+        let session = session::MediaSession::new(
+            now,
+            SessionConfig {
+                media: ep.media,
+                remote_ip: ep.remote_ip,
+                remote_ports: ep.remote,
+                send_video: opts.video != VideoSource::None,
+                send_audio: opts.audio != AudioSource::None,
+                playout: match speaker {
+                    Speaker::Card(_) => PlayoutClock::Sink,
+                    _ => PlayoutClock::Session,
+                },
+                cname: cname_from_random(cname),
+                seed,
+                wallclock: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default(),
+            },
+        );
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        ep.video.set_nonblocking(true)?;
+        ep.audio.set_nonblocking(true)?;
+        let mut video = UdpSocket::from_std(ep.video);
+        let mut audio = UdpSocket::from_std(ep.audio);
+        poll.registry()
+            .register(&mut video, VIDEO, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut audio, AUDIO, Interest::READABLE)?;
+        let (tx, inputs) = mpsc::sync_channel(MAX_QUEUED_INPUTS);
+        let link = LoopLink {
+            tx,
+            waker: waker.clone(),
+        };
+        let stop = Stop::new();
+        let failure = Arc::new(Mutex::new(None));
+        let spawn = |name: &'static str| {
+            let watch = PanicWatch {
+                name,
+                failure: failure.clone(),
+                stop: stop.clone(),
+                waker: waker.clone(),
+            };
+            (std::thread::Builder::new().name(name.into()), watch)
+        };
+        let sends_video = session.sends(StreamKind::Video);
+        let sends_audio = session.sends(StreamKind::Audio);
+        let has_video = session.has(StreamKind::Video);
+        let has_audio = session.has(StreamKind::Audio);
+        let mut others = Vec::new();
+        let (show_tx, show_rx) = mpsc::sync_channel(MAX_SINK_QUEUE);
+        if has_video {
+            let (b, watch) = spawn("video-out");
+            others.push(b.spawn(move || {
+                let _watch = watch;
+                sinks::show_video(show_rx, video_file)
+            })?);
+        }
+        let (play_tx, play_rx) = mpsc::sync_channel(MAX_SINK_QUEUE);
+        let speaker = if has_audio {
+            let (b, watch) = spawn("speaker");
+            let link = link.clone();
+            Some(b.spawn(move || {
+                let _watch = watch;
+                sinks::play_audio(play_rx, speaker, &link)
+            })?)
+        } else {
+            None
+        };
+        let impair = opts.impair.clone().map(|c: ImpairConfig| {
+            // A different stream of the same seed for audio.
+            let mut a = c.clone();
+            a.seed = a.seed.wrapping_add(1);
+            (Impairment::new(c), Impairment::new(a))
+        });
+        let media_loop = MediaLoop {
+            poll,
+            session,
+            video,
+            audio,
+            inputs,
+            impair,
+            forward: opts.forward.map(Forward::new).transpose()?,
+            shows: has_video.then_some(show_tx),
+            plays: has_audio.then_some(play_tx),
+            stop: stop.clone(),
+        };
+        let (b, watch) = spawn("media");
+        let media_loop = Some(b.spawn(move || {
+            let _watch = watch;
+            media_loop.run()
+        })?);
+        if sends_video {
+            let (b, watch) = spawn("video-capture");
+            let capture = VideoCapture {
+                source: opts.video.clone(),
+                file,
+                media: ep.media,
+                jpeg_quality: opts.jpeg_quality,
+                camera_format: opts.camera_format,
+            };
+            let (link, stop) = (link.clone(), stop.clone());
+            others.push(b.spawn(move || {
+                let _watch = watch;
+                sources::capture_video(capture, &link, &stop)
+            })?);
+        }
+        let audio_capture = if sends_audio {
+            let (b, watch) = spawn("audio-capture");
+            let capture = AudioCapture {
+                source: opts.audio.clone(),
+                wav,
+            };
+            let stop = stop.clone();
+            Some(b.spawn(move || {
+                let _watch = watch;
+                sources::capture_audio(capture, &link, &stop)
+            })?)
+        } else {
+            None
+        };
+        Ok(MediaSession {
+            stop,
+            waker,
+            media_loop,
+            audio_capture,
+            speaker,
+            others,
+            failure,
+        })
+    }
+
+    /// Why the media stopped by itself (a thread failed), if it did; the
+    /// call should then end with this reason.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.failure).clone()
+    }
+
+    /// Stops every thread, closes the sinks, and returns what happened.
+    pub fn stop(mut self) -> Quality {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Quality {
+        let stopping = Instant::now();
+        self.stop.set();
+        let _ = self.waker.wake();
+        let mut q = self
+            .media_loop
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        // With the loop gone the sinks' channels are closed and they finish.
+        q.sound_overruns = self
+            .audio_capture
+            .take()
+            .and_then(|t| t.join().ok())
+            .flatten();
+        q.sound_underruns = self.speaker.take().and_then(|t| t.join().ok()).flatten();
+        for t in self.others.drain(..) {
+            let _ = t.join();
+        }
+        q.stop_time = stopping.elapsed();
+        q
+    }
+}
+
+impl Drop for MediaSession {
+    /// A session dropped without [`MediaSession::stop`] still stops its threads.
+    fn drop(&mut self) {
+        if self.media_loop.is_some() {
+            let _ = self.shut_down();
+        }
+    }
+}
