@@ -19,7 +19,8 @@ build: deps
 	cargo build --release --workspace
 
 # The tests that need a real camera and sound card, on a board that has them
-# (each says what is missing and is skipped where a device is absent).
+# (each prints "skipped:" and why where a device is absent; PEERCALL_HW_EXPECT
+# lists devices whose absence fails instead, see hw-tests/src/lib.rs).
 hw-test: deps
 	cargo test --release -p peercall-hw-tests -- --test-threads=1
 

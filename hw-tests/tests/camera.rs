@@ -5,7 +5,8 @@
 //! PEERCALL_HW_MJPEG_CAMERA when set (the VM's v4l2loopback camera).
 
 use peercall_codecs::jpeg::decode_to_yuv420;
-use peercall_testkit::{call_once, start_peer_with, Proc, Registry};
+use peercall_hw_tests::{need, Device};
+use peercall_testkit::{call_once, start_answering_peer, Proc, Registry};
 use std::path::{Path, PathBuf};
 
 /// How long the loopback feeder may take to start.
@@ -17,20 +18,6 @@ const MIN_DISTINCT: usize = 5;
 /// Fewest pictures a 4 s call must deliver.
 const MIN_FRAMES: usize = 10;
 
-/// The camera to test, or why there is none.
-fn camera(var: &str, default: Option<&str>) -> Result<PathBuf, String> {
-    let path = match (std::env::var_os(var), default) {
-        (Some(p), _) => PathBuf::from(p),
-        (None, Some(d)) => PathBuf::from(d),
-        (None, None) => return Err(format!("{var} is not set")),
-    };
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!("{} does not exist", path.display()))
-    }
-}
-
 /// Calls a callee that saves what it receives, from a caller whose video is
 /// `cam`; returns what the caller said about its camera and the frames.
 fn call_from_camera(cam: &Path, dir: &Path, format: &str) -> (String, Vec<Vec<u8>>) {
@@ -38,11 +25,10 @@ fn call_from_camera(cam: &Path, dir: &Path, format: &str) -> (String, Vec<Vec<u8
     let registry = reg.arg();
     let out = dir.join("bob.mjpeg");
     let sink = format!("file:{}", out.display());
-    let (mut bob, _) = start_peer_with(
+    let mut bob = start_answering_peer(
         "bob",
         &registry,
         &[
-            "--auto-accept",
             "--video",
             "none",
             "--audio-in",
@@ -51,7 +37,6 @@ fn call_from_camera(cam: &Path, dir: &Path, format: &str) -> (String, Vec<Vec<u8
             &sink,
         ],
     );
-    bob.expect("registered as bob");
     let video = format!("v4l2:{}", cam.display());
     let (code, said, err) = call_once(
         "bob",
@@ -134,16 +119,12 @@ fn check(cam: &Path, format: &str, tag: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn raw_camera_frames_are_encoded_sent_and_decode() {
-    match camera("PEERCALL_HW_CAMERA", Some("/dev/video0")) {
-        Ok(cam) => {
-            // Each raw layout vivid offers, encoded here.
-            for format in ["yuyv", "i420", "nv12"] {
-                check(&cam, format, format);
-            }
-        }
-        Err(why) => {
-            eprintln!("skipped: no camera ({why}); run on a board with one, or make hw-test-vm")
-        }
+    let Some(cam) = need(Device::Camera) else {
+        return;
+    };
+    // Each raw layout vivid offers, encoded here.
+    for format in ["yuyv", "i420", "nv12"] {
+        check(&cam, format, format);
     }
 }
 
@@ -193,12 +174,8 @@ fn feed_loopback(dev: &Path, dir: &Path) -> Proc {
 
 #[test]
 fn mjpeg_camera_frames_go_out_as_they_are() {
-    let cam = match camera("PEERCALL_HW_MJPEG_CAMERA", None) {
-        Ok(cam) => cam,
-        Err(why) => {
-            eprintln!("skipped: no MJPEG camera ({why}); make hw-test-vm provides one");
-            return;
-        }
+    let Some(cam) = need(Device::MjpegCamera) else {
+        return;
     };
     let dir = std::env::temp_dir().join(format!("peercall-hw-feed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -229,14 +206,9 @@ fn mjpeg_camera_frames_go_out_as_they_are() {
 #[test]
 fn call_with_camera_speaker_and_microphone() {
     use peercall::media::tone::{dominant_frequency, TONE_HZ};
-    let Ok(cam) = camera("PEERCALL_HW_CAMERA", Some("/dev/video0")) else {
-        eprintln!("skipped: no camera; run on a board with one, or make hw-test-vm");
+    let (Some(cam), Some(_)) = (need(Device::Camera), need(Device::SoundLoop)) else {
         return;
     };
-    if !Path::new("/proc/asound/Loopback").exists() {
-        eprintln!("skipped: no snd-aloop Loopback card; make hw-test-vm provides one");
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("peercall-hw-av-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let reg = Registry::start(&[]);
@@ -245,11 +217,10 @@ fn call_with_camera_speaker_and_microphone() {
         format!("file:{}", dir.join("bob.mjpeg").display()),
         format!("wav:{}", dir.join("bob.wav").display()),
     );
-    let (mut bob, _) = start_peer_with(
+    let mut bob = start_answering_peer(
         "bob",
         &registry,
         &[
-            "--auto-accept",
             "--video",
             "none",
             "--audio-in",
@@ -260,7 +231,6 @@ fn call_with_camera_speaker_and_microphone() {
             &aout,
         ],
     );
-    bob.expect("registered as bob");
     let video = format!("v4l2:{}", cam.display());
     let (code, said, err) = call_once(
         "bob",

@@ -4,7 +4,8 @@
 //! pulled out (its nodes go away), so this runs last in the VM and only
 //! against vivid.
 
-use peercall_testkit::{bin, run, start_call, start_peer_with, Proc, Registry};
+use peercall_hw_tests::{need, Device};
+use peercall_testkit::{start_answering_peer, start_call, Proc, Registry};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,9 +16,7 @@ const VIDIOC_S_CTRL: u32 = 0xC008_561C;
 
 #[test]
 fn unplugged_camera_ends_video_and_the_call_goes_on() {
-    let (_, devices, _) = run(&bin("peercall"), &["devices"]);
-    if !devices.contains("/dev/video0 (vivid") {
-        eprintln!("skipped: unplugging is simulated with vivid's disconnect control; make hw-test-vm runs this");
+    if need(Device::Vivid).is_none() {
         return;
     }
     // The presser: python, started first (it takes seconds to start in an
@@ -30,11 +29,10 @@ fn unplugged_camera_ends_video_and_the_call_goes_on() {
     presser.expect_within("ready", Duration::from_secs(60));
     let reg = Registry::start(&[]);
     let registry = reg.arg();
-    let (mut bob, _) = start_peer_with(
+    let mut bob = start_answering_peer(
         "bob",
         &registry,
         &[
-            "--auto-accept",
             "--video",
             "none",
             "--audio-in",
@@ -43,7 +41,6 @@ fn unplugged_camera_ends_video_and_the_call_goes_on() {
             "null",
         ],
     );
-    bob.expect("registered as bob");
     let mut alice = start_call(
         "bob",
         "alice",

@@ -4,15 +4,21 @@
 //!
 //! Every child is killed when its handle drops, so a failing test leaves no
 //! process behind.
+//!
+//! The process handling underneath, [`process`], panics nowhere: `peercall
+//! demo` runs its registry and peers with it too, and reports a missing line
+//! as an error.
+
+pub mod process;
 
 use peercall::wire::{FrameReader, Message};
-use std::io::{BufRead, BufReader, Read, Write};
+use process::{Process, Transcript};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// How long a test waits for an expected line or message before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -46,54 +52,20 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// A running child process whose stdout and stderr are collected line by line.
+/// A running child process whose output a test waits on line by line; it
+/// panics, with the output so far, when an expected line does not come.
 pub struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Arc<Mutex<Vec<String>>>,
-    name: String,
+    process: Process,
+    lines: Transcript,
 }
 
 impl Proc {
     /// Starts `program` with `args`; stdin is a pipe, stdout and stderr are merged into one line stream.
-    pub fn start(name: &str, program: &PathBuf, args: &[&str]) -> Proc {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+    pub fn start(name: &str, program: &Path, args: &[&str]) -> Proc {
+        let lines = Transcript::new();
+        let process = Process::start(name, program, args, &lines)
             .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-        let (tx, rx) = mpsc::channel();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let err = child.stderr.take().expect("stderr");
-        for (stream, tag) in [
-            (Box::new(out) as Box<dyn Read + Send>, ""),
-            (Box::new(err), "stderr: "),
-        ] {
-            let tx = tx.clone();
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    let line = format!("{tag}{line}");
-                    seen.lock().unwrap().push(line.clone());
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        let stdin = child.stdin.take();
-        Proc {
-            child,
-            stdin,
-            lines: rx,
-            seen,
-            name: name.to_owned(),
-        }
+        Proc { process, lines }
     }
 
     /// Waits for a line containing `needle`, consuming lines up to it.
@@ -103,76 +75,52 @@ impl Proc {
 
     /// As [`Proc::expect`], with a custom timeout.
     pub fn expect_within(&mut self, needle: &str, wait: Duration) -> String {
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
-                    "{}: no line containing {needle:?} within {wait:?}; output so far:\n{}",
-                    self.name,
-                    self.output()
-                ),
-            }
-        }
+        let name = self.process.name();
+        self.lines
+            .next_with(Some(name), needle, wait)
+            .unwrap_or_else(|e| panic!("{e}; output so far:\n{}", self.lines.output()))
     }
 
     /// Everything printed so far.
     pub fn output(&self) -> String {
-        self.seen.lock().unwrap().join("\n")
+        self.lines.output()
     }
 
     /// Writes a line to the child's stdin.
     pub fn send_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("writing to child stdin");
-        stdin.flush().expect("flushing child stdin");
+        self.process
+            .send_line(line)
+            .unwrap_or_else(|e| panic!("writing to {}'s stdin: {e}", self.process.name()));
     }
 
     /// Closes the child's stdin (end of file).
     pub fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.process.close_stdin();
     }
 
     /// Sends a signal by name (`INT`, `TERM`, `KILL`, `STOP`, `CONT`).
     pub fn signal(&self, sig: &str) {
-        // The shell's built-in kill: no dependency on procps being installed.
-        let ok = Command::new("sh")
-            .args(["-c", &format!("kill -{sig} {}", self.child.id())])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "kill -{sig} {}", self.child.id());
+        self.process
+            .signal(sig)
+            .unwrap_or_else(|e| panic!("signalling {}: {e}", self.process.name()));
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Waits for the process to exit and returns its exit code (None if killed by a signal).
     pub fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
+        match self.process.wait_within(WAIT) {
+            Ok(Some(status)) => status.code(),
+            Ok(None) => panic!(
                 "{} did not exit; output:\n{}",
-                self.name,
+                self.process.name(),
                 self.output()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            ),
+            Err(e) => panic!("waiting for {}: {e}", self.process.name()),
         }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -312,6 +260,16 @@ pub fn start_peer_with(name: &str, registry: &str, extra: &[&str]) -> (Proc, Str
         .trim_start_matches("listening for calls on ")
         .to_owned();
     (p, addr)
+}
+
+/// Starts a peer that answers every call (`--auto-accept`), with more
+/// `peercall run` arguments, and waits until it is registered.
+pub fn start_answering_peer(name: &str, registry: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["--auto-accept"];
+    args.extend_from_slice(extra);
+    let (mut p, _) = start_peer_with(name, registry, &args);
+    p.expect(&format!("registered as {name}"));
+    p
 }
 
 /// The arguments of `peercall call TARGET --name ME --registry REGISTRY` on a
