@@ -25,7 +25,6 @@
 #![warn(missing_docs)]
 
 pub mod commands;
-mod demo;
 pub mod devices;
 pub mod media;
 pub mod net;

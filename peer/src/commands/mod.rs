@@ -3,6 +3,7 @@
 //! `devices`, `selftest` and `demo`. Each returns the process's exit code
 //! (see [`crate::exit`]).
 
+mod demo;
 pub mod devices;
 pub mod media_setup;
 pub mod oneshot;
@@ -21,7 +22,7 @@ pub fn execute(cmd: Command) -> u8 {
             exit::OK
         }
         Command::Run(o) | Command::Call(o) => run::run(o),
-        Command::Demo { seconds } => crate::demo::run(seconds),
+        Command::Demo { seconds } => demo::run(seconds),
         Command::Devices => devices::run(),
         Command::Selftest { loop_devices } => selftest::run(loop_devices),
         Command::List { registry } => oneshot::list(&registry),

@@ -138,10 +138,19 @@ impl LoopLink {
     }
 }
 
+/// Why the media stopped by itself, and whom to wake about it.
+#[derive(Default)]
+struct Failure {
+    reason: Option<String>,
+    /// Already told to the call.
+    told: bool,
+    notify: Option<Arc<Waker>>,
+}
+
 /// Reports a panicking thread to the media when its stack unwinds.
 struct PanicWatch {
     name: &'static str,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<Mutex<Failure>>,
     stop: Arc<Stop>,
     waker: Arc<Waker>,
 }
@@ -149,9 +158,17 @@ struct PanicWatch {
 impl Drop for PanicWatch {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            lock(&self.failure).get_or_insert_with(|| format!("the {} thread failed", self.name));
+            let notify = {
+                let mut f = lock(&self.failure);
+                f.reason
+                    .get_or_insert_with(|| format!("the {} thread failed", self.name));
+                f.notify.clone()
+            };
             self.stop.set();
             let _ = self.waker.wake();
+            if let Some(w) = notify {
+                let _ = w.wake();
+            }
         }
     }
 }
@@ -399,7 +416,7 @@ pub struct MediaSession {
     audio_capture: Option<JoinHandle<Option<u64>>>,
     speaker: Option<JoinHandle<Option<u64>>>,
     others: Vec<JoinHandle<()>>,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<Mutex<Failure>>,
 }
 
 impl MediaSession {
@@ -473,7 +490,7 @@ impl MediaSession {
             waker: waker.clone(),
         };
         let stop = Stop::new();
-        let failure = Arc::new(Mutex::new(None));
+        let failure = Arc::new(Mutex::new(Failure::default()));
         let spawn = |name: &'static str| {
             let watch = PanicWatch {
                 name,
@@ -573,7 +590,18 @@ impl MediaSession {
     /// Why the media stopped by itself (a thread failed), if it did; the
     /// call should then end with this reason.
     pub fn failure(&self) -> Option<String> {
-        lock(&self.failure).clone()
+        let f = lock(&self.failure);
+        f.reason.clone().filter(|_| !f.told)
+    }
+
+    /// The failure was acted on: [`MediaSession::failure`] says no more.
+    pub fn forget_failure(&mut self) {
+        lock(&self.failure).told = true;
+    }
+
+    /// Wakes `waker` (a control loop's) should the media fail by itself.
+    pub fn notify_on_failure(&mut self, waker: Arc<Waker>) {
+        lock(&self.failure).notify = Some(waker);
     }
 
     /// Stops every thread, closes the sinks, and returns what happened.
@@ -611,5 +639,58 @@ impl Drop for MediaSession {
         if self.media_loop.is_some() {
             let _ = self.shut_down();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peercall::call::negotiate::{NO_VIDEO, OPUS_RTP_RATE};
+    use peercall::wire::{AudioCodec, AudioFormat, MediaDescription, MediaPorts};
+    use std::net::UdpSocket as StdUdp;
+
+    #[test]
+    fn dropping_a_session_stops_its_threads_and_frees_its_ports() {
+        let (audio, video) = (
+            StdUdp::bind("127.0.0.1:0").unwrap(),
+            StdUdp::bind("127.0.0.1:0").unwrap(),
+        );
+        let mine = (audio.local_addr().unwrap(), video.local_addr().unwrap());
+        // The other side: sockets that take what is sent and answer nothing.
+        let (their_audio, their_video) = (
+            StdUdp::bind("127.0.0.1:0").unwrap(),
+            StdUdp::bind("127.0.0.1:0").unwrap(),
+        );
+        let ep = Endpoints {
+            audio,
+            video,
+            remote_ip: IpAddr::from([127, 0, 0, 1]),
+            remote: MediaPorts {
+                audio: their_audio.local_addr().unwrap().port(),
+                video: their_video.local_addr().unwrap().port(),
+            },
+            media: MediaDescription {
+                video: NO_VIDEO,
+                audio: AudioFormat {
+                    codec: AudioCodec::Opus,
+                    sample_rate: OPUS_RTP_RATE,
+                    channels: 1,
+                    frame_ms: 20,
+                },
+            },
+        };
+        let session = MediaSession::start(ep, &MediaOptions::default()).unwrap();
+        their_audio
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = their_audio.recv_from(&mut buf).unwrap();
+        assert!(n > 12, "RTP arrives");
+        assert_eq!(from, mine.0);
+        assert!(session.failure().is_none());
+        drop(session);
+        // Every thread is gone: the loop's sockets are closed with it.
+        StdUdp::bind(mine.0).expect("audio port free again");
+        StdUdp::bind(mine.1).expect("video port free again");
     }
 }

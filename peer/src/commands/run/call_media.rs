@@ -4,11 +4,13 @@
 //! its quality report when it ends.
 
 use crate::media::{Endpoints, MediaOptions, MediaSession};
+use mio::Waker;
 use peercall::call::{self, negotiate};
 use peercall::media::sdp::{self, SdpStreams};
 use peercall::wire::MediaPorts;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
 
 /// The UDP sockets a call's media will use.
 struct MediaSockets {
@@ -17,8 +19,9 @@ struct MediaSockets {
 }
 
 /// The media side of the current call, if any.
-#[derive(Default)]
 pub(super) struct CallMedia {
+    /// Wakes the control loop when the media fails by itself.
+    waker: Arc<Waker>,
     /// Bound for a call being set up, handed to the session once established.
     sockets: Option<MediaSockets>,
     /// The media of the established call.
@@ -26,6 +29,22 @@ pub(super) struct CallMedia {
 }
 
 impl CallMedia {
+    /// No call yet; a media failure will wake the loop through `waker`.
+    pub(super) fn waking(waker: Arc<Waker>) -> CallMedia {
+        CallMedia {
+            waker,
+            sockets: None,
+            session: None,
+        }
+    }
+
+    /// Why the call's media stopped by itself, once: the call ends then.
+    pub(super) fn failure(&mut self) -> Option<String> {
+        let reason = self.session.as_ref()?.failure()?;
+        self.session.as_mut()?.forget_failure();
+        Some(reason)
+    }
+
     /// Binds the audio and video ports on `ip` for a call being placed or
     /// accepted; returns the ports to announce.
     pub(super) fn bind(&mut self, ip: IpAddr) -> io::Result<MediaPorts> {
@@ -56,7 +75,8 @@ impl CallMedia {
             media: s.media,
         };
         match MediaSession::start(ep, opts) {
-            Ok(m) => {
+            Ok(mut m) => {
+                m.notify_on_failure(Arc::clone(&self.waker));
                 println!("media flowing: {}", negotiate::describe(&s.media));
                 self.session = Some(m);
                 write_sdp(s, opts);

@@ -185,11 +185,11 @@ impl Peer {
             poll,
             membership,
             phone,
-            registry: RegistryLink::new(opts.registry.clone(), waker),
+            registry: RegistryLink::new(opts.registry.clone(), Arc::clone(&waker)),
             calls: CallConnections::default(),
             tokens: Tokens::starting_at(FIRST_CONN),
             to_dial: ToDial::default(),
-            media: CallMedia::default(),
+            media: CallMedia::waking(waker),
             plan: PlanProgress::default(),
             exit_code: None,
             opts,
@@ -255,6 +255,10 @@ impl Peer {
                 &mut self.membership,
                 now,
             );
+            if let Some(reason) = self.media.failure() {
+                println!("media failed ({reason}): hanging up");
+                let _ = self.phone.hangup(now);
+            }
             self.membership.handle_timeout(now);
             self.phone.handle_timeout(now);
             if self.plan.hangup_at.is_some_and(|t| t <= now) {
