@@ -310,7 +310,9 @@ impl MediaSession {
         let Some(s) = self.video.as_mut() else {
             return Ok(());
         };
-        let ticks = signed_secs(frame.captured, self.epoch) * f64::from(VIDEO_CLOCK_RATE);
+        // Rounded, not truncated: a capture exactly 0.6 s in is 0.59999..
+        // as a float, and truncating made frame steps wobble by a tick.
+        let ticks = (signed_secs(frame.captured, self.epoch) * f64::from(VIDEO_CLOCK_RATE)).round();
         let ts = s.tx.ts_origin.wrapping_add(ticks as i64 as u32);
         let mut datagrams = Vec::new();
         for f in fragments {

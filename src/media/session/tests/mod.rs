@@ -9,6 +9,7 @@
 mod call;
 mod robustness;
 mod rtcp;
+mod sweep;
 
 use super::*;
 use crate::media::impair::{ImpairConfig, Impairment};
