@@ -9,6 +9,7 @@
 mod call;
 mod robustness;
 mod rtcp;
+mod rtcp_wire;
 mod sweep;
 
 use super::*;
