@@ -11,6 +11,7 @@ mod robustness;
 mod rtcp;
 mod rtcp_wire;
 mod sweep;
+mod wrap;
 
 use super::*;
 use crate::media::impair::{ImpairConfig, Impairment};
