@@ -7,6 +7,7 @@
 //! the time it happened.
 
 mod call;
+mod quality;
 mod robustness;
 mod rtcp;
 mod rtcp_wire;
