@@ -42,10 +42,10 @@ use self::rng::Rng;
 use self::stream::{signed_secs, Stream};
 use self::video::VideoIn;
 use crate::media::jitter::Playout;
-use crate::media::jpeg::{packetize, JpegError, JpegFrame};
+use crate::media::jpeg::{packetize, JpegError, JpegFrame, Rejected};
 use crate::media::rtp::{
-    classify, ntp_from_unix, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG,
-    PT_OPUS, VIDEO_CLOCK_RATE,
+    classify, ntp_from_unix, seq_newer, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE,
+    PT_JPEG, PT_OPUS, VIDEO_CLOCK_RATE,
 };
 use crate::media::sync::{self, ntp_to_us};
 use crate::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
@@ -310,7 +310,9 @@ impl MediaSession {
         let Some(s) = self.video.as_mut() else {
             return Ok(());
         };
-        let ticks = signed_secs(frame.captured, self.epoch) * f64::from(VIDEO_CLOCK_RATE);
+        // Rounded, not truncated: a capture exactly 0.6 s in is 0.59999..
+        // as a float, and truncating made frame steps wobble by a tick.
+        let ticks = (signed_secs(frame.captured, self.epoch) * f64::from(VIDEO_CLOCK_RATE)).round();
         let ts = s.tx.ts_origin.wrapping_add(ticks as i64 as u32);
         let mut datagrams = Vec::new();
         for f in fragments {
@@ -427,11 +429,24 @@ impl MediaSession {
     }
 
     fn video_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8]) {
-        let Ok(Some(frame)) =
-            self.video_in
-                .assembler
-                .push(h.sequence, h.timestamp, h.marker, payload)
-        else {
+        let in_order = self
+            .video_in
+            .last_seq
+            .is_none_or(|s| seq_newer(h.sequence, s));
+        if in_order {
+            self.video_in.last_seq = Some(h.sequence);
+        }
+        let asm = &mut self.video_in.assembler;
+        let mut pushed = asm.push(h.sequence, h.timestamp, h.marker, payload);
+        if in_order && matches!(pushed, Err(Rejected::Late)) {
+            // Next in sequence yet behind the last frame: the sender's clock
+            // went back (a restarted capture), not a late packet. Without
+            // starting over no picture would show until its timestamps
+            // caught up, hours later for a big jump.
+            asm.reset();
+            pushed = asm.push(h.sequence, h.timestamp, h.marker, payload);
+        }
+        let Ok(Some(frame)) = pushed else {
             return;
         };
         let due = self.video_due(frame.timestamp).unwrap_or(now);

@@ -250,7 +250,14 @@ impl Stream {
                     self.rx.clock.sender_report(sr.ntp_time, sr.rtp_time);
                     sr.reports
                 }
-                Rtcp::ReceiverReport(rr) => rr.reports,
+                // Like an SR's: once the source is known, another's blocks
+                // about us are no measurement of this call's round trip.
+                Rtcp::ReceiverReport(rr) => {
+                    if self.rx.ssrc.is_some_and(|s| s != rr.ssrc) {
+                        continue;
+                    }
+                    rr.reports
+                }
                 Rtcp::Bye(b) => {
                     if self.rx.ssrc.is_some_and(|s| b.sources.contains(&s)) && !self.rx.bye {
                         self.rx.bye = true;

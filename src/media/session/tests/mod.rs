@@ -7,8 +7,12 @@
 //! the time it happened.
 
 mod call;
+mod quality;
 mod robustness;
 mod rtcp;
+mod rtcp_wire;
+mod sweep;
+mod wrap;
 
 use super::*;
 use crate::media::impair::{ImpairConfig, Impairment};
@@ -19,6 +23,13 @@ use crate::wire::{AudioFormat, VideoFormat};
 pub(super) const JPEG: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/jpeg/ffmpeg-320x240-420.jpg"
+));
+
+/// A 64x48 baseline JPEG: two RTP packets, for calls where the picture's
+/// size does not matter and a quicker run does.
+pub(super) const SMALL_JPEG: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/jpeg/ffmpeg-64x48-420.jpg"
 ));
 
 /// The wallclock both sides read at the start (2026-12-04, a Friday).
@@ -60,6 +71,8 @@ pub(super) struct Side {
     /// Frame period of the capture, and when the next video and audio
     /// frames are captured (`None`: not capturing).
     pub(super) period: Duration,
+    /// The picture captured every frame.
+    pub(super) jpeg: &'static [u8],
     pub(super) next_video: Option<Instant>,
     pub(super) next_audio: Option<Instant>,
     pub(super) video_captured: u32,
@@ -111,7 +124,7 @@ impl Side {
         if self.next_video.is_some_and(|t| t <= now) {
             let frame = VideoFrame {
                 captured: now,
-                jpeg: JPEG,
+                jpeg: self.jpeg,
                 from_camera: false,
             };
             self.s
@@ -191,6 +204,8 @@ pub(super) struct Setup {
     pub(super) playout: PlayoutClock,
     /// Wallclocks of A and B at the start (differ to model unsynchronised boards).
     pub(super) wallclocks: (Duration, Duration),
+    /// The picture both sides capture.
+    pub(super) jpeg: &'static [u8],
 }
 
 impl Default for Setup {
@@ -201,6 +216,7 @@ impl Default for Setup {
             media: MEDIA,
             playout: PlayoutClock::Session,
             wallclocks: (WALLCLOCK, WALLCLOCK),
+            jpeg: JPEG,
         }
     }
 }
@@ -268,6 +284,7 @@ pub(super) fn side(
         video_addr: addr(me, 5000),
         audio_addr: addr(me, 5002),
         period,
+        jpeg: setup.jpeg,
         video_captured: 0,
         audio_captured: 0,
         next_pull: None,

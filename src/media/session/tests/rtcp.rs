@@ -106,6 +106,9 @@ fn first_report_block_on_a_clean_link_says_nothing_lost() {
 #[test]
 fn rtcp_intervals_are_spread_between_half_and_one_and_a_half_times() {
     let mut p = Pair::clean();
+    // Audio's reports only: video packets would make the minute six times slower.
+    p.a.next_video = None;
+    p.b.next_video = None;
     p.run_until(Duration::from_secs(60));
     let times: Vec<Instant> =
         p.a.rtcp_sent(StreamKind::Audio)
