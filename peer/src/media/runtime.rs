@@ -46,7 +46,7 @@ const MAX_DATAGRAM: usize = 2048;
 pub const MAX_QUEUED_INPUTS: usize = 32;
 /// Frames queued for each sink; beyond it a frame is dropped, so a slow
 /// sink never holds up the network side.
-pub const MAX_SINK_QUEUE: usize = 16;
+pub const MAX_SINK_QUEUE: usize = 64;
 /// Events one `poll` returns at most.
 const EVENTS: usize = 16;
 

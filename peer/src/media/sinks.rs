@@ -26,13 +26,18 @@ pub(super) fn show_video(frames: Receiver<Show>, mut file: Option<BufWriter<File
             None
         }
     };
-    for Show { frame } in frames {
+    while let Ok(first) = frames.recv() {
+        // Every frame is recorded; when decoding fell behind, only the
+        // newest is decoded, as a display shows the latest picture.
+        let backlog: Vec<Show> = std::iter::once(first).chain(frames.try_iter()).collect();
         if let Some(w) = file.as_mut() {
-            if let Err(e) = w.write_all(&frame.jpeg) {
-                log::warn!("video sink: {e}");
+            for Show { frame } in &backlog {
+                if let Err(e) = w.write_all(&frame.jpeg) {
+                    log::warn!("video sink: {e}");
+                }
             }
         }
-        if let Some(d) = dec.as_mut() {
+        if let (Some(d), Some(Show { frame })) = (dec.as_mut(), backlog.last()) {
             if let Err(e) = d.decode(&frame.jpeg) {
                 log::debug!("received frame not decoded: {e}");
             }
