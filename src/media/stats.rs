@@ -169,6 +169,12 @@ impl ReceiverStats {
         self.expected() as i64 - self.received as i64
     }
 
+    /// The highest sequence number heard (the first packet's while on
+    /// probation), if any was.
+    pub fn highest_seq(&self) -> Option<u16> {
+        (self.received > 0).then_some(self.max_seq)
+    }
+
     /// Whether the source has not yet sent [`MIN_SEQUENTIAL`] packets in a
     /// row, so nothing it sent is counted yet.
     pub fn on_probation(&self) -> bool {

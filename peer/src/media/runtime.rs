@@ -142,8 +142,6 @@ impl LoopLink {
 #[derive(Default)]
 struct Failure {
     reason: Option<String>,
-    /// Already told to the call.
-    told: bool,
     notify: Option<Arc<Waker>>,
 }
 
@@ -587,16 +585,10 @@ impl MediaSession {
         })
     }
 
-    /// Why the media stopped by itself (a thread failed), if it did; the
-    /// call should then end with this reason.
-    pub fn failure(&self) -> Option<String> {
-        let f = lock(&self.failure);
-        f.reason.clone().filter(|_| !f.told)
-    }
-
-    /// The failure was acted on: [`MediaSession::failure`] says no more.
-    pub fn forget_failure(&mut self) {
-        lock(&self.failure).told = true;
+    /// Why the media stopped by itself (a thread failed), if it did: the
+    /// call should end with this reason. Taken, so it is acted on once.
+    pub fn take_failure(&self) -> Option<String> {
+        lock(&self.failure).reason.take()
     }
 
     /// Wakes `waker` (a control loop's) should the media fail by itself.
@@ -687,7 +679,7 @@ mod tests {
         let (n, from) = their_audio.recv_from(&mut buf).unwrap();
         assert!(n > 12, "RTP arrives");
         assert_eq!(from, mine.0);
-        assert!(session.failure().is_none());
+        assert!(session.take_failure().is_none());
         drop(session);
         // Every thread is gone: the loop's sockets are closed with it.
         StdUdp::bind(mine.0).expect("audio port free again");

@@ -44,8 +44,8 @@ use self::video::VideoIn;
 use crate::media::jitter::Playout;
 use crate::media::jpeg::{packetize, JpegError, JpegFrame, Rejected};
 use crate::media::rtp::{
-    classify, ntp_from_unix, seq_newer, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE,
-    PT_JPEG, PT_OPUS, VIDEO_CLOCK_RATE,
+    classify, ntp_from_unix, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG,
+    PT_OPUS, VIDEO_CLOCK_RATE,
 };
 use crate::media::sync::{self, ntp_to_us};
 use crate::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
@@ -179,6 +179,50 @@ pub struct VideoFrame<'a> {
     pub from_camera: bool,
 }
 
+/// Outputs waiting to be polled, at most [`MAX_QUEUED_OUTPUTS`]. Its own
+/// type so a stream can be borrowed while its datagrams are queued.
+#[derive(Debug, Default)]
+struct Outputs(VecDeque<Output>);
+
+impl Outputs {
+    fn push(&mut self, out: Output) {
+        if self.0.len() >= MAX_QUEUED_OUTPUTS {
+            // Drop the oldest datagram; frames to show and play stay, as
+            // the user would notice those.
+            match self.0.iter().position(|o| matches!(o, Output::Transmit(_))) {
+                Some(i) => {
+                    self.0.remove(i);
+                }
+                None => {
+                    self.0.pop_front();
+                }
+            }
+        }
+        self.0.push_back(out);
+    }
+
+    fn transmit(&mut self, stream: StreamKind, to: SocketAddr, bytes: Vec<u8>) {
+        self.push(Output::Transmit(Transmit { stream, to, bytes }));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// The stream of this kind among the two, borrowing only them.
+fn pick<'a>(
+    video: &'a mut Option<Stream>,
+    audio: &'a mut Option<Stream>,
+    kind: StreamKind,
+) -> Option<&'a mut Stream> {
+    match kind {
+        StreamKind::Video => video.as_mut(),
+        StreamKind::Audio => audio.as_mut(),
+    }
+}
+
 /// The media session of one call.
 #[derive(Debug)]
 pub struct MediaSession {
@@ -193,7 +237,7 @@ pub struct MediaSession {
     send_audio: bool,
     video_in: VideoIn,
     audio_in: AudioIn,
-    outputs: VecDeque<Output>,
+    outputs: Outputs,
     quality: Quality,
     closed: bool,
 }
@@ -220,7 +264,7 @@ impl MediaSession {
             audio,
             video_in: VideoIn::default(),
             audio_in: AudioIn::new(cfg.playout),
-            outputs: VecDeque::new(),
+            outputs: Outputs::default(),
             quality: Quality::default(),
             closed: false,
         }
@@ -251,11 +295,9 @@ impl MediaSession {
         }
     }
 
+    #[cfg(test)]
     fn stream_mut(&mut self, kind: StreamKind) -> Option<&mut Stream> {
-        match kind {
-            StreamKind::Video => self.video.as_mut(),
-            StreamKind::Audio => self.audio.as_mut(),
-        }
+        pick(&mut self.video, &mut self.audio, kind)
     }
 
     /// The wallclock at `at`, as NTP microseconds.
@@ -272,27 +314,6 @@ impl MediaSession {
                 .saturating_sub(Duration::from_secs_f64(-since))
         };
         ntp_from_unix(wall)
-    }
-
-    fn push(&mut self, out: Output) {
-        if self.outputs.len() >= MAX_QUEUED_OUTPUTS {
-            // Drop the oldest datagram; frames to show and play stay, as
-            // the user would notice those.
-            if let Some(i) = self
-                .outputs
-                .iter()
-                .position(|o| matches!(o, Output::Transmit(_)))
-            {
-                self.outputs.remove(i);
-            } else {
-                self.outputs.pop_front();
-            }
-        }
-        self.outputs.push_back(out);
-    }
-
-    fn transmit(&mut self, stream: StreamKind, to: SocketAddr, bytes: Vec<u8>) {
-        self.push(Output::Transmit(Transmit { stream, to, bytes }));
     }
 
     /// Sends a captured video frame: RFC 2435 packets, then the stream's
@@ -314,15 +335,11 @@ impl MediaSession {
         // as a float, and truncating made frame steps wobble by a tick.
         let ticks = (signed_secs(frame.captured, self.epoch) * f64::from(VIDEO_CLOCK_RATE)).round();
         let ts = s.tx.ts_origin.wrapping_add(ticks as i64 as u32);
-        let mut datagrams = Vec::new();
         for f in fragments {
             let h = s.next_header(PT_JPEG, f.marker, ts);
-            datagrams.push(h.to_bytes(&f.payload));
+            self.outputs
+                .transmit(StreamKind::Video, s.remote, h.to_bytes(&f.payload));
             s.sent(now, frame.captured, ts, f.payload.len());
-        }
-        let to = s.remote;
-        for d in datagrams {
-            self.transmit(StreamKind::Video, to, d);
         }
         self.quality.video_frames_sent += 1;
         if frame.from_camera {
@@ -348,10 +365,9 @@ impl MediaSession {
             (frames_sent as u32).wrapping_mul(crate::media::jitter::OPUS_20MS.frame_ts),
         );
         let h = s.next_header(PT_OPUS, frames_sent == 0, ts);
-        let bytes = h.to_bytes(opus);
+        self.outputs
+            .transmit(StreamKind::Audio, s.remote, h.to_bytes(opus));
         s.sent(now, captured, ts, opus.len());
-        let to = s.remote;
-        self.transmit(StreamKind::Audio, to, bytes);
         self.quality.audio_frames_sent += 1;
         self.rtcp_if_due(now, StreamKind::Audio);
     }
@@ -385,7 +401,7 @@ impl MediaSession {
             Kind::Rtcp => match s.handle_rtcp(now, ntp_now, bytes) {
                 Ok(bye) => {
                     if bye {
-                        self.push(Output::Event(SessionEvent::Bye(stream)));
+                        self.outputs.push(Output::Event(SessionEvent::Bye(stream)));
                     }
                     Received::Rtcp
                 }
@@ -410,13 +426,16 @@ impl MediaSession {
                     );
                     return Received::Malformed;
                 }
-                if let Err(why) = s.heard(now, &mut self.rng, &h) {
-                    log::debug!("RTP from {from} dropped: {why:?}");
-                    self.quality.foreign_dropped += 1;
-                    return Received::Foreign;
-                }
+                let newest = match s.heard(now, &mut self.rng, &h) {
+                    Ok(newest) => newest,
+                    Err(why) => {
+                        log::debug!("RTP from {from} dropped: {why:?}");
+                        self.quality.foreign_dropped += 1;
+                        return Received::Foreign;
+                    }
+                };
                 match stream {
-                    StreamKind::Video => self.video_packet(now, &h, payload),
+                    StreamKind::Video => self.video_packet(now, &h, payload, newest),
                     StreamKind::Audio => self.audio_packet(now, &h, payload),
                 }
                 Received::Rtp
@@ -428,17 +447,11 @@ impl MediaSession {
         }
     }
 
-    fn video_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8]) {
-        let in_order = self
-            .video_in
-            .last_seq
-            .is_none_or(|s| seq_newer(h.sequence, s));
-        if in_order {
-            self.video_in.last_seq = Some(h.sequence);
-        }
+    /// A video packet; `newest`: the highest sequence number heard so far.
+    fn video_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8], newest: bool) {
         let asm = &mut self.video_in.assembler;
         let mut pushed = asm.push(h.sequence, h.timestamp, h.marker, payload);
-        if in_order && matches!(pushed, Err(Rejected::Late)) {
+        if newest && matches!(pushed, Err(Rejected::Late)) {
             // Next in sequence yet behind the last frame: the sender's clock
             // went back (a restarted capture), not a late packet. Without
             // starting over no picture would show until its timestamps
@@ -496,7 +509,7 @@ impl MediaSession {
                     }
                 }
             }
-            self.push(Output::Show(Show { frame }));
+            self.outputs.push(Output::Show(Show { frame }));
         }
     }
 
@@ -518,7 +531,7 @@ impl MediaSession {
                 }
             }
         }
-        self.push(Output::Play(Play { playout, timestamp }));
+        self.outputs.push(Output::Play(Play { playout, timestamp }));
     }
 
     /// With [`PlayoutClock::Sink`]: the sink wants its next frame, which it
@@ -531,20 +544,16 @@ impl MediaSession {
     }
 
     fn rtcp_if_due(&mut self, now: Instant, kind: StreamKind) {
-        let cname = self.cname.clone();
         let ntp_now = self.ntp(now);
-        let mut rng = self.rng.clone();
-        let Some(s) = self.stream_mut(kind) else {
+        let Some(s) = pick(&mut self.video, &mut self.audio, kind) else {
             return;
         };
         if s.next_rtcp.is_none_or(|at| at > now) {
             return;
         }
-        s.next_rtcp = Some(now + rng.rtcp_interval(RTCP_INTERVAL));
-        let bytes = s.compound(now, ntp_now, &cname, false);
-        let to = s.remote;
-        self.rng = rng;
-        self.transmit(kind, to, bytes);
+        s.next_rtcp = Some(now + self.rng.rtcp_interval(RTCP_INTERVAL));
+        let bytes = s.compound(now, ntp_now, &self.cname, false);
+        self.outputs.transmit(kind, s.remote, bytes);
     }
 
     /// Time has come: RTCP reports due, held video frames due, audio
@@ -579,7 +588,7 @@ impl MediaSession {
 
     /// The next thing to do.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        self.outputs.0.pop_front()
     }
 
     /// The call ended: each stream that sent or heard anything says RTCP BYE
@@ -589,18 +598,16 @@ impl MediaSession {
             return;
         }
         self.closed = true;
-        let cname = self.cname.clone();
         let ntp_now = self.ntp(now);
         for kind in [StreamKind::Video, StreamKind::Audio] {
-            let Some(s) = self.stream_mut(kind) else {
+            let Some(s) = pick(&mut self.video, &mut self.audio, kind) else {
                 continue;
             };
             if s.next_rtcp.is_none() {
                 continue;
             }
-            let bytes = s.compound(now, ntp_now, &cname, true);
-            let to = s.remote;
-            self.transmit(kind, to, bytes);
+            let bytes = s.compound(now, ntp_now, &self.cname, true);
+            self.outputs.transmit(kind, s.remote, bytes);
         }
     }
 

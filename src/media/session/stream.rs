@@ -7,8 +7,8 @@
 
 use super::rng::Rng;
 use crate::media::rtp::{
-    duration_to_ntp_short, ntp_middle_32, ReceiverReport, ReportBlock, Rtcp, RtpHeader, Sdes,
-    SenderReport,
+    duration_to_ntp_short, ntp_middle_32, seq_newer, ReceiverReport, ReportBlock, Rtcp, RtpHeader,
+    Sdes, SenderReport,
 };
 use crate::media::stats::ReceiverStats;
 use crate::media::sync::RtpClock;
@@ -142,14 +142,14 @@ impl Stream {
         self.next_rtcp.get_or_insert(now);
     }
 
-    /// An RTP packet from the right address: counts it, or says why it is
-    /// not the stream's.
+    /// An RTP packet from the right address: counts it and says whether it
+    /// is the newest in sequence so far, or says why it is not the stream's.
     pub(super) fn heard(
         &mut self,
         now: Instant,
         rng: &mut Rng,
         h: &RtpHeader,
-    ) -> Result<(), RtpRefusal> {
+    ) -> Result<bool, RtpRefusal> {
         match self.rx.ssrc {
             Some(s) if s != h.ssrc => return Err(RtpRefusal::OtherSource),
             Some(_) => {}
@@ -161,11 +161,13 @@ impl Stream {
                 }
             }
         }
-        let probation = self.rx.stats.on_probation();
-        if !self.rx.stats.record(now, h.sequence, h.timestamp) && !probation {
+        let stats = &mut self.rx.stats;
+        let newest = stats.highest_seq().is_none_or(|s| seq_newer(h.sequence, s));
+        let probation = stats.on_probation();
+        if !stats.record(now, h.sequence, h.timestamp) && !probation {
             return Err(RtpRefusal::OutOfSequence);
         }
-        Ok(())
+        Ok(newest)
     }
 
     /// The compound to send now: an SR when we send on this stream (else an

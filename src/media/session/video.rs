@@ -22,9 +22,6 @@ pub(super) struct VideoIn {
     pub(super) assembler: FrameAssembler,
     /// Complete frames and when each is due, in arrival order.
     pub(super) held: VecDeque<(Instant, JpegFrame)>,
-    /// The highest sequence number heard, to tell a late packet from one
-    /// in sequence whose timestamp went back.
-    pub(super) last_seq: Option<u16>,
     pub(super) received: u64,
     pub(super) superseded: u64,
 }

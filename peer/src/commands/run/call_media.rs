@@ -39,10 +39,8 @@ impl CallMedia {
     }
 
     /// Why the call's media stopped by itself, once: the call ends then.
-    pub(super) fn failure(&mut self) -> Option<String> {
-        let reason = self.session.as_ref()?.failure()?;
-        self.session.as_mut()?.forget_failure();
-        Some(reason)
+    pub(super) fn failure(&self) -> Option<String> {
+        self.session.as_ref()?.take_failure()
     }
 
     /// Binds the audio and video ports on `ip` for a call being placed or
