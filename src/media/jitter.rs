@@ -16,6 +16,7 @@
 //! neither latency nor memory grows without bound, whatever the two clocks do.
 
 use super::rtp::extend_seq;
+use super::stats::InterarrivalJitter;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -104,12 +105,8 @@ pub struct JitterBuffer {
     next: Option<u64>,
     /// Highest extended sequence number seen.
     highest: Option<u64>,
-    /// First arrival, the origin of the arrival clock.
-    epoch: Option<Instant>,
-    /// Previous transit time (arrival - RTP timestamp) in RTP units.
-    last_transit: Option<i64>,
-    /// Interarrival jitter estimate in RTP units (RFC 3550 6.4.1).
-    jitter: f64,
+    /// Interarrival jitter of every packet pushed, which sets the target depth.
+    jitter: InterarrivalJitter,
     above_target: u32,
     missing_run: u32,
     /// RTP timestamp of the frame the last pop played or concealed.
@@ -121,13 +118,11 @@ impl JitterBuffer {
     /// An empty buffer.
     pub fn new(cfg: JitterConfig) -> Self {
         JitterBuffer {
+            jitter: InterarrivalJitter::new(cfg.clock_rate),
             cfg,
             packets: BTreeMap::new(),
             next: None,
             highest: None,
-            epoch: None,
-            last_transit: None,
-            jitter: 0.0,
             above_target: 0,
             missing_run: 0,
             playing: None,
@@ -142,7 +137,7 @@ impl JitterBuffer {
 
     /// The interarrival jitter estimate, in RTP timestamp units (as RTCP reports it).
     pub fn jitter(&self) -> u32 {
-        self.jitter as u32
+        self.jitter.value() as u32
     }
 
     /// The RTP timestamp of the frame the last [`JitterBuffer::pop`] played
@@ -173,7 +168,7 @@ impl JitterBuffer {
     /// The depth playout aims for: enough frames to cover about three times
     /// the measured jitter, within the configured bounds.
     pub fn target_depth(&self) -> usize {
-        let frames = (3.0 * self.jitter / f64::from(self.cfg.frame_ts)).ceil() as usize + 1;
+        let frames = (3.0 * self.jitter.value() / f64::from(self.cfg.frame_ts)).ceil() as usize + 1;
         frames.clamp(self.cfg.min_depth, self.cfg.max_depth)
     }
 
@@ -186,7 +181,7 @@ impl JitterBuffer {
 
     /// A packet arrived at `arrival`.
     pub fn push(&mut self, arrival: Instant, seq: u16, timestamp: u32, payload: Vec<u8>) {
-        self.update_jitter(arrival, timestamp);
+        self.jitter.update(arrival, timestamp);
         let Some(ext) = self
             .highest
             .map_or(Some(u64::from(seq)), |h| extend_seq(h, seq))
@@ -287,19 +282,6 @@ impl JitterBuffer {
                 self.stats.drained += 1;
             }
         }
-    }
-
-    fn update_jitter(&mut self, arrival: Instant, timestamp: u32) {
-        let epoch = *self.epoch.get_or_insert(arrival);
-        let arrival_ts = (arrival.saturating_duration_since(epoch).as_secs_f64()
-            * f64::from(self.cfg.clock_rate)) as i64;
-        let transit = arrival_ts - i64::from(timestamp);
-        if let Some(last) = self.last_transit {
-            // Timestamps wrap at 2^32; a difference is taken modulo that.
-            let d = (transit - last) as i32;
-            self.jitter += (f64::from(d).abs() - self.jitter) / 16.0;
-        }
-        self.last_transit = Some(transit);
     }
 }
 

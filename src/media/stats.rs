@@ -33,11 +33,59 @@ pub struct ReceptionReport {
     pub jitter: u32,
 }
 
+/// The interarrival jitter estimate of RFC 3550 6.4.1 (appendix A.8): the
+/// smoothed difference in transit time between consecutive packets, in RTP
+/// timestamp units. Reception reports carry it; the audio jitter buffer
+/// sizes its depth by it.
+#[derive(Debug, Clone)]
+pub struct InterarrivalJitter {
+    clock_rate: u32,
+    /// First arrival, the origin of the arrival clock.
+    epoch: Option<Instant>,
+    /// Previous transit time (arrival - RTP timestamp) in RTP units.
+    transit: Option<i64>,
+    jitter: f64,
+}
+
+impl InterarrivalJitter {
+    /// An estimate for a stream with this RTP clock rate.
+    pub fn new(clock_rate: u32) -> Self {
+        InterarrivalJitter {
+            clock_rate,
+            epoch: None,
+            transit: None,
+            jitter: 0.0,
+        }
+    }
+
+    /// A packet with RTP time `timestamp` arrived at `arrival`.
+    pub fn update(&mut self, arrival: Instant, timestamp: u32) {
+        let epoch = *self.epoch.get_or_insert(arrival);
+        let arrival_ts = (arrival.saturating_duration_since(epoch).as_secs_f64()
+            * f64::from(self.clock_rate)) as i64;
+        let transit = arrival_ts - i64::from(timestamp);
+        if let Some(prev) = self.transit {
+            // RTP timestamps wrap at 2^32: take the difference modulo that.
+            let d = (transit - prev) as i32;
+            self.jitter += (f64::from(d).abs() - self.jitter) / 16.0;
+        }
+        self.transit = Some(transit);
+    }
+
+    /// The estimate in RTP units, unrounded.
+    pub fn value(&self) -> f64 {
+        self.jitter
+    }
+
+    /// The estimate as a duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.jitter / f64::from(self.clock_rate))
+    }
+}
+
 /// Reception statistics of one stream from one source.
 #[derive(Debug, Clone)]
 pub struct ReceiverStats {
-    clock_rate: u32,
-    epoch: Option<Instant>,
     probation: u16,
     max_seq: u16,
     cycles: u64,
@@ -46,8 +94,7 @@ pub struct ReceiverStats {
     received: u64,
     expected_prior: u64,
     received_prior: u64,
-    transit: Option<i64>,
-    jitter: f64,
+    jitter: InterarrivalJitter,
     duplicates_or_late: u64,
 }
 
@@ -55,8 +102,6 @@ impl ReceiverStats {
     /// Statistics for a stream with this RTP clock rate (90000 video, 48000 Opus).
     pub fn new(clock_rate: u32) -> Self {
         ReceiverStats {
-            clock_rate,
-            epoch: None,
             probation: MIN_SEQUENTIAL,
             max_seq: 0,
             cycles: 0,
@@ -65,8 +110,7 @@ impl ReceiverStats {
             received: 0,
             expected_prior: 0,
             received_prior: 0,
-            transit: None,
-            jitter: 0.0,
+            jitter: InterarrivalJitter::new(clock_rate),
             duplicates_or_late: 0,
         }
     }
@@ -78,16 +122,7 @@ impl ReceiverStats {
         if !self.update_seq(seq) {
             return false;
         }
-        let epoch = *self.epoch.get_or_insert(arrival);
-        let arrival_ts = (arrival.saturating_duration_since(epoch).as_secs_f64()
-            * f64::from(self.clock_rate)) as i64;
-        let transit = arrival_ts - i64::from(timestamp);
-        if let Some(prev) = self.transit {
-            // RTP timestamps wrap at 2^32: take the difference modulo that.
-            let d = (transit - prev) as i32;
-            self.jitter += (f64::from(d).abs() - self.jitter) / 16.0;
-        }
-        self.transit = Some(transit);
+        self.jitter.update(arrival, timestamp);
         true
     }
 
@@ -188,12 +223,12 @@ impl ReceiverStats {
 
     /// The interarrival jitter estimate in RTP units.
     pub fn jitter(&self) -> u32 {
-        self.jitter as u32
+        self.jitter.value() as u32
     }
 
     /// The interarrival jitter as a duration.
     pub fn jitter_duration(&self) -> Duration {
-        Duration::from_secs_f64(self.jitter / f64::from(self.clock_rate))
+        self.jitter.duration()
     }
 
     /// The figures for a report block, and the start of a new reporting interval.
