@@ -1,15 +1,19 @@
 //! A call's media as the control loop holds it: the UDP ports bound when a
 //! call is placed or accepted (so the ports announced are real and held for
 //! the call's life), the [`MediaSession`] while the call is established, and
-//! its quality report when it ends.
+//! its quality report when it ends. Stopping joins the media's threads, so
+//! it runs on a thread of its own: the control loop is woken when the
+//! report is ready and holds back everything else it would print or send
+//! until then, so the report still comes before the call's end line.
 
-use crate::media::{Endpoints, MediaOptions, MediaSession};
+use crate::media::{Endpoints, MediaOptions, MediaSession, Quality};
 use mio::Waker;
 use peercall::call::{self, negotiate};
 use peercall::media::sdp::{self, SdpStreams};
 use peercall::wire::MediaPorts;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
 
 /// The UDP sockets a call's media will use.
@@ -26,6 +30,26 @@ pub(super) struct CallMedia {
     sockets: Option<MediaSockets>,
     /// The media of the established call.
     session: Option<MediaSession>,
+    /// A call's media being stopped: its report on the way, and what to
+    /// print and do once it is out.
+    stopping: Option<Stopping>,
+}
+
+/// What the control loop does once a call's media has stopped: the line
+/// that says the call ended, and the exit code of `peercall call`.
+pub(super) struct AfterStop {
+    /// Printed after the quality report.
+    pub(super) line: String,
+    /// `peercall call` leaves with this code.
+    pub(super) plan_code: Option<u8>,
+}
+
+/// A media session stopping on its own thread.
+struct Stopping {
+    report: Receiver<Quality>,
+    peer: String,
+    report_json: bool,
+    after: AfterStop,
 }
 
 impl CallMedia {
@@ -35,6 +59,7 @@ impl CallMedia {
             waker,
             sockets: None,
             session: None,
+            stopping: None,
         }
     }
 
@@ -83,19 +108,69 @@ impl CallMedia {
         }
     }
 
-    /// The call ended: releases its ports and prints the quality report of
-    /// its media, if it had any.
-    pub(super) fn end(&mut self, peer: &str, report_json: bool) {
+    /// The call ended: releases its ports and stops its media, if it had
+    /// any, off the loop. `after` is handed back by [`CallMedia::stopped`]
+    /// once the report is printed, or at once without media.
+    pub(super) fn end(
+        &mut self,
+        peer: &str,
+        report_json: bool,
+        after: AfterStop,
+    ) -> Option<AfterStop> {
         self.sockets = None;
-        if let Some(session) = self.session.take() {
-            let quality = session.stop();
-            for line in quality.lines(peer) {
-                println!("{line}");
-            }
-            if report_json {
-                println!("{}", quality.json(peer));
-            }
+        let Some(session) = self.session.take() else {
+            return Some(after);
+        };
+        let (tx, report) = mpsc::channel();
+        let waker = Arc::clone(&self.waker);
+        let stopper = std::thread::Builder::new()
+            .name("media-stop".into())
+            .spawn(move || {
+                let _ = tx.send(session.stop());
+                let _ = waker.wake();
+            });
+        if let Err(e) = stopper {
+            // The session went with the closure that could not run: it
+            // stops its threads as it drops, but its report is lost.
+            println!("quality report lost: no thread to stop the media ({e})");
+            return Some(after);
         }
+        self.stopping = Some(Stopping {
+            report,
+            peer: peer.to_string(),
+            report_json,
+            after,
+        });
+        None
+    }
+
+    /// Whether a call's media is still stopping: the loop holds back its
+    /// other output until it is done.
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.is_some()
+    }
+
+    /// The stopped media's report, printed, and what was to follow it.
+    pub(super) fn stopped(&mut self) -> Option<AfterStop> {
+        let st = self.stopping.as_ref()?;
+        let quality = match st.report.try_recv() {
+            Ok(q) => Some(q),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => None,
+        };
+        let st = self.stopping.take()?;
+        match quality {
+            Some(q) => {
+                for line in q.lines(&st.peer) {
+                    println!("{line}");
+                }
+                if st.report_json {
+                    println!("{}", q.json(&st.peer));
+                }
+            }
+            None => println!("quality report lost: stopping the media failed"),
+        }
+        Some(st.after)
     }
 }
 

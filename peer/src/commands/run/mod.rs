@@ -206,8 +206,15 @@ impl Peer {
         let mut events = Events::with_capacity(64);
         let mut stdin_open = true;
         loop {
-            self.apply_outputs();
-            if let Some(code) = self.exit_code {
+            // While a call's media stops, what the machines say waits, so
+            // its report is printed before anything that follows the call.
+            if let Some(after) = self.media.stopped() {
+                self.call_over(after);
+            }
+            if !self.media.is_stopping() {
+                self.apply_outputs();
+            }
+            if let Some(code) = self.exit_code.filter(|_| !self.media.is_stopping()) {
                 return code;
             }
             let timeout = [
@@ -383,12 +390,23 @@ impl Peer {
                     }
                     call::Output::Event(e) => self.report_call(e),
                 }
+                if self.media.is_stopping() {
+                    return;
+                }
             }
             if !moved {
                 break;
             }
         }
         let _ = io::stdout().flush();
+    }
+
+    /// A call has ended and its media (if any) stopped, its report printed.
+    fn call_over(&mut self, after: call_media::AfterStop) {
+        println!("{}", after.line);
+        if let Some(code) = after.plan_code {
+            self.finish_plan(code);
+        }
     }
 
     /// `peercall call`: the call is over (or could not be made): leave with `code`.

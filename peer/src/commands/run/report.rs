@@ -2,6 +2,7 @@
 //! phone's events in the words the README documents (scripts and tests read
 //! these lines), and the reactions the events call for.
 
+use super::call_media::AfterStop;
 use super::{plan_exit_code, Peer};
 use crate::commands::entry_line;
 use crate::exit;
@@ -156,16 +157,20 @@ impl Peer {
                 duration,
             } => {
                 self.plan.hangup_at = None;
-                self.media.end(peer.as_str(), self.opts.media.report_json);
                 let after = duration.map_or(String::new(), |d| {
                     format!(" after {:.1} s", d.as_secs_f64())
                 });
-                match &reason {
-                    EndReason::Rejected(r) => println!("call to {peer} rejected: {r}"),
-                    _ => println!("call with {peer} ended: {reason}{after}"),
-                }
-                if self.plan.dialed {
-                    self.finish_plan(plan_exit_code(&reason));
+                let line = match &reason {
+                    EndReason::Rejected(r) => format!("call to {peer} rejected: {r}"),
+                    _ => format!("call with {peer} ended: {reason}{after}"),
+                };
+                let after = AfterStop {
+                    line,
+                    plan_code: self.plan.dialed.then(|| plan_exit_code(&reason)),
+                };
+                let json = self.opts.media.report_json;
+                if let Some(after) = self.media.end(peer.as_str(), json, after) {
+                    self.call_over(after);
                 }
             }
             call::Event::Missed { peer, reason } => {
