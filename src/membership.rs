@@ -1,7 +1,9 @@
 //! A peer's membership in a registry, without any IO: connect, register, keep
 //! the registration alive with pings, notice a dead or silent registry, retry
 //! with backoff and register again, answer lookups and lists (following list
-//! pages), and leave with UNREGISTER.
+//! pages), and leave with UNREGISTER. [`Membership::query`] is the same
+//! machine for one-shot questions (`peercall list`, `lookup`): it connects
+//! once, registers nothing, and gives up rather than retrying.
 //!
 //! The peer's event loop performs [`Output::Connect`] and
 //! [`Output::Disconnect`], writes [`Output::Send`] frames, reports
@@ -32,6 +34,10 @@ pub const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How long to wait for GOODBYE after UNREGISTER before giving up on it.
 pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a [`Membership::query`] waits for its connection.
+pub const QUERY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a [`Membership::query`] waits for each answer.
+pub const QUERY_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most lookups and lists waiting for their answers at once; more are refused
 /// locally, so a stuck registry cannot make the queue grow.
 pub const MAX_PENDING_REQUESTS: usize = 64;
@@ -158,6 +164,10 @@ pub enum Event {
     RegistryError(ErrorMsg),
     /// Unregistered: the registry's goodbye reason, or `None` if it never came.
     Left(Option<GoodbyeReason>),
+    /// A query got an answer it did not ask for, or bytes that are not
+    /// peercall messages: the other end is no registry this peer can use.
+    /// The query machine has stopped.
+    Misbehaved(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +223,8 @@ impl Pending {
 /// A peer's membership in one registry.
 #[derive(Debug)]
 pub struct Membership {
-    claim: Register,
+    /// What to register; `None` for a query, which registers nothing.
+    claim: Option<Register>,
     state: State,
     backoff: Duration,
     timers: [Option<Instant>; TIMERS.len()],
@@ -231,8 +242,20 @@ impl Membership {
     /// A membership that will claim `name` for the call endpoint `addr` (an
     /// unspecified IP lets the registry record the address it sees).
     pub fn new(name: Name, addr: SocketAddr, now: Instant) -> Self {
+        Membership::with_claim(Some(Register { name, addr }), now)
+    }
+
+    /// A machine for one-shot lookups and lists: after [`Membership::start`]
+    /// it connects once and registers nothing; a connection that fails, closes
+    /// or stays silent for [`QUERY_REPLY_TIMEOUT`] fails the requests
+    /// ([`Event::RequestFailed`] with the plain reason) and stops it.
+    pub fn query(now: Instant) -> Self {
+        Membership::with_claim(None, now)
+    }
+
+    fn with_claim(claim: Option<Register>, now: Instant) -> Self {
         Membership {
-            claim: Register { name, addr },
+            claim,
             state: State::Idle,
             backoff: INITIAL_BACKOFF,
             timers: [None; TIMERS.len()],
@@ -270,13 +293,19 @@ impl Membership {
         }
         self.set(Timer::Connect, None);
         self.last_heard = now;
-        self.state = State::Registering;
-        self.send(Message::Register(self.claim.clone()));
+        match &self.claim {
+            Some(claim) => {
+                self.state = State::Registering;
+                self.send(Message::Register(claim.clone()));
+                self.set(Timer::Ping, Some(now + PING_INTERVAL));
+            }
+            // A query asks at once; the answers keep the connection alive.
+            None => self.state = State::Registered,
+        }
         for msg in std::mem::take(&mut self.unsent) {
             self.send(msg);
         }
-        self.set(Timer::Ping, Some(now + PING_INTERVAL));
-        self.set(Timer::Silence, Some(now + REGISTRY_SILENCE_TIMEOUT));
+        self.set(Timer::Silence, Some(now + self.silence_timeout()));
     }
 
     /// The connection failed to open, broke, or was closed by the registry.
@@ -291,6 +320,17 @@ impl Membership {
         }
     }
 
+    /// The registry sent bytes that are not peercall messages: the
+    /// connection is lost for that reason (a query stops, with
+    /// [`Event::Misbehaved`]).
+    pub fn malformed(&mut self, now: Instant, why: &str) {
+        if self.claim.is_none() && self.state == State::Registered {
+            self.misbehaved(why.to_owned());
+        } else {
+            self.disconnected(now, why);
+        }
+    }
+
     /// A message arrived from the registry.
     pub fn received(&mut self, now: Instant, msg: Message) {
         if !matches!(
@@ -300,6 +340,15 @@ impl Membership {
             return;
         }
         self.last_heard = now;
+        if self.claim.is_none() && !self.answers_query(&msg) {
+            let asked = match self.pending.front() {
+                Some(Pending::Lookup(_)) => "an answer to the lookup",
+                _ => "a list reply",
+            };
+            let why = format!("expected {asked}, got message type {:#04x}", msg.msg_type());
+            self.misbehaved(why);
+            return;
+        }
         match msg {
             Message::Registered(r) => {
                 if self.state == State::Registering {
@@ -381,6 +430,14 @@ impl Membership {
     /// Unregisters and closes; ends with [`Event::Left`].
     pub fn leave(&mut self, now: Instant) {
         match self.state {
+            // A query registered nothing: there is nothing to unregister.
+            State::Registered if self.claim.is_none() => {
+                self.outputs.push_back(Output::Disconnect);
+                self.state = State::Done;
+                self.timers = [None; TIMERS.len()];
+                self.fail_pending("leaving");
+                self.event(Event::Left(None));
+            }
             State::Registering | State::Registered => {
                 self.send(Message::Unregister);
                 self.state = State::Leaving;
@@ -422,7 +479,7 @@ impl Membership {
                     self.set(Timer::Ping, Some(now + PING_INTERVAL));
                 }
                 Timer::Silence => {
-                    let deadline = self.last_heard + REGISTRY_SILENCE_TIMEOUT;
+                    let deadline = self.last_heard + self.silence_timeout();
                     if deadline <= now {
                         self.lose(now, Lost::Silent, true);
                     } else {
@@ -445,13 +502,63 @@ impl Membership {
     fn connect(&mut self, now: Instant) {
         self.state = State::Connecting;
         self.outputs.push_back(Output::Connect);
-        self.set(Timer::Connect, Some(now + CONNECT_TIMEOUT));
+        let timeout = match self.claim {
+            Some(_) => CONNECT_TIMEOUT,
+            None => QUERY_CONNECT_TIMEOUT,
+        };
+        self.set(Timer::Connect, Some(now + timeout));
     }
 
-    /// The connection is gone: fail what was pending and schedule a reconnect.
+    fn silence_timeout(&self) -> Duration {
+        match self.claim {
+            Some(_) => REGISTRY_SILENCE_TIMEOUT,
+            None => QUERY_REPLY_TIMEOUT,
+        }
+    }
+
+    /// Whether a query may take `msg`: an answer to its oldest request, or
+    /// the connection's own business (pings, errors, goodbye). With nothing
+    /// asked, anything goes (it is ignored as for a member).
+    fn answers_query(&self, msg: &Message) -> bool {
+        matches!(
+            (self.pending.front(), msg),
+            (
+                _,
+                Message::Ping(_) | Message::Pong(_) | Message::Error(_) | Message::Goodbye(_)
+            ) | (
+                Some(Pending::Lookup(_)),
+                Message::Found(_) | Message::NotFound(_)
+            ) | (Some(Pending::List(_)), Message::ListReply(_))
+                | (None, _)
+        )
+    }
+
+    /// A query's other end is no registry it can use: stop, saying why.
+    fn misbehaved(&mut self, why: String) {
+        self.outputs.push_back(Output::Disconnect);
+        self.state = State::Done;
+        self.timers = [None; TIMERS.len()];
+        self.pending.clear();
+        self.unsent.clear();
+        self.event(Event::Misbehaved(why));
+    }
+
+    /// The connection is gone: fail what was pending and schedule a
+    /// reconnect (a query stops instead).
     fn lose(&mut self, now: Instant, why: Lost, close: bool) {
         if close {
             self.outputs.push_back(Output::Disconnect);
+        }
+        if self.claim.is_none() {
+            let why = match why {
+                Lost::ConnectFailed(w) | Lost::Closed(w) => w,
+                Lost::Silent => format!("no answer for {} s", QUERY_REPLY_TIMEOUT.as_secs()),
+                Lost::Goodbye(r) => format!("the registry said goodbye ({r})"),
+            };
+            self.state = State::Done;
+            self.timers = [None; TIMERS.len()];
+            self.fail_pending(&why);
+            return;
         }
         self.registration = None;
         self.fail_pending("connection to the registry lost");

@@ -48,7 +48,13 @@ impl World {
     }
 
     fn add(&mut self, n: &str, addr: &str, from: &str) -> usize {
-        let mut m = Membership::new(name(n), sa(addr), self.now);
+        let i = self.start(Membership::new(name(n), sa(addr), self.now), from);
+        self.settle();
+        i
+    }
+
+    /// Starts `m` (connecting from `from`) and returns its index.
+    fn start(&mut self, mut m: Membership, from: &str) -> usize {
         m.start(self.now);
         self.peers.push(Peer {
             m,
@@ -57,7 +63,6 @@ impl World {
             events: Vec::new(),
             from: sa(from),
         });
-        self.settle();
         self.peers.len() - 1
     }
 
@@ -174,6 +179,11 @@ impl World {
             }
         }
         self.settle();
+    }
+
+    /// A query machine (`peercall list`/`lookup`), started: connecting.
+    fn add_query(&mut self, from: &str) -> usize {
+        self.start(Membership::query(self.now), from)
     }
 
     fn take_events(&mut self, i: usize) -> Vec<Event> {
@@ -480,4 +490,152 @@ fn requests_made_while_connecting_are_sent_once_connected() {
     assert!(matches!(&ev[0], Event::Registered { .. }), "{ev:?}");
     assert!(matches!(&ev[1], Event::Found(e) if e.name == name("alice")));
     assert!(matches!(&ev[2], Event::Listed(all) if all.len() == 1));
+}
+
+#[test]
+fn a_query_registers_nothing_and_answers_lookups_and_paged_lists() {
+    let mut w = World::new();
+    for i in 0..300 {
+        let nm = format!("a-rather-long-peer-name-{i:04}");
+        w.add(
+            &nm,
+            &format!("127.0.{}.{}:4701", i / 200, i % 200 + 1),
+            "127.0.0.1:1",
+        );
+    }
+    let q = w.add_query("127.0.0.1:9");
+    w.peers[q].m.lookup(name("a-rather-long-peer-name-0007"));
+    w.peers[q].m.list();
+    w.settle();
+    let ev = w.take_events(q);
+    assert!(
+        matches!(&ev[0], Event::Found(e) if e.addr == sa("127.0.0.8:4701")),
+        "{ev:?}"
+    );
+    let Event::Listed(all) = &ev[1] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(all.len(), 300, "the query itself is not in the table");
+    assert_eq!(ev.len(), 2, "no Registered event: {ev:?}");
+    assert!(w.peers[q].m.registration().is_none());
+}
+
+#[test]
+fn a_query_that_cannot_connect_fails_with_the_plain_reason_and_stops() {
+    let mut w = World::new();
+    w.reachable = false;
+    let q = w.add_query("127.0.0.1:9");
+    w.peers[q].m.lookup(name("bob"));
+    w.settle();
+    let ev = w.take_events(q);
+    assert_eq!(
+        ev,
+        [Event::RequestFailed {
+            request: Request::Lookup(name("bob")),
+            why: "connection refused".into()
+        }]
+    );
+    assert!(w.peers[q].m.is_done());
+    assert_eq!(w.peers[q].m.next_timeout(), None, "no retry");
+}
+
+#[test]
+fn a_query_gives_up_on_a_silent_registry_after_its_reply_timeout() {
+    let mut w = World::new();
+    let q = w.add_query("127.0.0.1:9");
+    w.settle();
+    w.peers[q].mute = true;
+    w.peers[q].m.list();
+    w.settle();
+    // Muted machines get no timeouts from `advance`: fire it by hand.
+    let at = w.now + QUERY_REPLY_TIMEOUT;
+    w.peers[q].m.handle_timeout(at - Duration::from_millis(1));
+    assert!(w.peers[q].m.poll_output().is_none(), "not yet");
+    w.peers[q].m.handle_timeout(at);
+    let outs: Vec<Output> = std::iter::from_fn(|| w.peers[q].m.poll_output()).collect();
+    assert_eq!(outs[0], Output::Disconnect);
+    assert_eq!(
+        outs[1],
+        Output::Event(Event::RequestFailed {
+            request: Request::List,
+            why: "no answer for 5 s".into()
+        })
+    );
+    assert!(w.peers[q].m.is_done());
+}
+
+/// A connected query with one lookup asked.
+fn asking_query() -> (Membership, Instant) {
+    let now = Instant::now();
+    let mut m = Membership::query(now);
+    m.start(now);
+    m.lookup(name("bob"));
+    m.connected(now);
+    let sent: Vec<Output> = std::iter::from_fn(|| m.poll_output()).collect();
+    assert_eq!(
+        sent,
+        [Output::Connect, Output::Send(Message::Lookup(name("bob")))],
+        "no REGISTER"
+    );
+    (m, now)
+}
+
+#[test]
+fn a_query_answered_with_something_else_says_the_registry_misbehaved() {
+    let (mut m, now) = asking_query();
+    m.received(
+        now,
+        Message::ListReply(ListReply {
+            more: false,
+            entries: Vec::new(),
+        }),
+    );
+    let outs: Vec<Output> = std::iter::from_fn(|| m.poll_output()).collect();
+    assert_eq!(outs[0], Output::Disconnect);
+    assert!(
+        matches!(&outs[1], Output::Event(Event::Misbehaved(w)) if w.starts_with("expected an answer to the lookup, got message type")),
+        "{outs:?}"
+    );
+    assert!(m.is_done());
+}
+
+#[test]
+fn a_query_fed_garbage_says_the_registry_misbehaved_where_a_member_reconnects() {
+    let (mut m, now) = asking_query();
+    m.malformed(now, "stream does not start with the peercall magic");
+    let outs: Vec<Output> = std::iter::from_fn(|| m.poll_output()).collect();
+    assert!(
+        outs.contains(&Output::Event(Event::Misbehaved(
+            "stream does not start with the peercall magic".into()
+        ))),
+        "{outs:?}"
+    );
+    assert!(m.is_done());
+
+    let mut member = Membership::new(name("alice"), sa("127.0.0.1:4701"), now);
+    member.start(now);
+    member.connected(now);
+    while member.poll_output().is_some() {}
+    member.malformed(now, "garbage");
+    let outs: Vec<Output> = std::iter::from_fn(|| member.poll_output()).collect();
+    assert!(
+        matches!(&outs[..], [Output::Event(Event::Lost { .. })]),
+        "{outs:?}"
+    );
+    assert!(!member.is_done());
+}
+
+#[test]
+fn a_query_answers_pings_and_leaves_without_unregistering() {
+    let (mut m, now) = asking_query();
+    m.received(now, Message::Ping(7));
+    assert_eq!(m.poll_output(), Some(Output::Send(Message::Pong(7))));
+    m.leave(now);
+    let outs: Vec<Output> = std::iter::from_fn(|| m.poll_output()).collect();
+    assert!(
+        !outs.contains(&Output::Send(Message::Unregister)),
+        "{outs:?}"
+    );
+    assert!(outs.contains(&Output::Event(Event::Left(None))));
+    assert!(m.is_done());
 }

@@ -1,19 +1,23 @@
 //! One-shot commands for scripts (`peercall list`, `peercall lookup`): connect,
-//! ask, print, exit with a code that says what happened. Blocking sockets with
-//! timeouts are the simplest correct tool for one question and one answer.
+//! ask, print, exit with a code that says what happened. The question is the
+//! membership machine's in query mode ([`Membership::query`]: its timeouts,
+//! paging and ping answers), carried by the run loop's [`RegistryLink`] (its
+//! resolution and framing) in a small mio loop of its own.
 
 use super::entry_line;
 use crate::exit;
-use crate::net::{describe, RegistryAddr};
-use peercall::wire::{Entry, FrameReader, Message, Name};
-use std::io::{self, ErrorKind, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use crate::net::registry_link::RegistryLink;
+use crate::net::{describe, RegistryAddr, Tokens};
+use mio::{Events, Poll, Token, Waker};
+use peercall::membership::{Event, Membership, Output};
+use peercall::wire::Name;
+use std::io::{self, ErrorKind, Write};
+use std::sync::Arc;
+use std::time::Instant;
 
-/// How long connecting to the registry may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long the registry may take to answer one request.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The token of the resolver's wake-ups; connections come after it.
+const WAKE: Token = Token(0);
+const FIRST_CONN: usize = 1;
 
 /// Why a one-shot request failed; each maps to an exit code.
 enum Failure {
@@ -38,135 +42,89 @@ impl Failure {
     }
 }
 
-struct Session {
-    stream: TcpStream,
-    reader: FrameReader,
-    buf: Vec<u8>,
-}
-
-impl Session {
-    fn open(registry: &RegistryAddr) -> Result<Session, Failure> {
-        let addrs = registry.resolve().map_err(Failure::Unreachable)?;
-        let mut last = String::new();
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    stream
-                        .set_read_timeout(Some(REPLY_TIMEOUT))
-                        .map_err(|e| Failure::Unreachable(e.to_string()))?;
-                    return Ok(Session {
-                        stream,
-                        reader: FrameReader::new(),
-                        buf: vec![0; 4096],
-                    });
-                }
-                Err(e) => last = describe(&e),
+/// Asks the registry one question through the membership machine in query
+/// mode, on the same registry link and framing the run loop uses, and
+/// returns the answer: [`membership::Event::Found`], `NotFound` or `Listed`.
+fn ask(registry: &RegistryAddr, request: impl FnOnce(&mut Membership)) -> Result<Event, Failure> {
+    let fail = |e: io::Error| Failure::Unreachable(describe(&e));
+    let mut poll = Poll::new().map_err(fail)?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE).map_err(fail)?);
+    let mut link = RegistryLink::new(registry.clone(), waker);
+    let mut tokens = Tokens::starting_at(FIRST_CONN);
+    let mut events = Events::with_capacity(8);
+    let mut m = Membership::query(Instant::now());
+    m.start(Instant::now());
+    request(&mut m);
+    loop {
+        while let Some(out) = m.poll_output() {
+            let now = Instant::now();
+            match out {
+                Output::Connect => link.connect(poll.registry()),
+                Output::Disconnect => link.close(poll.registry()),
+                Output::Send(msg) => link.send(poll.registry(), &mut m, now, &msg),
+                Output::Event(e) => match e {
+                    Event::Found(_) | Event::NotFound(_) | Event::Listed(_) => return Ok(e),
+                    Event::RequestFailed { why, .. } => return Err(Failure::Unreachable(why)),
+                    Event::RegistryError(e) => return Err(Failure::Protocol(e.to_string())),
+                    Event::Misbehaved(why) => return Err(Failure::Protocol(why)),
+                    other => log::debug!("query: {other:?}"),
+                },
             }
         }
-        Err(Failure::Unreachable(last))
-    }
-
-    /// Sends one request and returns the next message that is not a PING
-    /// (PINGs are answered, as the protocol asks).
-    fn ask(&mut self, msg: &Message) -> Result<Message, Failure> {
-        self.stream
-            .write_all(&msg.to_bytes())
-            .map_err(|e| Failure::Unreachable(describe(&e)))?;
-        loop {
-            let frame = self
-                .reader
-                .next_frame()
-                .map_err(|e| Failure::Protocol(e.to_string()))?;
-            if let Some(f) = frame {
-                let m = Message::parse(&f).map_err(|e| Failure::Protocol(e.to_string()))?;
-                match m {
-                    Message::Ping(t) => {
-                        self.stream
-                            .write_all(&Message::Pong(t).to_bytes())
-                            .map_err(|e| Failure::Unreachable(describe(&e)))?;
-                        continue;
-                    }
-                    Message::Error(e) => return Err(Failure::Protocol(e.to_string())),
-                    Message::Goodbye(r) => {
-                        return Err(Failure::Unreachable(format!(
-                            "the registry said goodbye ({r})"
-                        )))
-                    }
-                    other => return Ok(other),
-                }
-            }
-            let n = match self.stream.read(&mut self.buf) {
-                Ok(0) => {
-                    return Err(Failure::Unreachable(
-                        "the registry closed the connection".into(),
-                    ))
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Failure::Unreachable(describe(&e))),
-            };
-            self.reader.push(&self.buf[..n]);
+        if m.is_done() {
+            return Err(Failure::Unreachable("the query stopped unanswered".into()));
         }
-    }
-
-    /// Every entry of the table, following pages.
-    fn list(&mut self) -> Result<Vec<Entry>, Failure> {
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            match self.ask(&Message::List { after })? {
-                Message::ListReply(page) => {
-                    let last = page.entries.last().map(|e| e.name.clone());
-                    all.extend(page.entries);
-                    match (page.more, last) {
-                        (true, Some(n)) => after = Some(n),
-                        _ => return Ok(all),
-                    }
-                }
-                other => {
-                    return Err(Failure::Protocol(format!(
-                        "expected a list reply, got message type {:#04x}",
-                        other.msg_type()
-                    )))
-                }
+        let timeout = m
+            .next_timeout()
+            .map(|t| t.saturating_duration_since(Instant::now()));
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != ErrorKind::Interrupted {
+                return Err(fail(e));
             }
         }
+        let now = Instant::now();
+        for ev in events.iter() {
+            if link.owns(ev.token()) {
+                link.ready(poll.registry(), &mut tokens, &mut m, now);
+            }
+        }
+        link.poll_resolved(poll.registry(), &mut tokens, &mut m, now);
+        m.handle_timeout(now);
     }
 }
 
 /// `peercall list`: one line per registered peer.
 pub fn list(registry: &RegistryAddr) -> u8 {
-    let result = Session::open(registry).and_then(|mut s| s.list());
-    match result {
-        Ok(entries) => {
+    match ask(registry, Membership::list) {
+        Ok(Event::Listed(entries)) => {
             let mut out = io::stdout().lock();
             for e in &entries {
                 let _ = writeln!(out, "{}", entry_line(e));
             }
             exit::OK
         }
+        Ok(other) => unanswered(other, registry),
         Err(f) => f.report(registry),
     }
 }
 
+/// An answer `ask` does not return for this question (it cannot happen).
+fn unanswered(e: Event, registry: &RegistryAddr) -> u8 {
+    Failure::Protocol(format!("unexpected answer {e:?}")).report(registry)
+}
+
 /// `peercall lookup NAME`: the peer's line, or `NAME: not registered` and exit 1.
 pub fn lookup(registry: &RegistryAddr, name: &Name) -> u8 {
-    let result = Session::open(registry).and_then(|mut s| s.ask(&Message::Lookup(name.clone())));
-    match result {
-        Ok(Message::Found(e)) => {
+    match ask(registry, |m| m.lookup(name.clone())) {
+        Ok(Event::Found(e)) => {
             println!("{}", entry_line(&e));
             exit::OK
         }
-        Ok(Message::NotFound(n)) => {
+        Ok(Event::NotFound(n)) => {
             eprintln!("{n}: not registered");
             exit::NOT_REGISTERED
         }
-        Ok(other) => Failure::Protocol(format!(
-            "expected an answer to the lookup, got message type {:#04x}",
-            other.msg_type()
-        ))
-        .report(registry),
+        Ok(other) => unanswered(other, registry),
         Err(f) => f.report(registry),
     }
 }

@@ -167,9 +167,9 @@ impl RegistryLink {
             ReadEnd::Open => self.flush(reg, membership, now),
             ReadEnd::Closed(why) => self.lost(reg, membership, now, &why),
             ReadEnd::Malformed(e) => {
-                log::warn!("registry sent malformed data: {e}");
-                let why = format!("registry sent malformed data: {e}");
-                self.lost(reg, membership, now, &why);
+                // The membership reports it (a reconnect, or a query's end).
+                self.drop_conn(reg);
+                membership.malformed(now, &format!("registry sent malformed data: {e}"));
             }
         }
     }

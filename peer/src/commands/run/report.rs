@@ -91,6 +91,9 @@ impl Peer {
             membership::Event::RegistryError(e) => {
                 println!("registry {reg} reports an error: {e}")
             }
+            // Only a query (peercall list/lookup) stops on this; a member
+            // reconnects instead.
+            membership::Event::Misbehaved(why) => println!("registry {reg}: {why}"),
             membership::Event::Left(reason) => {
                 match reason {
                     Some(r) => println!("goodbye from registry {reg}: {r}"),
