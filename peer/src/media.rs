@@ -6,6 +6,7 @@
 //! statistics, the quality report) is the library's; this module wires it
 //! to sockets, devices, files and clocks.
 
+mod media_loop;
 mod runtime;
 mod sinks;
 mod sources;

@@ -8,15 +8,14 @@
 //!                     sockets              the session)
 //! ```
 //!
-//! The loop is the only owner of the protocol state: no lock surrounds it.
-//! It polls the call's two UDP sockets and a waker, feeds the session what
-//! arrives (through the optional `--impair` layer, passing copies to a
-//! player with `--forward`), sends what the session says, and hands frames
-//! to the sink threads over bounded channels. Stopping (or dropping the
+//! The loop (`media_loop.rs`) is the only owner of the protocol state: no
+//! lock surrounds it; the other threads reach it through bounded channels
+//! and its waker. This module starts them all. Stopping (or dropping the
 //! [`MediaSession`]) sets the stop signal, wakes the loop, which says RTCP
 //! BYE and returns the report, and joins every thread. A thread that
 //! panics ends the media with a reason the call can report.
 
+use super::media_loop::{Forward, MediaLoop, AUDIO, VIDEO, WAKE};
 use super::sinks::{self, Speaker};
 use super::sources::{self, AudioCapture, VideoCapture};
 use super::{
@@ -24,35 +23,25 @@ use super::{
 };
 use crate::devices::sound;
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Interest, Poll, Waker};
 use peercall::media::impair::{ImpairConfig, Impairment};
-use peercall::media::rtp::{classify, Kind};
 use peercall::media::session::{
-    self as session, cname_from_random, Output, Play, PlayoutClock, Quality, Received,
-    SessionConfig, Show, StreamKind, VideoFrame, CNAME_RANDOM_BYTES,
+    self as session, cname_from_random, PlayoutClock, Quality, SessionConfig, StreamKind,
+    CNAME_RANDOM_BYTES,
 };
 use std::fs::File;
-use std::io::{BufWriter, ErrorKind, Read};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::io::{BufWriter, Read};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Largest datagram read.
-const MAX_DATAGRAM: usize = 2048;
 /// Frames and requests queued from the capture threads and the speaker to
 /// the loop; a capture thread waits when it is full (the loop is behind).
 pub const MAX_QUEUED_INPUTS: usize = 32;
 /// Frames queued for each sink; beyond it a frame is dropped, so a slow
 /// sink never holds up the network side.
 pub const MAX_SINK_QUEUE: usize = 64;
-/// Events one `poll` returns at most.
-const EVENTS: usize = 16;
-
-const VIDEO: Token = Token(0);
-const AUDIO: Token = Token(1);
-const WAKE: Token = Token(2);
 
 /// Locks a mutex whose holder may have panicked: the data (a flag, a
 /// reason) stays meaningful, and a panic is reported on its own.
@@ -167,221 +156,6 @@ impl Drop for PanicWatch {
             if let Some(w) = notify {
                 let _ = w.wake();
             }
-        }
-    }
-}
-
-/// Where one received stream's copy goes (`--forward`): every RTP packet and
-/// every RTCP compound that the call's peer sent, as they are, so a player
-/// gets the same timestamps and sender reports (for its own lip sync). The
-/// player's answers come back to a socket nobody reads; they are not needed.
-struct Forward {
-    sock: std::net::UdpSocket,
-    /// Video RTP and RTCP, audio RTP and RTCP (RFC 3550's even/odd pairs).
-    video: (SocketAddr, SocketAddr),
-    audio: (SocketAddr, SocketAddr),
-}
-
-impl Forward {
-    fn new(base: SocketAddr) -> std::io::Result<Forward> {
-        let any: IpAddr = match base {
-            SocketAddr::V4(_) => IpAddr::from([0, 0, 0, 0]),
-            SocketAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED),
-        };
-        let sock = std::net::UdpSocket::bind(SocketAddr::new(any, 0))?;
-        let at = |offset: u16| SocketAddr::new(base.ip(), base.port().saturating_add(offset));
-        Ok(Forward {
-            sock,
-            video: (at(0), at(1)),
-            audio: (at(2), at(3)),
-        })
-    }
-
-    fn send(&self, stream: StreamKind, datagram: &[u8]) {
-        let (rtp, rtcp) = match stream {
-            StreamKind::Video => self.video,
-            StreamKind::Audio => self.audio,
-        };
-        let to = match classify(datagram) {
-            Kind::Rtp => rtp,
-            Kind::Rtcp => rtcp,
-            Kind::Unknown => return,
-        };
-        if let Err(e) = self.sock.send_to(datagram, to) {
-            log::debug!("forward to {to} failed: {e}");
-        }
-    }
-}
-
-/// One stream's `--impair` layer: datagrams with their source, held back.
-type Impaired = Impairment<(SocketAddr, Vec<u8>)>;
-
-/// The loop's state besides the session.
-struct MediaLoop {
-    poll: Poll,
-    session: session::MediaSession,
-    video: UdpSocket,
-    audio: UdpSocket,
-    inputs: Receiver<Input>,
-    /// `--impair` on what each stream receives.
-    impair: Option<(Impaired, Impaired)>,
-    forward: Option<Forward>,
-    shows: Option<SyncSender<Show>>,
-    plays: Option<SyncSender<Play>>,
-    stop: Arc<Stop>,
-}
-
-impl MediaLoop {
-    fn run(mut self) -> Quality {
-        let mut events = Events::with_capacity(EVENTS);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
-        while !self.stop.is_set() {
-            let now = Instant::now();
-            let due = [
-                self.session.poll_timeout(),
-                self.impair.as_ref().and_then(|(v, a)| {
-                    [v.next_timeout(), a.next_timeout()]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                }),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let timeout = due.map(|d| d.saturating_duration_since(now));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != ErrorKind::Interrupted {
-                    log::error!("media loop: {e}");
-                    break;
-                }
-            }
-            for ev in events.iter() {
-                match ev.token() {
-                    VIDEO => self.receive(StreamKind::Video, &mut buf),
-                    AUDIO => self.receive(StreamKind::Audio, &mut buf),
-                    _ => {}
-                }
-            }
-            self.take_inputs();
-            let now = Instant::now();
-            self.release_impaired(now);
-            self.session.handle_timeout(now);
-            self.flush();
-        }
-        let now = Instant::now();
-        self.session.close(now);
-        self.flush();
-        self.session.report(now)
-    }
-
-    fn socket(&self, stream: StreamKind) -> &UdpSocket {
-        match stream {
-            StreamKind::Video => &self.video,
-            StreamKind::Audio => &self.audio,
-        }
-    }
-
-    /// Reads the socket until it would block.
-    fn receive(&mut self, stream: StreamKind, buf: &mut [u8]) {
-        loop {
-            let (n, from) = match self.socket(stream).recv_from(buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // ICMP port unreachable surfaces here while the peer is
-                    // not listening yet; keep going.
-                    log::debug!("receive on the {stream:?} socket failed: {e}");
-                    return;
-                }
-            };
-            let now = Instant::now();
-            match self.impair.as_mut() {
-                Some((v, a)) => {
-                    let imp = if stream == StreamKind::Video { v } else { a };
-                    imp.send(now, (from, buf[..n].to_vec()));
-                }
-                None => self.deliver(now, stream, from, &buf[..n]),
-            }
-            self.flush();
-        }
-    }
-
-    fn deliver(&mut self, now: Instant, stream: StreamKind, from: SocketAddr, datagram: &[u8]) {
-        let r = self.session.handle_packet(now, stream, from, datagram);
-        if let (Some(f), Received::Rtp | Received::Rtcp) = (&self.forward, r) {
-            f.send(stream, datagram);
-        }
-    }
-
-    fn release_impaired(&mut self, now: Instant) {
-        let Some((mut v, mut a)) = self.impair.take() else {
-            return;
-        };
-        while let Some((from, d)) = v.poll(now) {
-            self.deliver(now, StreamKind::Video, from, &d);
-        }
-        while let Some((from, d)) = a.poll(now) {
-            self.deliver(now, StreamKind::Audio, from, &d);
-        }
-        self.impair = Some((v, a));
-    }
-
-    fn take_inputs(&mut self) {
-        while let Ok(input) = self.inputs.try_recv() {
-            let now = Instant::now();
-            match input {
-                Input::Video {
-                    captured,
-                    jpeg,
-                    from_camera,
-                } => {
-                    let frame = VideoFrame {
-                        captured,
-                        jpeg: &jpeg,
-                        from_camera,
-                    };
-                    if let Err(e) = self.session.send_video_frame(now, frame) {
-                        log::warn!("frame not sent: {e}");
-                    }
-                }
-                Input::Audio { captured, opus } => {
-                    self.session.send_audio_frame(now, captured, &opus)
-                }
-                Input::Pull { queued } => self.session.pull_audio(now, queued),
-            }
-            self.flush();
-        }
-    }
-
-    /// Does what the session asks.
-    fn flush(&mut self) {
-        while let Some(out) = self.session.poll_output() {
-            match out {
-                Output::Transmit(t) => {
-                    if let Err(e) = self.socket(t.stream).send_to(&t.bytes, t.to) {
-                        log::debug!("{:?} send to {} failed: {e}", t.stream, t.to);
-                    }
-                }
-                Output::Show(s) => offer(&mut self.shows, s, "video"),
-                Output::Play(p) => offer(&mut self.plays, p, "audio"),
-                Output::Event(session::SessionEvent::Bye(stream)) => {
-                    log::info!("the other side stopped sending {stream:?}");
-                }
-            }
-        }
-    }
-}
-
-/// Hands a sink a frame without waiting; a full queue drops it, a sink
-/// that is gone stops being offered frames.
-fn offer<T>(sink: &mut Option<SyncSender<T>>, item: T, what: &str) {
-    if let Some(tx) = sink.as_ref() {
-        match tx.try_send(item) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => log::debug!("{what} sink behind: a frame dropped"),
-            Err(TrySendError::Disconnected(_)) => *sink = None,
         }
     }
 }
@@ -639,7 +413,7 @@ mod tests {
     use super::*;
     use peercall::call::negotiate::{NO_VIDEO, OPUS_RTP_RATE};
     use peercall::wire::{AudioCodec, AudioFormat, MediaDescription, MediaPorts};
-    use std::net::UdpSocket as StdUdp;
+    use std::net::{IpAddr, UdpSocket as StdUdp};
 
     #[test]
     fn dropping_a_session_stops_its_threads_and_frees_its_ports() {
