@@ -7,6 +7,7 @@
 //! until the stop signal; then it says RTCP BYE and returns the report.
 
 use super::runtime::{Input, Stop};
+use super::sinks::Player;
 use mio::net::UdpSocket;
 use mio::{Events, Poll, Token};
 use peercall::media::impair::Impairment;
@@ -77,6 +78,16 @@ impl Forward {
 /// One stream's `--impair` layer: datagrams with their source, held back.
 pub(super) type Impaired = Impairment<(SocketAddr, Vec<u8>)>;
 
+/// Where the loop sends the sound the session says to play.
+pub(super) enum AudioOut {
+    /// No audio in the call, or the speaker stopped.
+    None,
+    /// Played by the loop itself: a file or nothing, which never block.
+    Here(Player),
+    /// To the sound card's thread.
+    Card(Option<SyncSender<Play>>),
+}
+
 /// The loop's state besides the session.
 pub(super) struct MediaLoop {
     pub(super) poll: Poll,
@@ -88,7 +99,7 @@ pub(super) struct MediaLoop {
     pub(super) impair: Option<(Impaired, Impaired)>,
     pub(super) forward: Option<Forward>,
     pub(super) shows: Option<SyncSender<Show>>,
-    pub(super) plays: Option<SyncSender<Play>>,
+    pub(super) audio_out: AudioOut,
     pub(super) stop: Arc<Stop>,
 }
 
@@ -133,6 +144,9 @@ impl MediaLoop {
         let now = Instant::now();
         self.session.close(now);
         self.flush();
+        if let AudioOut::Here(player) = std::mem::replace(&mut self.audio_out, AudioOut::None) {
+            player.finish();
+        }
         self.session.report(now)
     }
 
@@ -226,7 +240,15 @@ impl MediaLoop {
                     }
                 }
                 Output::Show(s) => offer(&mut self.shows, s, "video"),
-                Output::Play(p) => offer(&mut self.plays, p, "audio"),
+                Output::Play(p) => match &mut self.audio_out {
+                    AudioOut::Here(player) => {
+                        if !player.play(p) {
+                            self.audio_out = AudioOut::None;
+                        }
+                    }
+                    AudioOut::Card(tx) => offer(tx, p, "audio"),
+                    AudioOut::None => {}
+                },
                 Output::Event(session::SessionEvent::Bye(stream)) => {
                     log::info!("the other side stopped sending {stream:?}");
                 }

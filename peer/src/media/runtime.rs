@@ -4,8 +4,8 @@
 //! ```text
 //!  video-capture ─┐ Input (channel + mio Waker)          ┌─► video-out (decode, file)
 //!  audio-capture ─┼────────────────────────► media loop ─┤
-//!  speaker (Pull) ┘   UDP video/audio ◄──► (mio, owns   └─► speaker (Opus, WAV or card)
-//!                     sockets              the session)
+//!  speaker (Pull) ┘   UDP video/audio ◄──► (mio, owns   ├─► Opus to null or WAV, in the loop
+//!                     sockets              the session)  └─► speaker: Opus to a sound card
 //! ```
 //!
 //! The loop (`media_loop.rs`) is the only owner of the protocol state: no
@@ -15,8 +15,8 @@
 //! BYE and returns the report, and joins every thread. A thread that
 //! panics ends the media with a reason the call can report.
 
-use super::media_loop::{Forward, MediaLoop, AUDIO, VIDEO, WAKE};
-use super::sinks::{self, Speaker};
+use super::media_loop::{AudioOut, Forward, MediaLoop, AUDIO, VIDEO, WAKE};
+use super::sinks::{self, Player, Speaker};
 use super::sources::{self, AudioCapture, VideoCapture};
 use super::{
     load_mjpeg, load_wav, AudioSink, AudioSource, Endpoints, MediaOptions, VideoSink, VideoSource,
@@ -285,16 +285,26 @@ impl MediaSession {
                 sinks::show_video(show_rx, video_file)
             })?);
         }
-        let (play_tx, play_rx) = mpsc::sync_channel(MAX_SINK_QUEUE);
-        let speaker = if has_audio {
-            let (b, watch) = spawn("speaker");
-            let link = link.clone();
-            Some(b.spawn(move || {
-                let _watch = watch;
-                sinks::play_audio(play_rx, speaker, &link)
-            })?)
+        let player = if has_audio {
+            Player::new(speaker)
+                .map_err(|e| log::error!("audio playout stopped: {e}"))
+                .ok()
         } else {
             None
+        };
+        let (audio_out, speaker) = match player {
+            Some(player) if player.is_card() => {
+                let (tx, rx) = mpsc::sync_channel(MAX_SINK_QUEUE);
+                let (b, watch) = spawn("speaker");
+                let link = link.clone();
+                let thread = b.spawn(move || {
+                    let _watch = watch;
+                    sinks::play_audio(rx, player, &link)
+                })?;
+                (AudioOut::Card(Some(tx)), Some(thread))
+            }
+            Some(player) => (AudioOut::Here(player), None),
+            None => (AudioOut::None, None),
         };
         let impair = opts.impair.clone().map(|c: ImpairConfig| {
             // A different stream of the same seed for audio.
@@ -311,7 +321,7 @@ impl MediaSession {
             impair,
             forward: opts.forward.map(Forward::new).transpose()?,
             shows: has_video.then_some(show_tx),
-            plays: has_audio.then_some(play_tx),
+            audio_out,
             stop: stop.clone(),
         };
         let (b, watch) = spawn("media");

@@ -1,9 +1,10 @@
 //! The playing side of a call: a thread that takes the JPEG frames the
 //! session says to show (decoded, as a display would, and written to the
-//! `--video-out` file if any) and one that takes the audio frames it says to
+//! `--video-out` file if any), and the player of the audio frames it says to
 //! play (Opus decoded, or concealed, and written to a WAV file, a sound
-//! card, or nowhere). With a sound card the card's clock paces playout:
-//! after each frame is written the speaker asks the loop for the next.
+//! card, or nowhere). With a sound card the player has a thread and the
+//! card's clock paces playout: after each frame is written it asks the loop
+//! for the next.
 
 use super::runtime::{Input, LoopLink};
 use crate::devices::sound;
@@ -87,31 +88,42 @@ impl Speaker {
     }
 }
 
-/// The speaker thread: until the loop hangs up its end of the channel.
-/// Returns the card's underruns when a card was used.
-pub(super) fn play_audio(
-    frames: Receiver<Play>,
-    mut speaker: Speaker,
-    link: &LoopLink,
-) -> Option<u64> {
-    let mut dec = match VoiceDecoder::new() {
-        Ok(d) => d,
-        Err(e) => {
-            log::error!("audio playout stopped: {e}");
-            return None;
-        }
-    };
-    let mut pcm = vec![0i16; FRAME_SAMPLES];
-    for Play { playout, .. } in frames {
+/// Received sound to the speaker: the Opus decoder (with FEC and PLC) in
+/// front of a [`Speaker`]. A file or no speaker never blocks, so the media
+/// loop plays into it directly (a thread hop every 20 ms costs more than the
+/// decode); a sound card blocks, so it gets a thread ([`play_audio`]).
+pub(super) struct Player {
+    dec: VoiceDecoder,
+    pcm: Vec<i16>,
+    speaker: Speaker,
+}
+
+impl Player {
+    /// A player into `speaker`; the error is for the log.
+    pub(super) fn new(speaker: Speaker) -> Result<Player, String> {
+        Ok(Player {
+            dec: VoiceDecoder::new().map_err(|e| e.to_string())?,
+            pcm: vec![0i16; FRAME_SAMPLES],
+            speaker,
+        })
+    }
+
+    /// Whether a sound card's clock paces this player.
+    pub(super) fn is_card(&self) -> bool {
+        matches!(self.speaker, Speaker::Card(_))
+    }
+
+    /// Plays one frame period; false when the speaker has stopped for good.
+    pub(super) fn play(&mut self, Play { playout, .. }: Play) -> bool {
         let waiting = playout == Playout::Waiting;
-        if dec.decode(&playout, &mut pcm).is_err() || waiting {
-            pcm.fill(0);
+        if self.dec.decode(&playout, &mut self.pcm).is_err() || waiting {
+            self.pcm.fill(0);
         }
-        match &mut speaker {
+        match &mut self.speaker {
             Speaker::Null => {}
             Speaker::Wav(w) => {
                 if !waiting {
-                    for &s in &pcm {
+                    for &s in &self.pcm {
                         if w.write_sample(s).is_err() {
                             break;
                         }
@@ -120,26 +132,48 @@ pub(super) fn play_audio(
             }
             // A card keeps running through a refill: it gets silence.
             Speaker::Card(p) => {
-                if let Err(e) = p.write_frame(&pcm) {
+                if let Err(e) = p.write_frame(&self.pcm) {
                     println!("speaker stopped ({e}): sound ends, the call goes on");
-                    break;
-                }
-                if !link.send(Input::Pull {
-                    queued: speaker.queued(),
-                }) {
-                    break;
+                    return false;
                 }
             }
         }
+        true
     }
-    match speaker {
-        Speaker::Wav(w) => {
-            if let Err(e) = w.finalize() {
-                log::warn!("audio sink: {e}");
+
+    /// Closes the speaker; a card's underruns.
+    pub(super) fn finish(self) -> Option<u64> {
+        match self.speaker {
+            Speaker::Wav(w) => {
+                if let Err(e) = w.finalize() {
+                    log::warn!("audio sink: {e}");
+                }
+                None
             }
-            None
+            Speaker::Card(p) => Some(p.underruns()),
+            Speaker::Null => None,
         }
-        Speaker::Card(p) => Some(p.underruns()),
-        Speaker::Null => None,
     }
+}
+
+/// The sound card's thread: each frame the loop sends is written (the
+/// write blocks while the card's buffer is full), then the next is asked
+/// for, so the card's clock paces playout. Runs until the loop hangs up its
+/// end of the channel; returns the card's underruns.
+pub(super) fn play_audio(
+    frames: Receiver<Play>,
+    mut player: Player,
+    link: &LoopLink,
+) -> Option<u64> {
+    for p in frames {
+        if !player.play(p) {
+            break;
+        }
+        if !link.send(Input::Pull {
+            queued: player.speaker.queued(),
+        }) {
+            break;
+        }
+    }
+    player.finish()
 }
