@@ -426,6 +426,49 @@ mod tests {
     use std::net::{IpAddr, UdpSocket as StdUdp};
 
     #[test]
+    fn a_thread_that_panics_stops_the_media_and_wakes_the_call_with_a_reason() {
+        let mut media_poll = Poll::new().unwrap();
+        let mut call_poll = Poll::new().unwrap();
+        let failure = Arc::new(Mutex::new(Failure::default()));
+        let call_waker = Arc::new(Waker::new(call_poll.registry(), mio::Token(7)).unwrap());
+        lock(&failure).notify = Some(call_waker);
+        let stop = Stop::new();
+        let media_waker = Arc::new(Waker::new(media_poll.registry(), WAKE).unwrap());
+        let watch = PanicWatch {
+            name: "video-capture",
+            failure: failure.clone(),
+            stop: stop.clone(),
+            waker: media_waker.clone(),
+        };
+        let t = std::thread::spawn(move || {
+            let _watch = watch;
+            panic!("a bug");
+        });
+        assert!(t.join().is_err());
+        assert!(stop.is_set(), "the media stops");
+        let mut events = mio::Events::with_capacity(4);
+        for (poll, token) in [(&mut media_poll, WAKE), (&mut call_poll, mio::Token(7))] {
+            poll.poll(&mut events, Some(Duration::from_secs(1)))
+                .unwrap();
+            assert!(events.iter().any(|e| e.token() == token), "woken");
+        }
+        let session = MediaSession {
+            stop,
+            waker: media_waker,
+            media_loop: None,
+            audio_capture: None,
+            speaker: None,
+            others: Vec::new(),
+            failure,
+        };
+        assert_eq!(
+            session.take_failure().as_deref(),
+            Some("the video-capture thread failed")
+        );
+        assert_eq!(session.take_failure(), None, "acted on once");
+    }
+
+    #[test]
     fn dropping_a_session_stops_its_threads_and_frees_its_ports() {
         let (audio, video) = (
             StdUdp::bind("127.0.0.1:0").unwrap(),
