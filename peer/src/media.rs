@@ -8,6 +8,7 @@
 
 pub mod display;
 mod media_loop;
+pub mod ringer;
 mod runtime;
 mod sinks;
 mod sources;

@@ -15,6 +15,7 @@ pub use console::MAX_COMMAND_LEN;
 
 use super::media_setup;
 use crate::exit;
+use crate::media::ringer::Ringer;
 use crate::net::call_port::CallConnections;
 use crate::net::registry_link::RegistryLink;
 use crate::net::{describe, Tokens};
@@ -119,6 +120,8 @@ struct Peer {
     screen: Screen,
     /// Whether the registry has us registered right now.
     registered: bool,
+    /// The ring tone while an incoming call waits for an answer.
+    ringer: Option<Ringer>,
 }
 
 /// Runs the peer until it quits; returns the exit code.
@@ -201,6 +204,7 @@ impl Peer {
             exit_code: None,
             screen,
             registered: false,
+            ringer: None,
             opts,
         };
         Ok((peer, listener, signals, lines))

@@ -6,6 +6,7 @@ use super::call_media::AfterStop;
 use super::{plan_exit_code, Peer};
 use crate::commands::entry_line;
 use crate::exit;
+use crate::media::ringer::Ringer;
 use crate::media::CallLinks;
 use crate::options::AnswerMode;
 use crate::window::model::Phase;
@@ -158,7 +159,7 @@ impl Peer {
                 });
                 log::debug!("offer: {}", negotiate::describe(&offer));
                 match self.opts.answer {
-                    AnswerMode::Ask => {}
+                    AnswerMode::Ask => self.ringer = Ringer::start(&self.opts.media.audio_out),
                     AnswerMode::AutoAccept => {
                         println!("answering automatically (--auto-accept)");
                         self.accept(now);
@@ -170,6 +171,8 @@ impl Peer {
                 }
             }
             call::Event::Established(s) => {
+                // The card is the call's speaker now.
+                self.ringer = None;
                 let ip = self
                     .phone
                     .status(now)
@@ -208,6 +211,7 @@ impl Peer {
                 reason,
                 duration,
             } => {
+                self.ringer = None;
                 self.plan.hangup_at = None;
                 let after = duration.map_or(String::new(), |d| {
                     format!(" after {:.1} s", d.as_secs_f64())
@@ -228,6 +232,7 @@ impl Peer {
                 }
             }
             call::Event::Missed { peer, reason } => {
+                self.ringer = None;
                 let line = format!("missed call from {peer}: answered {reason}");
                 println!("{line}");
                 self.show_phase(Phase::Idle);
