@@ -74,3 +74,26 @@ fn call_port_in_use_exits_5_with_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("in use"), "{err}");
 }
+
+#[test]
+fn a_command_help_is_its_own_and_the_whole_text_stays_for_help() {
+    let (code, whole, err) = run(&peercall(), &["--help"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run(&peercall(), &["help"]).1, whole);
+    for cmd in [
+        "run", "call", "list", "lookup", "devices", "selftest", "demo",
+    ] {
+        let (code, short, err) = run(&peercall(), &[cmd, "--help"]);
+        assert_eq!(code, 0, "{cmd}: {err}");
+        assert_eq!(run(&peercall(), &[cmd, "-h"]).1, short, "{cmd}");
+        assert!(short.contains(&format!("peercall {cmd}")), "{short}");
+        assert!(short.contains("Exit codes:"), "{short}");
+        assert!(
+            short.lines().count() < whole.lines().count(),
+            "{cmd}: {short}"
+        );
+    }
+    let (_, list, _) = run(&peercall(), &["list", "--help"]);
+    assert!(list.lines().count() <= 12, "{list}");
+    assert!(!list.contains("--video"), "{list}");
+}

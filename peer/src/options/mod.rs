@@ -7,8 +7,6 @@
 mod help;
 mod values;
 
-pub use help::HELP;
-
 use crate::media::{MediaOptions, VideoSink};
 use crate::net::RegistryAddr;
 use peercall::media::impair::ImpairConfig;
@@ -247,7 +245,12 @@ pub fn parse(
             Long("seconds") => {
                 seconds = Some(parse_seconds("--seconds", &value(&mut p, "--seconds")?)?)
             }
-            Short('h') | Long("help") => return Ok(Command::Print(HELP.into())),
+            Short('h') | Long("help") => {
+                // After a command, its own short help; before one (or after
+                // an unknown one), the whole text.
+                let text = sub.as_deref().and_then(help::for_command);
+                return Ok(Command::Print(text.unwrap_or_else(help::full)));
+            }
             Short('V') | Long("version") => {
                 return Ok(Command::Print(format!(
                     "peercall {}\n",
@@ -437,7 +440,13 @@ pub fn parse(
             };
             Ok(Command::Selftest { loop_devices })
         }
-        "help" => Ok(Command::Print(HELP.into())),
+        "help" => match positional.as_slice() {
+            [] => Ok(Command::Print(help::full())),
+            [cmd] => help::for_command(cmd).map(Command::Print).ok_or_else(|| {
+                format!("peercall help {cmd}: no such command; the commands are run, call, list, lookup, devices, selftest and demo")
+            }),
+            [_, x, ..] => Err(format!("unexpected argument '{x}' for peercall help; see peercall --help")),
+        },
         other => Err(format!(
             "unknown command '{other}'; the commands are run, call, list, lookup, devices, selftest, demo and help"
         )),
@@ -529,6 +538,40 @@ mod tests {
             assert!(e.contains(hint), "{line:?}: {e}");
             assert!(!e.contains('\n'), "one line: {e}");
         }
+    }
+
+    fn printed(line: &str) -> String {
+        match parse(args(line)) {
+            Ok(Command::Print(text)) => text,
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_after_a_command_is_that_commands_and_otherwise_the_whole_text() {
+        let whole = printed("--help");
+        assert_eq!(printed("help"), whole);
+        assert_eq!(printed("-h"), whole);
+        assert_eq!(printed("--help run"), whole);
+        assert!(whole.contains("peercall selftest"));
+        for cmd in [
+            "run", "call", "list", "lookup", "devices", "selftest", "demo",
+        ] {
+            let short = printed(&format!("{cmd} --help"));
+            assert_eq!(printed(&format!("{cmd} -h")), short);
+            assert_eq!(printed(&format!("help {cmd}")), short);
+            assert!(short.contains(&format!("peercall {cmd}")), "{short}");
+            assert!(
+                short.lines().count() < whole.lines().count() / 2 + 20,
+                "{cmd}"
+            );
+        }
+        // The short help comes before the missing --name is noticed.
+        assert!(printed("call bob --help").contains("--seconds"));
+        assert!(!printed("lookup --help").contains("--video"));
+        assert!(parse(args("help dance"))
+            .unwrap_err()
+            .contains("no such command"));
     }
 
     #[test]
