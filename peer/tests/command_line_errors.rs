@@ -1,6 +1,6 @@
 //! Bad input from the user: one clear line on stderr, a documented exit code, no backtrace.
 
-use peercall_testkit::{free_port, run, Registry};
+use peercall_testkit::{free_port, run, Registry, SYNTHETIC_MEDIA};
 use std::path::PathBuf;
 
 fn peercall() -> PathBuf {
@@ -96,4 +96,33 @@ fn a_command_help_is_its_own_and_the_whole_text_stays_for_help() {
     let (_, list, _) = run(&peercall(), &["list", "--help"]);
     assert!(list.lines().count() <= 12, "{list}");
     assert!(!list.contains("--video"), "{list}");
+}
+
+/// `peercall run` as `a` on a free loopback port with the synthetic media,
+/// then `extra`, run to its end: (exit code, stdout, stderr).
+fn run_peer(registry: &Registry, extra: &[&str]) -> (i32, String, String) {
+    let reg = registry.arg();
+    let mut args = vec!["run", "--name", "a", "--registry", &reg];
+    args.extend(["--listen", "127.0.0.1:0"]);
+    args.extend(SYNTHETIC_MEDIA);
+    args.extend(extra);
+    run(&peercall(), &args)
+}
+
+#[test]
+fn an_sdp_file_that_cannot_be_written_exits_64_at_start_up() {
+    let reg = Registry::start(&[]);
+    let (code, out, err) = run_peer(
+        &reg,
+        &[
+            "--forward",
+            "127.0.0.1:5004",
+            "--sdp",
+            "/no/such/dir/call.sdp",
+        ],
+    );
+    assert_eq!(code, 64, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--sdp /no/such/dir/call.sdp"), "{err}");
+    assert!(err.contains("directory"), "{err}");
 }

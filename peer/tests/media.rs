@@ -292,9 +292,14 @@ fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
         &registry,
         &["--auto-accept", "--forward", &fwd, "--sdp", &sdp],
     );
+    // The description is there at start-up, so a player can be opened
+    // before the first call.
+    bob.expect(&format!("a player opens {sdp}"));
     bob.expect("registered as bob");
+    let before_call = std::fs::read_to_string(&sdp_path).unwrap();
+    assert!(before_call.contains("s=peercall: bob\r\n"), "{before_call}");
     let mut alice = start_call("bob", "alice", &registry, &["--seconds", "3"]);
-    bob.expect("a player opens");
+    bob.expect(&format!("forwarding the received streams to {fwd}"));
 
     // What the player's sockets got, read while the call runs.
     let readers: Vec<_> = player
@@ -305,6 +310,10 @@ fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
     assert_eq!(alice.wait_exit(), Some(0));
 
     let text = std::fs::read_to_string(&sdp_path).unwrap();
+    assert_eq!(
+        text, before_call,
+        "the call leaves the description as it was"
+    );
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert!(lines.contains(&"c=IN IP4 127.0.0.1"), "{text}");
     assert!(lines.contains(&format!("m=video {} RTP/AVP 26", base.port()).as_str()));

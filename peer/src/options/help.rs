@@ -185,7 +185,7 @@ MEDIA (run and call):
           a copy of the received video RTP to PORT and audio to PORT+2, RTCP one
           port above each, for ffplay, VLC or GStreamer; PORT even
     --sdp PATH
-          with --forward: write the SDP a player opens
+          with --forward: write at start-up the SDP a player opens
 ";
 
 const NAMES: &str = "\

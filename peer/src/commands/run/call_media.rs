@@ -10,7 +10,7 @@ use crate::media::{CallLinks, Endpoints, MediaOptions, MediaSession, Quality};
 use mio::Waker;
 use peercall::call::{self, negotiate};
 use peercall::media::sdp::{self, SdpStreams};
-use peercall::wire::MediaPorts;
+use peercall::wire::{MediaDescription, MediaPorts};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -108,7 +108,9 @@ impl CallMedia {
                 m.notify_on_failure(Arc::clone(&self.waker));
                 println!("media flowing: {}", negotiate::describe(&s.media));
                 self.session = Some(m);
-                write_sdp(s, opts);
+                if let Some(fwd) = opts.forward {
+                    println!("forwarding the received streams to {fwd}");
+                }
             }
             Err(e) => println!("media not started: {e}"),
         }
@@ -180,31 +182,34 @@ impl CallMedia {
     }
 }
 
-/// `--forward` with `--sdp`: the description a player opens to show the
-/// copy of this call's received streams.
-fn write_sdp(s: &call::Session, opts: &MediaOptions) {
+/// `--forward` with `--sdp`, at start-up: writes the description a player
+/// opens to show the copy of each call's received streams. Every call
+/// forwards to the same ports in the formats this peer offers, so it is
+/// known before the first call and a player can be started first. The
+/// error is the one line a bad command line gets.
+pub(super) fn write_sdp(
+    name: &str,
+    offer: &MediaDescription,
+    opts: &MediaOptions,
+) -> Result<(), String> {
     let (Some(fwd), Some(path)) = (opts.forward, &opts.sdp) else {
-        if let Some(fwd) = opts.forward {
-            println!("forwarding the received streams to {fwd}");
-        }
-        return;
+        return Ok(());
     };
     let text = sdp::describe(&SdpStreams {
-        name: format!("peercall: call with {}", s.peer),
+        name: format!("peercall: {name}"),
         addr: fwd.ip(),
         video_port: fwd.port(),
         audio_port: fwd.port() + 2,
-        media: s.media,
+        media: *offer,
     });
-    match std::fs::write(path, text) {
-        Ok(()) => println!(
-            "forwarding the received streams to {fwd}; a player opens {} (ffplay -protocol_whitelist file,rtp,udp -i {})",
-            path.display(),
-            path.display()
-        ),
-        Err(e) => println!(
-            "forwarding the received streams to {fwd}, but the SDP could not be written to {}: {e}",
-            path.display()
-        ),
-    }
+    let shown = path.display();
+    std::fs::write(path, text).map_err(|e| {
+        format!(
+            "--sdp {shown}: cannot write it ({e}); give a file in a directory this user can write"
+        )
+    })?;
+    println!(
+        "received streams of each call go to {fwd}; a player opens {shown} (ffplay -protocol_whitelist file,rtp,udp -i {shown})"
+    );
+    Ok(())
 }

@@ -185,6 +185,10 @@ impl Peer {
         let mut opts = opts;
         let screen = Screen::open(&opts.name, &mut opts.media, Arc::clone(&waker));
         let offer = media_setup::prepare(&mut opts.media, DEFAULT_MEDIA)?;
+        call_media::write_sdp(opts.name.as_str(), &offer, &opts.media).map_err(|e| {
+            eprintln!("peercall: {e}");
+            exit::USAGE
+        })?;
         let phone = Phone::new(call::Config {
             name: opts.name.clone(),
             media: offer,
