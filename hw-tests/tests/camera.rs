@@ -58,8 +58,9 @@ fn call_from_camera(cam: &Path, dir: &Path, format: &str) -> (String, Vec<Vec<u8
         ],
     );
     assert_eq!(code, 0, "{said}{err}");
+    let recorded = bob.expect_recording("video");
     bob.expect("quality report (call with alice");
-    let data = std::fs::read(&out).expect("video sink written");
+    let data = std::fs::read(recorded).expect("video sink written");
     let frames = peercall::media::mjpeg::images(&data)
         .map(<[u8]>::to_vec)
         .collect();
@@ -253,13 +254,14 @@ fn call_with_camera_speaker_and_microphone() {
             || said.contains("microphone hw:Loopback,1,1"),
         "{said}"
     );
+    let (video, sound) = (bob.expect_recording("video"), bob.expect_recording("sound"));
     bob.expect("quality report (call with alice");
-    let data = std::fs::read(dir.join("bob.mjpeg")).unwrap();
+    let data = std::fs::read(video).unwrap();
     assert!(
         peercall::media::mjpeg::images(&data).count() >= MIN_FRAMES,
         "{said}"
     );
-    let mut r = hound::WavReader::open(dir.join("bob.wav")).unwrap();
+    let mut r = hound::WavReader::open(sound).unwrap();
     let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
     // Somewhere in the last half (the loop is full by then) a quarter of a
     // second of the tone came back clean; an emulated VM under load conceals

@@ -362,11 +362,14 @@ CALL_SECONDS=$((2 * SETTLE + 4))
 peercall_call "--video-out file:$WORK/bob.mjpeg"
 parse_report "$WORK/bob.out"
 CALL_SECONDS=$saved
-mapfile -t SOI < <(LC_ALL=C grep -obUaP '\xff\xd8\xff' "$WORK/bob.mjpeg" | cut -d: -f1)
+# Each call is recorded to a file of its own; bob says which.
+REC=$(sed -n 's/^recording video to //p' "$WORK/bob.out" | tail -n 1)
+[ -n "$REC" ] || die "check: bob did not say where it recorded the call"
+mapfile -t SOI < <(LC_ALL=C grep -obUaP '\xff\xd8\xff' "$REC" | cut -d: -f1)
 [ "${#SOI[@]}" -ge 60 ] || die "check: only ${#SOI[@]} pictures in bob's MJPEG file"
-PC_JPEG_BYTES=$(($(stat -c %s "$WORK/bob.mjpeg") / ${#SOI[@]}))
+PC_JPEG_BYTES=$(($(stat -c %s "$REC") / ${#SOI[@]}))
 mid=$((${#SOI[@]} / 2))
-dd if="$WORK/bob.mjpeg" of="$WORK/peercall.jpg" iflag=skip_bytes,count_bytes status=none \
+dd if="$REC" of="$WORK/peercall.jpg" iflag=skip_bytes,count_bytes status=none \
 	skip="${SOI[mid]}" count=$((SOI[mid + 1] - SOI[mid]))
 
 say "check: 3 s of the GStreamer pair, counting decoded buffers at each receiver"

@@ -8,6 +8,7 @@
 
 pub mod display;
 mod media_loop;
+pub mod recording;
 pub mod ringer;
 mod runtime;
 mod sinks;

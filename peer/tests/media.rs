@@ -6,7 +6,7 @@ use peercall::media::pattern::read;
 use peercall::media::tone::{dominant_frequency, TONE_HZ};
 use peercall_codecs::jpeg::decode_to_yuv420;
 use peercall_testkit::{call_once, start_call, start_peer_with, Proc, Registry};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Frame numbers read back from the received video.
 fn frame_numbers(path: &Path) -> Vec<u32> {
@@ -25,8 +25,9 @@ fn wav_samples(path: &Path) -> Vec<i16> {
     r.samples::<i16>().map(|s| s.unwrap()).collect()
 }
 
-/// Bob, auto-accepting, writing what he receives to `dir`/bob.mjpeg and
-/// `dir`/bob.wav, registered with `registry`.
+/// Bob, auto-accepting, recording what he receives beside `dir`/bob.mjpeg
+/// and `dir`/bob.wav (each call to its own files, see [`recordings`]),
+/// registered with `registry`.
 fn media_callee(dir: &Path, registry: &str, extra: &[&str]) -> Proc {
     let (bv, ba) = (
         format!("file:{}", dir.join("bob.mjpeg").display()),
@@ -39,7 +40,15 @@ fn media_callee(dir: &Path, registry: &str, extra: &[&str]) -> Proc {
     bob
 }
 
-fn call_with_media(dir: &Path, callee_extra: &[&str]) -> (String, String) {
+/// The files a call is recorded to, (video, sound), from the lines the
+/// recording peer prints as the call starts.
+fn recordings(p: &mut Proc) -> (PathBuf, PathBuf) {
+    (p.expect_recording("video"), p.expect_recording("sound"))
+}
+
+/// A 5 s call from alice to bob; (alice's output, bob's audio report line,
+/// bob's recordings).
+fn call_with_media(dir: &Path, callee_extra: &[&str]) -> (String, String, (PathBuf, PathBuf)) {
     let reg = Registry::start(&[]);
     let registry = reg.arg();
     let mut bob = media_callee(dir, &registry, callee_extra);
@@ -50,17 +59,20 @@ fn call_with_media(dir: &Path, callee_extra: &[&str]) -> (String, String) {
         &["--seconds", "5", "--report-json"],
     );
     assert_eq!(code, 0, "{out}{err}");
+    let files = recordings(&mut bob);
     bob.expect("quality report (call with alice");
     bob.expect("  video:");
     let audio = bob.expect("  audio:");
-    (out, audio)
+    (out, audio, files)
 }
 
 #[test]
 fn five_second_call_delivers_ordered_video_and_the_tone() {
     let dir = std::env::temp_dir().join(format!("peercall-media-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (caller_out, _) = call_with_media(&dir, &[]);
+    let (caller_out, _, (video, sound)) = call_with_media(&dir, &[]);
+    assert_eq!(video, dir.join("bob-alice-1.mjpeg"));
+    assert_eq!(sound, dir.join("bob-alice-1.wav"));
     assert!(
         caller_out.contains("media flowing: MJPEG 640x480@30"),
         "{caller_out}"
@@ -82,7 +94,7 @@ fn five_second_call_delivers_ordered_video_and_the_tone() {
     }
     assert!(json.ends_with('}'));
 
-    let frames = frame_numbers(&dir.join("bob.mjpeg"));
+    let frames = frame_numbers(&video);
     // 5 s at 30 fps, within 20%: start-up and teardown cost a few frames.
     assert!(
         (120..=160).contains(&frames.len()),
@@ -94,7 +106,7 @@ fn five_second_call_delivers_ordered_video_and_the_tone() {
         "frame numbers increase"
     );
 
-    let pcm = wav_samples(&dir.join("bob.wav"));
+    let pcm = wav_samples(&sound);
     assert!(pcm.len() > 4 * 48_000, "{} samples", pcm.len());
     // A stretch in the middle, between the once-a-second marks.
     let mid = &pcm[2 * 48_000 + 4_000..3 * 48_000 - 4_000];
@@ -104,10 +116,42 @@ fn five_second_call_delivers_ordered_video_and_the_tone() {
 }
 
 #[test]
+fn each_call_is_recorded_to_files_of_its_own_even_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("peercall-media-calls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let reg = Registry::start(&[]);
+    let registry = reg.arg();
+    let mut expected = Vec::new();
+    for restart in [false, true] {
+        let mut bob = media_callee(&dir, &registry, &[]);
+        let calls = if restart { 1 } else { 2 };
+        for _ in 0..calls {
+            let (code, out, err) = call_once("bob", "alice", &registry, &["--seconds", "1"]);
+            assert_eq!(code, 0, "{out}{err}");
+            let (video, sound) = recordings(&mut bob);
+            bob.expect("call with alice ended");
+            let n = expected.len() + 1;
+            assert_eq!(video, dir.join(format!("bob-alice-{n}.mjpeg")));
+            assert_eq!(sound, dir.join(format!("bob-alice-{n}.wav")));
+            expected.push((video, sound));
+        }
+        bob.send_line("quit");
+        assert_eq!(bob.wait_exit(), Some(0));
+    }
+    for (video, sound) in &expected {
+        assert!(frame_numbers(video).len() > 10, "{}", video.display());
+        assert!(wav_samples(sound).len() > 24_000, "{}", sound.display());
+    }
+    assert!(!dir.join("bob.mjpeg").exists() && !dir.join("bob.wav").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn five_percent_loss_is_concealed() {
     let dir = std::env::temp_dir().join(format!("peercall-media-loss-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (_, audio) = call_with_media(&dir, &["--impair", "loss=5%,seed=3"]);
+    let (_, audio, (video, _)) = call_with_media(&dir, &["--impair", "loss=5%,seed=3"]);
     let concealed: u64 = audio
         .split("concealed ")
         .nth(1)
@@ -115,7 +159,7 @@ fn five_percent_loss_is_concealed() {
         .and_then(|n| n.parse().ok())
         .expect("concealed count in the report");
     assert!(concealed > 0, "{audio}");
-    let frames = frame_numbers(&dir.join("bob.mjpeg"));
+    let frames = frame_numbers(&video);
     assert!(frames.windows(2).all(|w| w[0] < w[1]), "never out of order");
     assert!(frames.len() > 20, "{} frames survived", frames.len());
     let _ = std::fs::remove_dir_all(&dir);
@@ -166,8 +210,9 @@ fn file_sources_are_sent_as_they_are() {
         &["--seconds", "3", "--video", &vin, "--audio-in", &ain],
     );
     assert_eq!(code, 0, "{out}{err}");
+    let (recorded_video, recorded_sound) = recordings(&mut bob);
     bob.expect("network: packets lost");
-    let data = std::fs::read(dir.join("bob.mjpeg")).unwrap();
+    let data = std::fs::read(recorded_video).unwrap();
     let frames: Vec<_> = peercall::media::mjpeg::images(&data).collect();
     assert!(
         frames.len() > 60,
@@ -177,7 +222,7 @@ fn file_sources_are_sent_as_they_are() {
     );
     let yuv = decode_to_yuv420(frames[0]).unwrap();
     assert_eq!((yuv.width, yuv.height), (320, 240));
-    let pcm = wav_samples(&dir.join("bob.wav"));
+    let pcm = wav_samples(&recorded_sound);
     let mid = &pcm[48_000..96_000];
     let f = dominant_frequency(mid, 100.0, 4000.0);
     assert!((f - 1000.0).abs() <= 3.0, "{f} Hz");

@@ -81,6 +81,18 @@ impl Proc {
             .unwrap_or_else(|e| panic!("{e}; output so far:\n{}", self.lines.output()))
     }
 
+    /// Waits for the line a peer prints as a call it records starts,
+    /// `recording video to PATH` (`kind` "video") or `recording sound to
+    /// PATH` ("sound"), and returns PATH: each call has files of its own.
+    pub fn expect_recording(&mut self, kind: &str) -> PathBuf {
+        let lead = format!("recording {kind} to ");
+        let line = self.expect(&lead);
+        match line.split_once(&lead) {
+            Some((_, path)) => PathBuf::from(path.trim_end()),
+            None => panic!("no path in {line:?}"),
+        }
+    }
+
     /// Everything printed so far.
     pub fn output(&self) -> String {
         self.lines.output()

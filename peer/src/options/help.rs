@@ -177,6 +177,9 @@ MEDIA (run and call):
     --audio-out alsa:DEVICE|null|wav:PATH
           received sound (default: the sound card when there is one, else null;
           wav: 48 kHz mono 16-bit)
+          file: and wav: record each call to STEM-PEER-N.EXT beside PATH (N
+          the first number whose file does not exist) and say so as it starts:
+          `recording video to FILE`, `recording sound to FILE`
     --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7
           a seeded impairment of what this peer receives (also PEERCALL_IMPAIR)
     --report-json

@@ -6,7 +6,7 @@
 //! report is ready and holds back everything else it would print or send
 //! until then, so the report still comes before the call's end line.
 
-use crate::media::{CallLinks, Endpoints, MediaOptions, MediaSession, Quality};
+use crate::media::{recording, CallLinks, Endpoints, MediaOptions, MediaSession, Quality};
 use mio::Waker;
 use peercall::call::{self, negotiate};
 use peercall::media::sdp::{self, SdpStreams};
@@ -103,16 +103,29 @@ impl CallMedia {
             remote: s.remote_ports,
             media: s.media,
         };
-        match MediaSession::start(ep, opts, links) {
+        let opts = match recording::for_call(opts, s.peer.as_str()) {
+            Ok(o) => o,
+            Err(e) => {
+                println!("media not started: cannot create this call's recording: {e}");
+                return;
+            }
+        };
+        match MediaSession::start(ep, &opts, links) {
             Ok(mut m) => {
                 m.notify_on_failure(Arc::clone(&self.waker));
                 println!("media flowing: {}", negotiate::describe(&s.media));
+                for line in recording::announcements(&opts) {
+                    println!("{line}");
+                }
                 self.session = Some(m);
                 if let Some(fwd) = opts.forward {
                     println!("forwarding the received streams to {fwd}");
                 }
             }
-            Err(e) => println!("media not started: {e}"),
+            Err(e) => {
+                recording::forget(&opts);
+                println!("media not started: {e}");
+            }
         }
     }
 
