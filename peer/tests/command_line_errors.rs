@@ -126,3 +126,26 @@ fn an_sdp_file_that_cannot_be_written_exits_64_at_start_up() {
     assert!(err.contains("--sdp /no/such/dir/call.sdp"), "{err}");
     assert!(err.contains("directory"), "{err}");
 }
+
+#[test]
+fn a_recording_path_that_cannot_be_written_exits_64_at_start_up() {
+    let reg = Registry::start(&[]);
+    for (flag, value, says) in [
+        (
+            "--video-out",
+            "file:/no/such/dir/call.mjpeg",
+            "mkdir -p /no/such/dir",
+        ),
+        ("--audio-out", "wav:/no/such/dir/call.wav", "does not exist"),
+        // Not writable even by root.
+        ("--audio-out", "wav:/proc/call.wav", "cannot write in /proc"),
+        ("--video-out", "file:/tmp", "names a directory"),
+    ] {
+        let (code, out, err) = run_peer(&reg, &[flag, value]);
+        assert_eq!(code, 64, "{flag} {value}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("{flag} {value}:")), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(!out.contains("registered"), "{out}");
+    }
+}

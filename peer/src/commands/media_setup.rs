@@ -9,7 +9,8 @@ use crate::devices::camera::Camera;
 use crate::devices::sound::{self, PcmInfo};
 use crate::exit;
 use crate::media::{
-    load_mjpeg, load_wav, AudioSink, AudioSource, MediaOptions, VideoSource, DEFAULT_CAMERA,
+    load_mjpeg, load_wav, AudioSink, AudioSource, MediaOptions, VideoSink, VideoSource,
+    DEFAULT_CAMERA,
 };
 use crate::options::MediaGiven;
 use peercall::wire::{MediaDescription, VideoCodec};
@@ -33,7 +34,58 @@ pub fn check_named(media: &MediaOptions) -> Result<(), String> {
     if let AudioSource::Wav(path) = &media.audio {
         load_wav(path).map_err(|e| format!("--audio-in wav:{}: {e}", path.display()))?;
     }
+    if let VideoSink::File(path) = &media.video_out {
+        check_recording_dir(path)
+            .map_err(|e| format!("--video-out file:{}: {e}", path.display()))?;
+    }
+    if let AudioSink::Wav(path) = &media.audio_out {
+        check_recording_dir(path)
+            .map_err(|e| format!("--audio-out wav:{}: {e}", path.display()))?;
+    }
     Ok(())
+}
+
+/// Checks that calls can be recorded beside `path` (see
+/// [`crate::media::recording`]): it names a file in a directory that exists
+/// and this user can write, found out by creating and removing a file
+/// there, as the permission bits alone miss read-only mounts and ACLs.
+fn check_recording_dir(path: &Path) -> Result<(), String> {
+    if path.file_name().is_none()
+        || path.as_os_str().to_string_lossy().ends_with('/')
+        || path.is_dir()
+    {
+        return Err("names a directory, not a file; give a file name such as calls/call.mjpeg (each call is recorded beside it)".into());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let shown = dir.display();
+    if !dir.is_dir() {
+        return Err(format!(
+            "the directory {shown} does not exist; create it (mkdir -p {shown}) or give a path in another one"
+        ));
+    }
+    let probe = dir.join(format!(".peercall-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "it takes no new files".to_string(),
+                kind => kind.to_string(),
+            };
+            Err(format!(
+                "cannot write in {shown} ({why}); give a path in a directory this user can write"
+            ))
+        }
+    }
 }
 
 /// Fills in the sources and sinks the command line left open: a board with
