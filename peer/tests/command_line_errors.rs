@@ -149,3 +149,19 @@ fn a_recording_path_that_cannot_be_written_exits_64_at_start_up() {
         assert!(!out.contains("registered"), "{out}");
     }
 }
+
+#[test]
+fn a_sound_card_that_is_not_there_is_one_line_pointing_at_peercall_devices() {
+    let reg = Registry::start(&[]);
+    for flag in ["--audio-in", "--audio-out"] {
+        let (code, out, err) = run_peer(&reg, &[flag, "alsa:hw:9,0"]);
+        assert_eq!(code, 64, "{flag}: {out}{err}");
+        assert!(out.is_empty(), "nothing said before the error: {out}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("{flag} alsa:hw:9,0: there is no sound card 9")),
+            "{err}"
+        );
+        assert!(err.contains("`peercall devices`"), "{err}");
+    }
+}

@@ -34,6 +34,7 @@ pub fn check_named(media: &MediaOptions) -> Result<(), String> {
     if let AudioSource::Wav(path) = &media.audio {
         load_wav(path).map_err(|e| format!("--audio-in wav:{}: {e}", path.display()))?;
     }
+    check_named_cards(media)?;
     if let VideoSink::File(path) = &media.video_out {
         check_recording_dir(path)
             .map_err(|e| format!("--video-out file:{}: {e}", path.display()))?;
@@ -41,6 +42,35 @@ pub fn check_named(media: &MediaOptions) -> Result<(), String> {
     if let AudioSink::Wav(path) = &media.audio_out {
         check_recording_dir(path)
             .map_err(|e| format!("--audio-out wav:{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A sound card named on the command line (`alsa:hw:9,0`) that this
+/// machine does not have is a bad command line, like a camera that does not
+/// exist; a card that is there but cannot be opened is found by `prepare`.
+fn check_named_cards(media: &MediaOptions) -> Result<(), String> {
+    let named = [
+        match &media.audio {
+            AudioSource::Alsa(d) => Some(("--audio-in", d, "--audio-in tone sends a test tone")),
+            _ => None,
+        },
+        match &media.audio_out {
+            AudioSink::Alsa(d) => Some(("--audio-out", d, "--audio-out null discards the sound")),
+            _ => None,
+        },
+    ];
+    if named.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let cards = sound::cards();
+    for (flag, device, instead) in named.into_iter().flatten() {
+        if let Some(card) = sound::missing_card(device, &cards) {
+            return Err(format!(
+                "{flag} alsa:{device}: there is no sound card {card} ({}); `peercall devices` lists the sound cards and their names, {instead}",
+                sound::cards_there(&cards)
+            ));
+        }
     }
     Ok(())
 }
@@ -131,16 +161,8 @@ pub fn prepare(
     default: MediaDescription,
 ) -> Result<MediaDescription, u8> {
     let mut offer = media.offer(default);
-    if media.video_defaulted {
-        println!(
-            "no camera ({DEFAULT_CAMERA} does not exist): sending the test pattern (--video test); --video v4l2:/dev/videoN picks a camera"
-        );
-    }
-    if media.audio_defaulted {
-        println!(
-            "no sound card: sending the test tone (--audio-in tone), received sound is discarded (--audio-out null); --audio-in/--audio-out alsa:DEVICE pick a card"
-        );
-    }
+    // The devices asked for first: a failure is then the only thing said
+    // about sound, not after a notice about what stands in for it.
     if let AudioSource::Alsa(dev) = &media.audio {
         if let Err(e) = sound::Capture::open(dev) {
             eprintln!("peercall: {e}");
@@ -152,6 +174,24 @@ pub fn prepare(
             eprintln!("peercall: {e}");
             return Err(exit::LOCAL);
         }
+    }
+    if media.video_defaulted {
+        println!(
+            "no camera ({DEFAULT_CAMERA} does not exist): sending the test pattern (--video test); --video v4l2:/dev/videoN picks a camera"
+        );
+    }
+    if media.audio_defaulted {
+        let mut stand_ins = Vec::new();
+        if media.audio == AudioSource::Tone {
+            stand_ins.push("sending the test tone (--audio-in tone)");
+        }
+        if media.audio_out == AudioSink::Null {
+            stand_ins.push("received sound is discarded (--audio-out null)");
+        }
+        println!(
+            "no sound card: {}; --audio-in/--audio-out alsa:DEVICE pick a card",
+            stand_ins.join(", ")
+        );
     }
     let VideoSource::Camera(path) = &media.video else {
         return Ok(offer);

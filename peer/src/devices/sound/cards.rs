@@ -136,3 +136,33 @@ pub fn card_info(index: i32, id: &str, name: &str, probes: &[PcmProbe]) -> CardI
         pcms,
     }
 }
+
+/// When `device` names a card (`hw:9,0`, `plughw:1`, `hw:CARD=Headset,DEV=0`)
+/// that is not among `cards`, the card as named (`9`, `Headset`); `None`
+/// for a card that is there and for names that pick no card themselves
+/// (`default`, `pulse`, `dmix`), which only opening can judge.
+pub fn missing_card<'a>(device: &'a str, cards: &[CardInfo]) -> Option<&'a str> {
+    let (_, args) = device.split_once(':')?;
+    let first = args.split(',').next()?.trim();
+    let card = first.strip_prefix("CARD=").unwrap_or(first);
+    if card.is_empty() || first.contains('=') && !first.starts_with("CARD=") {
+        return None;
+    }
+    let present = cards
+        .iter()
+        .any(|c| c.id == card || card.parse::<i32>().is_ok_and(|n| n == c.index));
+    (!present).then_some(card)
+}
+
+/// What cards there are, for a message: `this machine has none`, or
+/// `the cards are 0 (PCH), 1 (Headset)`.
+pub fn cards_there(cards: &[CardInfo]) -> String {
+    if cards.is_empty() {
+        return "this machine has none".into();
+    }
+    let list: Vec<String> = cards
+        .iter()
+        .map(|c| format!("{} ({})", c.index, c.id))
+        .collect();
+    format!("the cards are {}", list.join(", "))
+}

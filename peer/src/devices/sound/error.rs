@@ -149,7 +149,7 @@ impl fmt::Display for SoundError {
             ),
             SoundError::Open { device, stream, errno, no_card: true } => write!(
                 f,
-                "no sound card: ALSA device '{device}' cannot be opened ({}); {}",
+                "no sound card: ALSA device '{device}' cannot be opened ({}); `peercall devices` lists the sound cards, or {}",
                 errno_text(*errno),
                 stream.fallback()
             ),

@@ -19,7 +19,7 @@
 mod cards;
 mod error;
 
-pub use cards::{card_info, cards, CardInfo, PcmInfo, PcmProbe};
+pub use cards::{card_info, cards, cards_there, missing_card, CardInfo, PcmInfo, PcmProbe};
 pub use error::{SoundError, Stream, Unsupported};
 
 use alsa::pcm::{Access, Format, Frames, HwParams, State, PCM};

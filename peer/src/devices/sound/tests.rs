@@ -245,7 +245,7 @@ fn errors_are_one_line_and_say_what_to_do() {
     };
     assert_eq!(
         e.to_string(),
-        "no sound card: ALSA device 'default' cannot be opened (No such file or directory); use --audio-in tone, or --no-audio"
+        "no sound card: ALSA device 'default' cannot be opened (No such file or directory); `peercall devices` lists the sound cards, or use --audio-in tone, or --no-audio"
     );
     let e = SoundError::Unsupported {
         device: d(),
@@ -290,4 +290,31 @@ fn a_missing_device_is_an_error_not_a_panic() {
         assert!(matches!(e, SoundError::Open { no_card: true, .. }), "{e}");
         assert!(e.to_string().starts_with("no sound card: "), "{e}");
     }
+}
+
+#[test]
+fn a_card_that_is_not_there_is_named_and_other_names_are_left_to_opening() {
+    let cards = [card_info(
+        1,
+        "Headset",
+        "USB Headset",
+        &[probe(0, Stream::Playback, "USB Audio")],
+    )];
+    for (device, missing) in [
+        ("hw:9,0", Some("9")),
+        ("plughw:9", Some("9")),
+        ("hw:CARD=Loopback,DEV=0", Some("Loopback")),
+        ("sysdefault:CARD=Loopback", Some("Loopback")),
+        ("hw:1,0", None),
+        ("plughw:CARD=Headset,DEV=0", None),
+        ("hw:Headset", None),
+        ("default", None),
+        ("pulse", None),
+        ("dmix:DEV=0", None),
+    ] {
+        assert_eq!(missing_card(device, &cards), missing, "{device}");
+    }
+    assert_eq!(missing_card("hw:1,0", &[]), Some("1"));
+    assert_eq!(cards_there(&[]), "this machine has none");
+    assert_eq!(cards_there(&cards), "the cards are 1 (Headset)");
 }
