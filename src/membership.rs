@@ -32,6 +32,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between reconnect attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How a user is told the registry address reaches something else.
+pub const NOT_A_REGISTRY: &str = "does not speak the registry protocol";
+
 /// How long to wait for GOODBYE after UNREGISTER before giving up on it.
 pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a [`Membership::query`] waits for its connection.
@@ -101,6 +104,10 @@ pub enum Lost {
     Silent,
     /// The registry said goodbye.
     Goodbye(GoodbyeReason),
+    /// The other end is no registry: it sent bytes that are not peercall
+    /// messages (a web server), or answered as a peer's call port does (the
+    /// text says what it sent).
+    NotARegistry(String),
 }
 
 impl fmt::Display for Lost {
@@ -110,6 +117,12 @@ impl fmt::Display for Lost {
             Lost::Closed(why) => write!(f, "connection closed: {why}"),
             Lost::Silent => write!(f, "no answer for {} s", REGISTRY_SILENCE_TIMEOUT.as_secs()),
             Lost::Goodbye(r) => write!(f, "registry said goodbye: {r}"),
+            Lost::NotARegistry(why) => {
+                write!(
+                    f,
+                    "{NOT_A_REGISTRY} ({why}); is a peercall-registry running there?"
+                )
+            }
         }
     }
 }
@@ -324,10 +337,27 @@ impl Membership {
     /// connection is lost for that reason (a query stops, with
     /// [`Event::Misbehaved`]).
     pub fn malformed(&mut self, now: Instant, why: &str) {
-        if self.claim.is_none() && self.state == State::Registered {
-            self.misbehaved(why.to_owned());
-        } else {
-            self.disconnected(now, why);
+        // The link has closed the connection already.
+        self.not_a_registry(now, why.to_owned(), false);
+    }
+
+    /// What the other end sent shows it is no registry: a query stops
+    /// ([`Event::Misbehaved`]); a member closes and tries again later
+    /// ([`Lost::NotARegistry`]), as for a registry that is down, in case the
+    /// right one comes up at that address.
+    fn not_a_registry(&mut self, now: Instant, why: String, close: bool) {
+        match self.state {
+            State::Registered if self.claim.is_none() => self.misbehaved(why),
+            State::Connecting | State::Registering | State::Registered => {
+                self.lose(now, Lost::NotARegistry(why), close)
+            }
+            State::Leaving => {
+                if close {
+                    self.outputs.push_back(Output::Disconnect);
+                }
+                self.finish_leaving(None)
+            }
+            State::Idle | State::Waiting | State::Done => {}
         }
     }
 
@@ -340,6 +370,10 @@ impl Membership {
             return;
         }
         self.last_heard = now;
+        if let Some(why) = call_port_answer(&msg) {
+            self.not_a_registry(now, why, true);
+            return;
+        }
         if self.claim.is_none() && !self.answers_query(&msg) {
             let asked = match self.pending.front() {
                 Some(Pending::Lookup(_)) => "an answer to the lookup",
@@ -554,6 +588,7 @@ impl Membership {
                 Lost::ConnectFailed(w) | Lost::Closed(w) => w,
                 Lost::Silent => format!("no answer for {} s", QUERY_REPLY_TIMEOUT.as_secs()),
                 Lost::Goodbye(r) => format!("the registry said goodbye ({r})"),
+                Lost::NotARegistry(w) => format!("{NOT_A_REGISTRY} ({w})"),
             };
             self.state = State::Done;
             self.timers = [None; TIMERS.len()];
@@ -653,6 +688,34 @@ impl Membership {
 
     fn event(&mut self, e: Event) {
         self.outputs.push_back(Output::Event(e));
+    }
+}
+
+/// When `msg` is what a peer's call port sends (call signalling, or its
+/// error for a message that is not an INVITE) and never a registry, what to
+/// tell the user.
+fn call_port_answer(msg: &Message) -> Option<String> {
+    match msg {
+        Message::Invite(_)
+        | Message::Ringing(_)
+        | Message::Accept(_)
+        | Message::Reject { .. }
+        | Message::Cancel(_)
+        | Message::Bye(_)
+        | Message::ByeAck(_)
+        | Message::Keepalive(_) => Some(format!(
+            "it sent call signalling (message type {:#04x}): a peer's call port?",
+            msg.msg_type()
+        )),
+        Message::Error(e)
+            if matches!(
+                e.code,
+                ErrorCode::UnexpectedMessage | ErrorCode::UnknownCall
+            ) =>
+        {
+            Some(format!("it answered \"{}\": a peer's call port?", e.text))
+        }
+        _ => None,
     }
 }
 

@@ -619,10 +619,62 @@ fn a_query_fed_garbage_says_the_registry_misbehaved_where_a_member_reconnects() 
     member.malformed(now, "garbage");
     let outs: Vec<Output> = std::iter::from_fn(|| member.poll_output()).collect();
     assert!(
-        matches!(&outs[..], [Output::Event(Event::Lost { .. })]),
+        matches!(&outs[..], [Output::Event(Event::Lost { why: Lost::NotARegistry(w), .. })] if w == "garbage"),
         "{outs:?}"
     );
     assert!(!member.is_done());
+}
+
+/// What a peer's call port answers to anything but an INVITE.
+fn call_port_error() -> Message {
+    Message::Error(ErrorMsg::new(
+        ErrorCode::UnexpectedMessage,
+        "expected INVITE, got message type 0x01",
+    ))
+}
+
+#[test]
+fn a_call_port_is_told_apart_from_a_registry() {
+    let now = Instant::now();
+    let mut member = Membership::new(name("alice"), sa("127.0.0.1:4701"), now);
+    member.start(now);
+    member.connected(now);
+    while member.poll_output().is_some() {}
+    member.received(now, call_port_error());
+    let outs: Vec<Output> = std::iter::from_fn(|| member.poll_output()).collect();
+    assert_eq!(outs[0], Output::Disconnect, "{outs:?}");
+    let Output::Event(Event::Lost { why, retry_in }) = &outs[1] else {
+        panic!("{outs:?}")
+    };
+    assert_eq!(
+        *retry_in, INITIAL_BACKOFF,
+        "tried again later, as for a registry that is down"
+    );
+    assert_eq!(
+        why.to_string(),
+        "does not speak the registry protocol (it answered \"expected INVITE, got message type 0x01\": a peer's call port?); is a peercall-registry running there?"
+    );
+
+    let (mut query, now) = asking_query();
+    query.received(now, Message::Ringing(crate::wire::CallId(7)));
+    let outs: Vec<Output> = std::iter::from_fn(|| query.poll_output()).collect();
+    assert!(
+        matches!(&outs[..], [Output::Disconnect, Output::Event(Event::Misbehaved(w))] if w.contains("call signalling")),
+        "{outs:?}"
+    );
+    assert!(query.is_done());
+
+    // A registry's own errors stay what they were.
+    let (mut query, now) = asking_query();
+    query.received(
+        now,
+        Message::Error(ErrorMsg::new(ErrorCode::TooManyConnections, "full")),
+    );
+    let outs: Vec<Output> = std::iter::from_fn(|| query.poll_output()).collect();
+    assert!(
+        matches!(&outs[..], [Output::Event(Event::RegistryError(_))]),
+        "{outs:?}"
+    );
 }
 
 #[test]

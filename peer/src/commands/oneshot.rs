@@ -9,7 +9,7 @@ use crate::exit;
 use crate::net::registry_link::RegistryLink;
 use crate::net::{describe, RegistryAddr, Tokens};
 use mio::{Events, Poll, Token, Waker};
-use peercall::membership::{Event, Membership, Output};
+use peercall::membership::{Event, Membership, Output, NOT_A_REGISTRY};
 use peercall::wire::Name;
 use std::io::{self, ErrorKind, Write};
 use std::sync::Arc;
@@ -23,6 +23,8 @@ const FIRST_CONN: usize = 1;
 enum Failure {
     Unreachable(String),
     Protocol(String),
+    /// The address reaches something that is no registry.
+    NotARegistry(String),
 }
 
 impl Failure {
@@ -36,6 +38,12 @@ impl Failure {
             }
             Failure::Protocol(why) => {
                 eprintln!("peercall: the registry at {registry} answered unexpectedly: {why}");
+                exit::PROTOCOL
+            }
+            Failure::NotARegistry(why) => {
+                eprintln!(
+                    "peercall: {registry} {NOT_A_REGISTRY} ({why}); is a peercall-registry running there?"
+                );
                 exit::PROTOCOL
             }
         }
@@ -66,7 +74,7 @@ fn ask(registry: &RegistryAddr, request: impl FnOnce(&mut Membership)) -> Result
                     Event::Found(_) | Event::NotFound(_) | Event::Listed(_) => return Ok(e),
                     Event::RequestFailed { why, .. } => return Err(Failure::Unreachable(why)),
                     Event::RegistryError(e) => return Err(Failure::Protocol(e.to_string())),
-                    Event::Misbehaved(why) => return Err(Failure::Protocol(why)),
+                    Event::Misbehaved(why) => return Err(Failure::NotARegistry(why)),
                     other => log::debug!("query: {other:?}"),
                 },
             }

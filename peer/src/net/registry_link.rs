@@ -169,7 +169,10 @@ impl RegistryLink {
             ReadEnd::Malformed(e) => {
                 // The membership reports it (a reconnect, or a query's end).
                 self.drop_conn(reg);
-                membership.malformed(now, &format!("registry sent malformed data: {e}"));
+                membership.malformed(
+                    now,
+                    &format!("it sent bytes that are not peercall messages: {e}"),
+                );
             }
         }
     }

@@ -50,6 +50,19 @@ impl Peer {
                 let _ = self.phone.hangup(Instant::now());
                 self.exit_code = Some(exit::REFUSED);
             }
+            membership::Event::Lost {
+                why: why @ membership::Lost::NotARegistry(_),
+                retry_in,
+            } => {
+                if self.opts.plan.is_some() && !self.plan.registered {
+                    eprintln!("peercall: {reg} {why}");
+                    self.exit_code = Some(exit::PROTOCOL);
+                } else {
+                    println!("{reg} {why} Retrying in {:.2} s.", retry_in.as_secs_f64());
+                    self.registered = false;
+                    self.screen.update(Update::Registry(format!("{reg} {why}")));
+                }
+            }
             membership::Event::Lost { why, .. }
                 if self.opts.plan.is_some() && !self.plan.registered =>
             {
