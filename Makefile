@@ -8,8 +8,10 @@ deps:
 # DEMO_SECONDS: how long the demo call's video and audio run.
 DEMO_SECONDS ?= 5
 
+# cargo shows its progress: the first build takes a minute or two.
 demo: deps
-	@cargo build --release -q -p peercall-registry -p peercall-peer
+	@echo "building peercall (the first build takes a minute or two)..."
+	@cargo build --release -p peercall-registry -p peercall-peer
 	@target/release/peercall demo --seconds $(DEMO_SECONDS)
 
 test: deps
