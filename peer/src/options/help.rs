@@ -328,6 +328,43 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_synopsis_lists_every_media_option_and_troubleshooting_covers_the_usual_failures()
+    {
+        let readme = include_str!("../../../README.md");
+        let synopsis = readme
+            .split_once("\nMEDIA: ")
+            .and_then(|(_, rest)| rest.split_once("\npeercall list"))
+            .map(|(media, _)| media)
+            .expect("the MEDIA synopsis in README.md");
+        let flags = MEDIA
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '(')
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches([')', ':']));
+        for flag in flags {
+            assert!(
+                synopsis.contains(&format!("[{flag}")) || synopsis.contains(&format!(" {flag} ")),
+                "{flag} missing from README's MEDIA synopsis"
+            );
+        }
+        let troubles = readme
+            .split_once("\n## Troubleshooting\n")
+            .map(|(_, t)| t)
+            .expect("a Troubleshooting section");
+        for symptom in [
+            "No route to host",
+            "Connection refused",
+            "Device or resource",
+            "there is no sound card",
+            "does not speak the registry protocol",
+        ] {
+            assert!(
+                troubles.contains(symptom),
+                "{symptom} not in Troubleshooting"
+            );
+        }
+    }
+
+    #[test]
     fn lines_fit_a_terminal() {
         for line in full().lines() {
             assert!(line.chars().count() <= 80, "{line}");
