@@ -127,7 +127,10 @@ fn each_call_is_recorded_to_files_of_its_own_even_after_a_restart() {
         let mut bob = media_callee(&dir, &registry, &[]);
         let calls = if restart { 1 } else { 2 };
         for _ in 0..calls {
-            let (code, out, err) = call_once("bob", "alice", &registry, &["--seconds", "1"]);
+            // A small picture: the file names are the point, and the other
+            // tests of this file run calls at the same time.
+            let light = ["--seconds", "1", "--size", "160x120", "--fps", "10"];
+            let (code, out, err) = call_once("bob", "alice", &registry, &light);
             assert_eq!(code, 0, "{out}{err}");
             let (video, sound) = recordings(&mut bob);
             bob.expect("call with alice ended");
@@ -140,7 +143,7 @@ fn each_call_is_recorded_to_files_of_its_own_even_after_a_restart() {
         assert_eq!(bob.wait_exit(), Some(0));
     }
     for (video, sound) in &expected {
-        assert!(frame_numbers(video).len() > 10, "{}", video.display());
+        assert!(frame_numbers(video).len() >= 3, "{}", video.display());
         assert!(wav_samples(sound).len() > 24_000, "{}", sound.display());
     }
     assert!(!dir.join("bob.mjpeg").exists() && !dir.join("bob.wav").exists());
