@@ -274,7 +274,7 @@ module_list() {
 # initramfs, extracted (not installed: nothing runs) from Debian's arm64 packages.
 # The guest cannot use the host's root as the x86-64 guest does, since its programs
 # are x86-64 ones.
-ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 bash coreutils python3-minimal base-passwd"
+ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 libsdl2-2.0-0 bash coreutils python3-minimal base-passwd"
 prepare_rootfs() {
     local suite key tmp
     suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
