@@ -32,9 +32,8 @@ LOOPBACK_OPTS="devices=1 video_nr=1 exclusive_caps=1 card_label=PeerCall-MJPEG-L
 ALOOP_OPTS="index=0 id=Loopback"
 SHARE_MODULES="virtio_pci 9pnet_virtio 9p"
 EXPECT_DEVICES="/dev/video0 /dev/video1 /dev/snd/controlC0 /dev/snd/pcmC0D0p /dev/snd/pcmC0D1c"
-# A screen (x86-64 only): qemu's bochs-display, driven by the kernel's bochs DRM
-# driver, gives /dev/dri/card0 with one connected output, as a console-only board
-# has. Its size is set through the EDID qemu gives the guest: small, because the
+# A screen: qemu's bochs-display, driven by the kernel's bochs DRM driver, gives
+# /dev/dri/card0 with one connected output, as a console-only board has. Its size is set through the EDID qemu gives the guest: small, because the
 # guest paints it with Mesa's software renderer on an emulated CPU.
 SCREEN_SIZE=${PEERCALL_VM_SCREEN:-800x600}
 
@@ -75,12 +74,9 @@ case $ARCH in
         exit 2 ;;
 esac
 [[ $SCREEN_SIZE =~ ^([0-9]+)x([0-9]+)$ ]] || { echo "peercall-vm: PEERCALL_VM_SCREEN wants WxH, not '$SCREEN_SIZE'" >&2; exit 2; }
-SCREEN=()
-if [[ $ARCH == x86_64 ]]; then
-    # -vga none: the default VGA card is a bochs device too, and would be a second card.
-    SCREEN=(-vga none -device "bochs-display,xres=${BASH_REMATCH[1]},yres=${BASH_REMATCH[2]}")
-    EXPECT_DEVICES="$EXPECT_DEVICES /dev/dri/card0"
-fi
+# -vga none: x86's default VGA card is a bochs device too, and would be a second card.
+SCREEN=(-vga none -device "bochs-display,xres=${BASH_REMATCH[1]},yres=${BASH_REMATCH[2]}")
+EXPECT_DEVICES="$EXPECT_DEVICES /dev/dri/card0"
 # The kernel package, with its architecture when it is not the host's.
 KPKG_SUFFIX=
 [[ $DEB_ARCH == "$(dpkg --print-architecture)" ]] || KPKG_SUFFIX=:$DEB_ARCH
@@ -112,10 +108,10 @@ ensure_tools() {
         # The initramfs has no libc, so only a static busybox will do. The guest
         # paints its screen with what the host has (it shares the host's root):
         # SDL's KMSDRM backend needs GBM and EGL, which on the GPU-less
-        # bochs-display means Mesa's software path (kms_swrast, llvmpipe).
-        # screendump.py, which takes the screen's pictures, is Python.
+        # bochs-display means Mesa's software path (kms_swrast, llvmpipe), and
+        # its renderers load libGL.so.1 (OpenGL) or libGLESv2.so.2 (GLES 2) first.
         local pkg
-        for pkg in busybox-static libgbm1 libegl1 libegl-mesa0 libgl1-mesa-dri python3; do
+        for pkg in busybox-static libgbm1 libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libgles2; do
             dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
         done
     else
@@ -124,6 +120,8 @@ ensure_tools() {
         command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
         command -v aarch64-linux-gnu-gcc-12 >/dev/null || missing+=(gcc-12-aarch64-linux-gnu)
     fi
+    # screendump.py, which takes the pictures of the guest's screen.
+    command -v python3 >/dev/null || missing+=(python3)
     command -v cpio >/dev/null || missing+=(cpio)
     command -v xz >/dev/null || missing+=(xz-utils)
     { command -v depmod && command -v modprobe; } >/dev/null 2>&1 || [[ -x /sbin/depmod ]] || missing+=(kmod)
@@ -266,7 +264,7 @@ module_list() {
     emit dev vivid "$VIVID_OPTS"
     emit dev v4l2loopback "$LOOPBACK_OPTS"
     emit dev snd-aloop "$ALOOP_OPTS"
-    [[ $ARCH != x86_64 ]] || emit dev bochs ""
+    emit dev bochs ""
 }
 
 # The arm64 guest's userland: the libraries the peer and registry link, ALSA's
@@ -274,7 +272,9 @@ module_list() {
 # initramfs, extracted (not installed: nothing runs) from Debian's arm64 packages.
 # The guest cannot use the host's root as the x86-64 guest does, since its programs
 # are x86-64 ones.
-ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 libsdl2-2.0-0 bash coreutils python3-minimal base-passwd"
+# SDL2's KMSDRM backend needs GBM and EGL, here Mesa's software path, as on x86-64,
+# and libGL or libGLESv2: without them it fails with "EGL not initialized".
+ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 libsdl2-2.0-0 libgbm1 libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libgles2 bash coreutils python3-minimal base-passwd"
 prepare_rootfs() {
     local suite key tmp
     suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
@@ -427,7 +427,7 @@ printf 'TMP_TMPFS=%s\nWORK_DIR=%q\n' "$TMP_TMPFS" "$WORK_DIR" >"$SHARE/vm.conf"
     echo '# written by run.sh; runs in the guest, in a chroot of the host root'
     printf 'export PEERCALL_HW_VM=1\n'
     printf 'export PEERCALL_VM_OUT=/run/peercall-vm/artifacts\n'
-    ((${#SCREEN[@]} == 0)) || printf 'export PEERCALL_VM_SCREEN_DIR=/run/peercall-vm/screen\n'
+    printf 'export PEERCALL_VM_SCREEN_DIR=/run/peercall-vm/screen\n'
     for var in PATH HOME USER LOGNAME LANG LC_ALL; do
         [[ -n ${!var+x} ]] && printf 'export %s=%q\n' "$var" "${!var}"
     done
@@ -473,10 +473,8 @@ QEMU_PID=$!
 tail -n +1 -s 0.1 -f --pid="$QEMU_PID" "$SHARE/output" &
 TAIL_PID=$!
 # The guest asks for pictures of its screen by writing screen/NAME.want.
-if ((${#SCREEN[@]})); then
-    python3 "$HERE/screendump.py" --qmp "$WORK/qmp.sock" --dir "$SHARE/screen" --pid "$QEMU_PID" &
-    SCREENDUMP_PID=$!
-fi
+python3 "$HERE/screendump.py" --qmp "$WORK/qmp.sock" --dir "$SHARE/screen" --pid "$QEMU_PID" &
+SCREENDUMP_PID=$!
 # A kernel that never reaches /init would otherwise hold the run for the whole timeout.
 BOOT_LIMIT=$((TIMEOUT < 120 ? TIMEOUT : 120))
 (
