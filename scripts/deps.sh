@@ -10,8 +10,8 @@ set -euo pipefail
 # A C toolchain for linking (rustup does not bring one), the codecs the peer
 # links (libjpeg-turbo, libopus) and ALSA's libasound, found through
 # pkg-config, and libclang, which the v4l crate's bindings are generated with
-# from the kernel's videodev2.h (linux-libc-dev) at build time. libsdl2-dev:
-# the call window (the peer's default feature `window`) links SDL2.
+# from the kernel's videodev2.h (linux-libc-dev) at build time.
+# libsdl2-dev: the call window (cargo feature `window`, on by default).
 pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1 libsdl2-dev)
 [ $# -eq 0 ] || pkgs=("$@")
 
