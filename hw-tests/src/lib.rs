@@ -74,7 +74,9 @@ impl Device {
                 "unplugging is simulated with vivid's disconnect control; make hw-test-vm runs this"
             }
             Device::Drm => "run on a board whose console has a screen, or make hw-test-vm",
-            Device::Screendump => "only the VM can photograph its screen; make hw-test-vm runs this",
+            Device::Screendump => {
+                "only the VM can photograph its screen; make hw-test-vm runs this"
+            }
         }
     }
 

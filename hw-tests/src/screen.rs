@@ -109,6 +109,39 @@ impl Picture {
     }
 }
 
+/// Times the request file is tried: creating it in the VM's share has
+/// been seen to fail once with ENOENT, the directory being there.
+const CREATE_TRIES: usize = 5;
+
+/// Writes the request `want` in `dir`, trying again after a transient
+/// failure (saying so on stderr, past the test harness's capture).
+fn ask(want: &Path, dir: &Path) -> Result<(), String> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match std::fs::write(want, b"") {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < CREATE_TRIES => {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "screendump: creating {} failed ({e}; {} is {}); trying again",
+                    want.display(),
+                    dir.display(),
+                    if dir.is_dir() { "there" } else { "missing" }
+                );
+                std::thread::sleep(POLL);
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot ask for a screendump ({}, {tries} tries): {e}",
+                    want.display()
+                ))
+            }
+        }
+    }
+}
+
 /// Has the VM take a picture of its screen now, named `name` (letters,
 /// digits, `-`, `_`), and returns it. `dir` is [`SCREEN_DIR_VAR`]'s.
 pub fn screendump(dir: &Path, name: &str, wait: Duration) -> Result<Picture, String> {
@@ -120,8 +153,7 @@ pub fn screendump(dir: &Path, name: &str, wait: Duration) -> Result<Picture, Str
     // An answer left from an earlier request of the same name is not this one.
     let _ = std::fs::remove_file(&ppm);
     let _ = std::fs::remove_file(&error);
-    std::fs::write(&want, b"")
-        .map_err(|e| format!("cannot ask for a screendump ({}): {e}", want.display()))?;
+    ask(&want, dir)?;
     let deadline = Instant::now() + wait;
     loop {
         if let Ok(data) = std::fs::read(&ppm) {

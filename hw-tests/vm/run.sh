@@ -35,7 +35,7 @@ EXPECT_DEVICES="/dev/video0 /dev/video1 /dev/snd/controlC0 /dev/snd/pcmC0D0p /de
 # A screen: qemu's bochs-display, driven by the kernel's bochs DRM driver, gives
 # /dev/dri/card0 with one connected output, as a console-only board has. Its size is set through the EDID qemu gives the guest: small, because the
 # guest paints it with Mesa's software renderer on an emulated CPU.
-SCREEN_SIZE=${PEERCALL_VM_SCREEN:-800x600}
+SCREEN_SIZE=${PEERCALL_VM_SCREEN:-640x480}
 
 log() { echo "peercall-vm: $*" >&2; }
 die() { echo "peercall-vm: error: $*" >&2; exit 125; }
