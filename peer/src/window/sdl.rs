@@ -8,7 +8,8 @@
 
 use super::model::{
     accept_button, cancel_button, first_row, hangup_button, letterbox, mute_button, preview_rect,
-    reject_button, row_rect, visible_rows, Action, Key, Model, Phase, Rect, STATUS_BAR_HEIGHT,
+    reject_button, row_rect, visible_rows, wrap, Action, Key, Model, Phase, Rect,
+    STATUS_BAR_HEIGHT,
 };
 use super::text::{Font, CHAR_W};
 use super::{Opened, Update, WindowConfig};
@@ -572,7 +573,12 @@ fn draw(
                     r.w.saturating_sub(16),
                 );
             }
-            font.draw(canvas, &model.notice, 16, h as i32 - 28, NOTICE, text_w);
+            let notice = wrap(&model.notice, (text_w / CHAR_W) as usize);
+            let top = h as i32 - 12 - (notice.len() as i32 * (CHAR_W as i32 + 6));
+            for (i, l) in notice.iter().enumerate() {
+                let y = top + i as i32 * (CHAR_W as i32 + 6);
+                font.draw(canvas, l, 16, y, NOTICE, text_w);
+            }
         }
     }
 }
