@@ -47,15 +47,18 @@ fi
 # the target's C library and kernel headers as cross packages (Architecture:
 # all, under /usr/$gnu: the linker's libc and the headers bindgen reads
 # videodev2.h and asm/ from). Target side, through multiarch: the libraries
-# the peer links (ALSA, Opus, libjpeg-turbo), which bring the target's libc6
-# and with it the dynamic loader qemu-user runs the binaries with.
+# the peer links (ALSA, Opus, libjpeg-turbo, and SDL2 for the call window),
+# which bring the target's libc6 and with it the dynamic loader qemu-user runs
+# the binaries with. libsdl2-dev is the heavy one (about 190 packages with
+# its X11, Wayland, GL and PulseAudio headers): the sdl2 crate links -lSDL2,
+# and the linker needs the libraries libSDL2 itself links to be there too.
 #
 # libc6-dev:$deb_arch and linux-libc-dev:$deb_arch would do as well, but must
 # be exactly the host's versions (and pull in libtirpc, krb5 and libssl of the
 # target too): a mirror whose $deb_arch security index lags the host's then
 # leaves them uninstallable. The cross packages have no such tie.
 host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "libc6-dev-$deb_arch-cross" "linux-libc-dev-$deb_arch-cross")
-target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev)
+target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev)
 [ $want_qemu -eq 1 ] && host_pkgs+=(qemu-user)
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make hw-test-vm`: the hardware tests against real kernel drivers in a VM
-# (vivid camera, v4l2loopback MJPEG camera, snd-aloop sound card; see
-# vm/README.md), for machines that have none: CI among them.
+# (vivid camera, v4l2loopback MJPEG camera, snd-aloop sound card, a KMS/DRM
+# screen whose pictures the host takes; see vm/README.md), for machines that
+# have none: CI among them.
 #
 #   hw-tests/run-vm.sh            # this machine's architecture (x86-64)
 #   hw-tests/run-vm.sh aarch64    # `make hw-test-vm-arm64`: an emulated arm64
@@ -60,7 +61,7 @@ WITHHOLD=${HW_VM_WITHHOLD:-}
 script='status=0
 echo "guest: $(uname -m), kernel $(uname -r)"
 export PEERCALL_HW_MJPEG_CAMERA=/dev/video1
-export PEERCALL_HW_EXPECT="camera mjpeg-camera vivid snd-aloop"
+export PEERCALL_HW_EXPECT="camera mjpeg-camera vivid snd-aloop drm screendump"
 for m in '"$WITHHOLD"'; do
 	echo "withholding $m (HW_VM_WITHHOLD): the run must fail"
 	rmmod "$m" 2>/dev/null || busybox rmmod "$m" || status=1

@@ -103,7 +103,8 @@ check_package() { # PKG ARCH
 		want_files=(/usr/bin/peercall /usr/lib/systemd/system/peercall@.service
 			/usr/share/peercall/intercom.conf
 			/usr/share/doc/peercall/README.md /usr/share/doc/peercall/copyright)
-		want_deps=(libc6 libasound2 libopus0 libturbojpeg0 adduser)
+		# libsdl2-2.0-0: the call window (the default feature `window`).
+		want_deps=(libc6 libasound2 libopus0 libturbojpeg0 libsdl2-2.0-0 adduser)
 		;;
 	esac
 	local f d
@@ -135,10 +136,16 @@ check_package() { # PKG ARCH
 		libasound.so.2) pkgname=libasound2 ;;
 		libopus.so.0) pkgname=libopus0 ;;
 		libturbojpeg.so.0) pkgname=libturbojpeg0 ;;
+		libSDL2-2.0.so.0) pkgname=libsdl2-2.0-0 ;;
 		*) fail "$bin_name needs $lib, which no check knows"; continue ;;
 		esac
 		grep -Eq "(^|[ ,|])$pkgname(t64)?( |,|$)" <<<"$depends" || fail "$bin_name needs $lib but Depends has no $pkgname"
 	done < <(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+	# The shipped peer has its window: it was built with SDL2.
+	if [ "$pkg" = peercall ]; then
+		readelf -d "$bin" | grep -q 'NEEDED.*\[libSDL2-2\.0\.so\.0\]' &&
+			pass "peercall links SDL2 (the call window)" || fail "peercall does not link SDL2: built without the window"
+	fi
 
 	for script in preinst postinst prerm postrm; do
 		[ -f "$dir/ctrl/$script" ] || continue

@@ -58,15 +58,17 @@ package_of() {
 	libasound.so.2) echo libasound2 ;;
 	libopus.so.0) echo libopus0 ;;
 	libturbojpeg.so.0) echo libturbojpeg0 ;;
+	libSDL2-2.0.so.0) echo libsdl2-2.0-0 ;;
 	*) return 1 ;;
 	esac
 }
 
 # The minimum versions dpkg-shlibdeps gives on Debian 12 for what peercall
-# uses (the symbols files are the same on every architecture); libc6's comes
-# from the binary itself.
-minimum_of() {
+# uses (the symbols files are the same on every architecture); libc6's and
+# libsdl2's come from the binary itself.
+minimum_of() { # PACKAGE ELF
 	case $1 in
+	libsdl2-2.0-0) sdl_minimum "$2" ;;
 	libasound2) echo 1.0.16 ;;
 	libopus0) echo 1.1 ;;
 	libturbojpeg0) echo 1:2.0.2 ;;
@@ -80,6 +82,23 @@ glibc_minimum() {
 	readelf -V "$1" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -u -V | tail -n1
 }
 
+# libSDL2 has no symbol versions: its symbols file (any architecture's; they
+# are the same) says in which release each function came, and the newest of
+# those the binary calls is the minimum, as dpkg-shlibdeps would compute it.
+# Without a symbols file, the oldest release the file knows of on Debian 12.
+SDL_OLDEST=2.0.12
+sdl_minimum() { # ELF
+	local symbols
+	symbols=$(ls /var/lib/dpkg/info/libsdl2-2.0-0:*.symbols 2>/dev/null | head -n1)
+	if [ -z "$symbols" ]; then
+		echo "$SDL_OLDEST"
+		return
+	fi
+	readelf --dyn-syms -W "$1" | awk '$7 == "UND" && $8 ~ /^SDL_/ { sub(/@.*/, "", $8); print $8 }' |
+		sort -u | awk 'NR == FNR { want[$1 "@Base"] = 1; next } ($1 in want) { print $2 }' - "$symbols" |
+		{ cat; echo "$SDL_OLDEST"; } | sort -V | tail -n1
+}
+
 # Depends written from the binary, keeping the entries that are not libraries
 # (adduser) from the Depends cargo-deb wrote.
 explicit_depends() { # ELF CURRENT_DEPENDS
@@ -90,14 +109,14 @@ explicit_depends() { # ELF CURRENT_DEPENDS
 		seen="$seen$pkg "
 		# Debian takes libgcc-s1 as always there (cargo-deb leaves it out too).
 		[ "$pkg" = libgcc-s1 ] && continue
-		if [ "$pkg" = libc6 ]; then min=$(glibc_minimum "$elf"); else min=$(minimum_of "$pkg"); fi
+		if [ "$pkg" = libc6 ]; then min=$(glibc_minimum "$elf"); else min=$(minimum_of "$pkg" "$elf"); fi
 		deps+=("$pkg${min:+ (>= $min)}")
 	done < <(needed_libs "$elf")
 	IFS=, read -r -a current_entries <<<"$current"
 	for entry in "${current_entries[@]}"; do
 		entry=$(echo "$entry" | sed 's/^ *//; s/ *$//')
 		[ -n "$entry" ] || continue
-		case $entry in libc6* | libgcc* | libasound2* | libopus0* | libturbojpeg0*) continue ;; esac
+		case $entry in libc6* | libgcc* | libasound2* | libopus0* | libturbojpeg0* | libsdl2*) continue ;; esac
 		deps+=("$entry")
 	done
 	local joined

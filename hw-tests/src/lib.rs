@@ -1,7 +1,8 @@
 //! peercall's hardware tests live in `tests/`: each needs a real device (a
 //! V4L2 camera, an ALSA card). `make hw-test` runs them on a board;
 //! `make hw-test-vm` runs them in a VM whose kernel has the vivid camera,
-//! the snd-aloop sound card and a v4l2loopback MJPEG camera.
+//! the snd-aloop sound card, a v4l2loopback MJPEG camera and a KMS/DRM
+//! screen whose pictures the host takes ([`screen`]).
 //!
 //! A test asks for its devices with [`need`]. Where one is missing, the test
 //! does not pass silently: it prints `skipped: TEST: WHY` on the terminal
@@ -10,6 +11,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+
+pub mod screen;
 
 /// The variable that lists, by [`Device::name`] separated by spaces or
 /// commas, the devices this machine must have: a test whose device is
@@ -31,15 +34,23 @@ pub enum Device {
     /// snd-aloop's card `Loopback`: what is played on one side is captured
     /// on the other.
     SoundLoop,
+    /// A KMS/DRM display card with a screen: `PEERCALL_HW_DRM_CARD`, else
+    /// /dev/dri/card0 (the VM's bochs-display).
+    Drm,
+    /// Pictures of that screen as a monitor shows it: the VM's screendumps
+    /// ([`screen::SCREEN_DIR_VAR`]).
+    Screendump,
 }
 
 impl Device {
     /// Every device, for reading [`EXPECT_VAR`].
-    pub const ALL: [Device; 4] = [
+    pub const ALL: [Device; 6] = [
         Device::Camera,
         Device::MjpegCamera,
         Device::Vivid,
         Device::SoundLoop,
+        Device::Drm,
+        Device::Screendump,
     ];
 
     /// Its name in [`EXPECT_VAR`].
@@ -49,6 +60,8 @@ impl Device {
             Device::MjpegCamera => "mjpeg-camera",
             Device::Vivid => "vivid",
             Device::SoundLoop => "snd-aloop",
+            Device::Drm => "drm",
+            Device::Screendump => "screendump",
         }
     }
 
@@ -59,6 +72,10 @@ impl Device {
             Device::MjpegCamera | Device::SoundLoop => "make hw-test-vm provides one",
             Device::Vivid => {
                 "unplugging is simulated with vivid's disconnect control; make hw-test-vm runs this"
+            }
+            Device::Drm => "run on a board whose console has a screen, or make hw-test-vm",
+            Device::Screendump => {
+                "only the VM can photograph its screen; make hw-test-vm runs this"
             }
         }
     }
@@ -88,6 +105,12 @@ impl Device {
                 path
             }
             Device::SoundLoop => PathBuf::from("/proc/asound/Loopback"),
+            Device::Drm => std::env::var_os("PEERCALL_HW_DRM_CARD")
+                .map_or_else(|| PathBuf::from("/dev/dri/card0"), PathBuf::from),
+            Device::Screendump => match std::env::var_os(screen::SCREEN_DIR_VAR) {
+                Some(p) => PathBuf::from(p),
+                None => return Err(format!("{} is not set", screen::SCREEN_DIR_VAR)),
+            },
         };
         if path.exists() {
             Ok(path)

@@ -32,6 +32,10 @@ LOOPBACK_OPTS="devices=1 video_nr=1 exclusive_caps=1 card_label=PeerCall-MJPEG-L
 ALOOP_OPTS="index=0 id=Loopback"
 SHARE_MODULES="virtio_pci 9pnet_virtio 9p"
 EXPECT_DEVICES="/dev/video0 /dev/video1 /dev/snd/controlC0 /dev/snd/pcmC0D0p /dev/snd/pcmC0D1c"
+# A screen: qemu's bochs-display, driven by the kernel's bochs DRM driver, gives
+# /dev/dri/card0 with one connected output, as a console-only board has. Its size is set through the EDID qemu gives the guest: small, because the
+# guest paints it with Mesa's software renderer on an emulated CPU.
+SCREEN_SIZE=${PEERCALL_VM_SCREEN:-640x480}
 
 log() { echo "peercall-vm: $*" >&2; }
 die() { echo "peercall-vm: error: $*" >&2; exit 125; }
@@ -69,6 +73,10 @@ case $ARCH in
         echo "peercall-vm: --arch $ARCH is not supported (x86_64 or aarch64)" >&2
         exit 2 ;;
 esac
+[[ $SCREEN_SIZE =~ ^([0-9]+)x([0-9]+)$ ]] || { echo "peercall-vm: PEERCALL_VM_SCREEN wants WxH, not '$SCREEN_SIZE'" >&2; exit 2; }
+# -vga none: x86's default VGA card is a bochs device too, and would be a second card.
+SCREEN=(-vga none -device "bochs-display,xres=${BASH_REMATCH[1]},yres=${BASH_REMATCH[2]}")
+EXPECT_DEVICES="$EXPECT_DEVICES /dev/dri/card0"
 # The kernel package, with its architecture when it is not the host's.
 KPKG_SUFFIX=
 [[ $DEB_ARCH == "$(dpkg --print-architecture)" ]] || KPKG_SUFFIX=:$DEB_ARCH
@@ -97,14 +105,23 @@ ensure_tools() {
     local missing=()
     command -v "$QEMU_BIN" >/dev/null || missing+=("$QEMU_PKG")
     if [[ $ARCH == x86_64 ]]; then
-        # The initramfs has no libc, so only a static busybox will do.
-        dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+        # The initramfs has no libc, so only a static busybox will do. The guest
+        # paints its screen with what the host has (it shares the host's root):
+        # SDL's KMSDRM backend needs GBM and EGL, which on the GPU-less
+        # bochs-display means Mesa's software path (kms_swrast, llvmpipe), and
+        # its renderers load libGL.so.1 (OpenGL) or libGLESv2.so.2 (GLES 2) first.
+        local pkg
+        for pkg in busybox-static libgbm1 libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libgles2; do
+            dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+        done
     else
         # The arm64 userland (with its static busybox) is extracted by mmdebstrap;
         # the kernel module is built with the cross gcc the kernel names.
         command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
         command -v aarch64-linux-gnu-gcc-12 >/dev/null || missing+=(gcc-12-aarch64-linux-gnu)
     fi
+    # screendump.py, which takes the pictures of the guest's screen.
+    command -v python3 >/dev/null || missing+=(python3)
     command -v cpio >/dev/null || missing+=(cpio)
     command -v xz >/dev/null || missing+=(xz-utils)
     { command -v depmod && command -v modprobe; } >/dev/null 2>&1 || [[ -x /sbin/depmod ]] || missing+=(kmod)
@@ -247,6 +264,7 @@ module_list() {
     emit dev vivid "$VIVID_OPTS"
     emit dev v4l2loopback "$LOOPBACK_OPTS"
     emit dev snd-aloop "$ALOOP_OPTS"
+    emit dev bochs ""
 }
 
 # The arm64 guest's userland: the libraries the peer and registry link, ALSA's
@@ -254,7 +272,9 @@ module_list() {
 # initramfs, extracted (not installed: nothing runs) from Debian's arm64 packages.
 # The guest cannot use the host's root as the x86-64 guest does, since its programs
 # are x86-64 ones.
-ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 bash coreutils python3-minimal base-passwd"
+# SDL2's KMSDRM backend needs GBM and EGL, here Mesa's software path, as on x86-64,
+# and libGL or libGLESv2: without them it fails with "EGL not initialized".
+ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 libsdl2-2.0-0 libgbm1 libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libgles2 bash coreutils python3-minimal base-passwd"
 prepare_rootfs() {
     local suite key tmp
     suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
@@ -363,8 +383,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/peercall-vm.XXXXXX")
 QEMU_PID=
 TAIL_PID=
 WATCHDOG_PID=
+SCREENDUMP_PID=
 cleanup() {
     [[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null || true
+    [[ -n $SCREENDUMP_PID ]] && kill "$SCREENDUMP_PID" 2>/dev/null || true
     [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null || true
     [[ -n $TAIL_PID ]] && kill "$TAIL_PID" 2>/dev/null || true
     rm -rf "$WORK"
@@ -405,6 +427,7 @@ printf 'TMP_TMPFS=%s\nWORK_DIR=%q\n' "$TMP_TMPFS" "$WORK_DIR" >"$SHARE/vm.conf"
     echo '# written by run.sh; runs in the guest, in a chroot of the host root'
     printf 'export PEERCALL_HW_VM=1\n'
     printf 'export PEERCALL_VM_OUT=/run/peercall-vm/artifacts\n'
+    printf 'export PEERCALL_VM_SCREEN_DIR=/run/peercall-vm/screen\n'
     for var in PATH HOME USER LOGNAME LANG LC_ALL; do
         [[ -n ${!var+x} ]] && printf 'export %s=%q\n' "$var" "${!var}"
     done
@@ -421,8 +444,8 @@ printf 'TMP_TMPFS=%s\nWORK_DIR=%q\n' "$TMP_TMPFS" "$WORK_DIR" >"$SHARE/vm.conf"
     printf ' %q' "$@"
     printf '\n'
 } >"$SHARE/job.sh"
-mkdir -p "$SHARE/artifacts"
-chmod 777 "$SHARE/artifacts"
+mkdir -p "$SHARE/artifacts" "$SHARE/screen"
+chmod 777 "$SHARE/artifacts" "$SHARE/screen"
 : >"$SHARE/output"
 
 CONSOLE=$WORK/console.log
@@ -430,7 +453,9 @@ CONSOLE=$WORK/console.log
 QUIET=quiet
 [[ ${PEERCALL_VM_VERBOSE:-0} == 1 ]] && QUIET=
 QEMU=("$QEMU_BIN" -accel tcg "${MACHINE[@]}" -m "$MEM" -smp "$SMP"
-    -nographic -no-reboot -nic none
+    -nographic -no-reboot -nic none "${SCREEN[@]}"
+    # QMP, through which screendump.py takes pictures of the guest's screen.
+    -qmp "unix:$WORK/qmp.sock,server=on,wait=off"
     "${KERNEL_ARGS[@]}" -initrd "$INITRD"
     # init=/init: if /init cannot run, panic (and so exit) rather than fall back to
     # a /bin/sh on the console.
@@ -447,6 +472,9 @@ QEMU_PID=$!
 # the rest and exits once qemu is gone.
 tail -n +1 -s 0.1 -f --pid="$QEMU_PID" "$SHARE/output" &
 TAIL_PID=$!
+# The guest asks for pictures of its screen by writing screen/NAME.want.
+python3 "$HERE/screendump.py" --qmp "$WORK/qmp.sock" --dir "$SHARE/screen" --pid "$QEMU_PID" &
+SCREENDUMP_PID=$!
 # A kernel that never reaches /init would otherwise hold the run for the whole timeout.
 BOOT_LIMIT=$((TIMEOUT < 120 ? TIMEOUT : 120))
 (
@@ -467,6 +495,11 @@ T_END=$(now)
 QEMU_PID=
 wait "$TAIL_PID"
 TAIL_PID=
+if [[ -n $SCREENDUMP_PID ]]; then
+    kill "$SCREENDUMP_PID" 2>/dev/null
+    wait "$SCREENDUMP_PID" 2>/dev/null
+    SCREENDUMP_PID=
+fi
 set -e
 
 if [[ ${PEERCALL_VM_VERBOSE:-0} == 1 ]]; then

@@ -241,15 +241,20 @@ pub fn start_peer(name: &str, registry: &str) -> (Proc, String) {
     start_peer_with(name, registry, &[])
 }
 
-/// The synthetic camera, microphone and speaker, given before a test's own
-/// arguments (which override them): a machine that has a camera or a sound
-/// card must not have its tests use them, or fail on them.
-pub const SYNTHETIC_MEDIA: [&str; 6] = [
+/// The synthetic camera, microphone and speaker, and no window, given
+/// before a test's own arguments (which override them): a machine that has
+/// a camera, a sound card or a screen must not have its tests use them, or
+/// fail on them. (`--video-out auto` would open a window wherever there is a
+/// DRM card, as in the hardware-test VM, where Mesa's software GL then
+/// starves the call of CPU.)
+pub const SYNTHETIC_MEDIA: [&str; 8] = [
     "--video",
     "test",
     "--audio-in",
     "tone",
     "--audio-out",
+    "null",
+    "--video-out",
     "null",
 ];
 
