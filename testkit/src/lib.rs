@@ -107,6 +107,16 @@ impl Proc {
             .unwrap_or_else(|e| panic!("{e}; output so far:\n{}", self.lines.output()))
     }
 
+    /// Waits for a line containing `needle` after the last one
+    /// [`Proc::expect`] consumed, without consuming anything: for lines
+    /// whose order among the others is not promised.
+    pub fn expect_unordered(&mut self, needle: &str) -> String {
+        let name = self.process.name();
+        self.lines
+            .wait_for(Some(name), needle, WAIT)
+            .unwrap_or_else(|e| panic!("{e}; output so far:\n{}", self.lines.output()))
+    }
+
     /// Everything printed so far.
     pub fn output(&self) -> String {
         self.lines.output()
