@@ -29,6 +29,7 @@ pub mod devices;
 pub mod media;
 pub mod net;
 pub mod options;
+pub mod window;
 
 use std::collections::hash_map::RandomState;
 use std::ffi::OsString;

@@ -6,7 +6,9 @@
 //! statistics, the quality report) is the library's; this module wires it
 //! to sockets, devices, files and clocks.
 
+pub mod display;
 mod media_loop;
+pub mod ringer;
 mod runtime;
 mod sinks;
 mod sources;
@@ -14,6 +16,7 @@ mod sources;
 pub use peercall::media::session::Quality;
 pub use runtime::{MediaSession, MAX_QUEUED_INPUTS, MAX_SINK_QUEUE};
 
+use display::CallPictures;
 use peercall::media::audio::FRAME_SAMPLES;
 use peercall::media::capture::PixelFormat;
 use peercall::media::impair::ImpairConfig;
@@ -24,6 +27,8 @@ use peercall::wire::{MediaDescription, MediaPorts};
 use peercall_codecs::jpeg::DEFAULT_QUALITY;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// Where the picture comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +128,10 @@ pub enum VideoSink {
     Null,
     /// Appended as an MJPEG stream (ffmpeg and ffplay read it).
     File(PathBuf),
+    /// The call window (`--video-out window`).
+    Window,
+    /// The window when this board has a display, else nowhere (the default).
+    Auto,
 }
 
 /// Where received audio goes.
@@ -177,6 +186,10 @@ pub struct MediaOptions {
     /// The video source was not given and is the default camera: if it
     /// cannot be opened, fall back to the test pattern rather than fail.
     pub video_auto: bool,
+    /// `--window-size`: the call window's size on a desktop.
+    pub window_size: (u32, u32),
+    /// `--fullscreen`: the call window fills the screen.
+    pub fullscreen: bool,
 }
 
 /// The picture size a call asks for unless told otherwise.
@@ -226,8 +239,22 @@ impl Default for MediaOptions {
             camera_format: None,
             video_auto: false,
             audio_defaulted: false,
+            window_size: crate::window::DEFAULT_WINDOW_SIZE,
+            fullscreen: false,
         }
     }
+}
+
+/// What the running peer lends a call's media beyond its options: the
+/// screen to show the call on, and the microphone's mute switch (both
+/// outlive the call: the window and the M key are the peer's).
+#[derive(Clone, Default)]
+pub struct CallLinks {
+    /// The window's pictures for this call, when there is a window.
+    pub screen: Option<Arc<CallPictures>>,
+    /// While set, the microphone sends silence (the stream keeps flowing,
+    /// so the other side's playout and lip sync carry on undisturbed).
+    pub muted: Arc<AtomicBool>,
 }
 
 /// The sockets and addresses of a call's media.

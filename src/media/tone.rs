@@ -68,6 +68,54 @@ impl Default for Tone {
     }
 }
 
+/// The ring tone's two frequencies, sounded together (the British ring:
+/// a warm double burr that reads as "a phone" to most ears).
+pub const RING_HZ: (f64, f64) = (400.0, 450.0);
+/// The ring's cadence in milliseconds: on, off, on, then a pause, repeated.
+pub const RING_CADENCE_MS: [u64; 4] = [400, 200, 400, 2_000];
+
+/// The sound an incoming call rings with: [`RING_HZ`] in the
+/// [`RING_CADENCE_MS`] cadence, sample-exact across calls, starting with a ring.
+#[derive(Debug, Clone, Default)]
+pub struct RingTone {
+    pos: u64,
+}
+
+impl RingTone {
+    /// A ring tone at the start of its first ring.
+    pub fn new() -> Self {
+        RingTone { pos: 0 }
+    }
+
+    /// Whether the sample at `pos` (from the start) falls in a ring.
+    pub fn ringing_at(pos: u64) -> bool {
+        let ms_in_cycle = pos * 1000 / u64::from(SAMPLE_RATE) % RING_CADENCE_MS.iter().sum::<u64>();
+        let mut edge = 0;
+        for (i, len) in RING_CADENCE_MS.iter().enumerate() {
+            edge += len;
+            if ms_in_cycle < edge {
+                return i % 2 == 0;
+            }
+        }
+        false
+    }
+
+    /// Fills `out` with the next samples (mono, signed 16-bit).
+    pub fn fill(&mut self, out: &mut [i16]) {
+        for s in out.iter_mut() {
+            *s = if Self::ringing_at(self.pos) {
+                let t = self.pos as f64 / f64::from(SAMPLE_RATE);
+                let (a, b) = RING_HZ;
+                // Each half the amplitude: the sum peaks at AMPLITUDE.
+                (AMPLITUDE / 2.0 * ((2.0 * PI * a * t).sin() + (2.0 * PI * b * t).sin())) as i16
+            } else {
+                0
+            };
+            self.pos += 1;
+        }
+    }
+}
+
 /// Power of `freq` in `samples` (Goertzel algorithm), normalised so a full
 /// sine of amplitude A gives about (A/2)^2.
 pub fn goertzel(samples: &[i16], freq: f64) -> f64 {
@@ -109,6 +157,29 @@ pub fn dominant_frequency(samples: &[i16], lo: f64, hi: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ring_tone_rings_twice_then_pauses_at_400_and_450_hz() {
+        let mut r = RingTone::new();
+        // Two whole cycles, filled in odd-sized pieces as a card would ask.
+        let mut buf = vec![0i16; 2 * 3 * SAMPLE_RATE as usize];
+        for chunk in buf.chunks_mut(957) {
+            r.fill(chunk);
+        }
+        let ms = |a: u64, b: u64| &buf[(a * 48) as usize..(b * 48) as usize];
+        for cycle in [0, 3000] {
+            for (from, to) in [(cycle, cycle + 400), (cycle + 600, cycle + 1000)] {
+                let ring = ms(from, to);
+                assert!(goertzel(ring, 400.0) > 1e6, "{from}");
+                assert!(goertzel(ring, 450.0) > 1e6, "{from}");
+                assert!(goertzel(ring, 440.0) < goertzel(ring, 400.0) / 2.0);
+            }
+            for (from, to) in [(cycle + 400, cycle + 600), (cycle + 1000, cycle + 3000)] {
+                assert!(ms(from, to).iter().all(|&s| s == 0), "silent from {from}");
+            }
+        }
+        assert!(buf.iter().all(|&s| f64::from(s).abs() <= AMPLITUDE));
+    }
 
     #[test]
     fn the_tone_is_440_hz_between_marks() {

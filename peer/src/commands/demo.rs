@@ -111,6 +111,9 @@ fn demo(seconds: Duration) -> Result<(), String> {
                 "test",
                 "--audio-in",
                 "tone",
+                // Scripted from start to end: no window even on a desktop.
+                "--video-out",
+                "null",
             ],
             &lines,
         )?;

@@ -12,7 +12,8 @@
 use crate::devices::camera::{cameras, Camera, CameraInfo, CaptureFailure, Captured};
 use crate::devices::sound::{self, Capture, Playback, FRAME_SAMPLES, RATE};
 use crate::media::{
-    AudioSink, AudioSource, Endpoints, MediaOptions, MediaSession, VideoSink, VideoSource,
+    AudioSink, AudioSource, CallLinks, Endpoints, MediaOptions, MediaSession, VideoSink,
+    VideoSource,
 };
 use peercall::media::capture::{raw_to_i420, PixelFormat};
 use peercall::media::pattern::Yuv420;
@@ -408,6 +409,7 @@ fn check_call(video: VideoSource, audio: AudioSource) -> Row {
             media,
         },
         &sender,
+        CallLinks::default(),
     );
     let b = MediaSession::start(
         Endpoints {
@@ -418,6 +420,7 @@ fn check_call(video: VideoSource, audio: AudioSource) -> Row {
             media,
         },
         &receiver,
+        CallLinks::default(),
     );
     let (a, b) = match (a, b) {
         (Ok(a), Ok(b)) => (a, b),

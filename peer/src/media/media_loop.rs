@@ -6,6 +6,7 @@
 //! session says, and hands frames to the sink threads over bounded channels,
 //! until the stop signal; then it says RTCP BYE and returns the report.
 
+use super::display::CallPictures;
 use super::runtime::{Input, Stop};
 use super::sinks::Player;
 use mio::net::UdpSocket;
@@ -19,12 +20,14 @@ use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
 /// Events one `poll` returns at most.
 const EVENTS: usize = 16;
+/// How often the window's status line gets new figures.
+const LIVE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The video socket's token.
 pub(super) const VIDEO: Token = Token(0);
@@ -101,16 +104,24 @@ pub(super) struct MediaLoop {
     pub(super) shows: Option<SyncSender<Show>>,
     pub(super) audio_out: AudioOut,
     pub(super) stop: Arc<Stop>,
+    /// The window, which shows the running figures.
+    pub(super) screen: Option<Arc<CallPictures>>,
 }
 
 impl MediaLoop {
     pub(super) fn run(mut self) -> Quality {
         let mut events = Events::with_capacity(EVENTS);
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut live_due = Instant::now();
         while !self.stop.is_set() {
             let now = Instant::now();
+            if let Some(s) = self.screen.as_ref().filter(|_| now >= live_due) {
+                s.set_live(self.session.live());
+                live_due = now + LIVE_INTERVAL;
+            }
             let due = [
                 self.session.poll_timeout(),
+                self.screen.as_ref().map(|_| live_due),
                 self.impair.as_ref().and_then(|(v, a)| {
                     [v.next_timeout(), a.next_timeout()]
                         .into_iter()

@@ -15,11 +15,13 @@
 //! BYE and returns the report, and joins every thread. A thread that
 //! panics ends the media with a reason the call can report.
 
+use super::display::CallPictures;
 use super::media_loop::{AudioOut, Forward, MediaLoop, AUDIO, VIDEO, WAKE};
 use super::sinks::{self, Player, Speaker};
 use super::sources::{self, AudioCapture, VideoCapture};
 use super::{
-    load_mjpeg, load_wav, AudioSink, AudioSource, Endpoints, MediaOptions, VideoSink, VideoSource,
+    load_mjpeg, load_wav, AudioSink, AudioSource, CallLinks, Endpoints, MediaOptions, VideoSink,
+    VideoSource,
 };
 use crate::devices::sound;
 use mio::net::UdpSocket;
@@ -189,11 +191,17 @@ pub struct MediaSession {
     speaker: Option<JoinHandle<Option<u64>>>,
     others: Vec<JoinHandle<()>>,
     failure: Arc<Mutex<Failure>>,
+    /// The window's pictures, whose presentation figures join the report.
+    screen: Option<Arc<CallPictures>>,
 }
 
 impl MediaSession {
     /// Starts sending and receiving on the call's sockets.
-    pub fn start(ep: Endpoints, opts: &MediaOptions) -> std::io::Result<MediaSession> {
+    pub fn start(
+        ep: Endpoints,
+        opts: &MediaOptions,
+        links: CallLinks,
+    ) -> std::io::Result<MediaSession> {
         let file = match &opts.video {
             VideoSource::File(p) => Some(load_mjpeg(p).map_err(std::io::Error::other)?),
             _ => None,
@@ -222,7 +230,7 @@ impl MediaSession {
             },
         };
         let video_file = match &opts.video_out {
-            VideoSink::Null => None,
+            VideoSink::Null | VideoSink::Window | VideoSink::Auto => None,
             VideoSink::File(p) => Some(BufWriter::new(File::create(p)?)),
         };
         let (cname, seed) = random_bytes();
@@ -280,9 +288,10 @@ impl MediaSession {
         let (show_tx, show_rx) = mpsc::sync_channel(MAX_SINK_QUEUE);
         if has_video {
             let (b, watch) = spawn("video-out");
+            let screen = links.screen.clone();
             others.push(b.spawn(move || {
                 let _watch = watch;
-                sinks::show_video(show_rx, video_file)
+                sinks::show_video(show_rx, video_file, screen.as_deref())
             })?);
         }
         let player = if has_audio {
@@ -323,6 +332,7 @@ impl MediaSession {
             shows: has_video.then_some(show_tx),
             audio_out,
             stop: stop.clone(),
+            screen: links.screen.clone(),
         };
         let (b, watch) = spawn("media");
         let media_loop = Some(b.spawn(move || {
@@ -337,6 +347,7 @@ impl MediaSession {
                 media: ep.media,
                 jpeg_quality: opts.jpeg_quality,
                 camera_format: opts.camera_format,
+                preview: links.screen.clone(),
             };
             let (link, stop) = (link.clone(), stop.clone());
             others.push(b.spawn(move || {
@@ -349,6 +360,7 @@ impl MediaSession {
             let capture = AudioCapture {
                 source: opts.audio.clone(),
                 wav,
+                muted: links.muted.clone(),
             };
             let stop = stop.clone();
             Some(b.spawn(move || {
@@ -366,6 +378,7 @@ impl MediaSession {
             speaker,
             others,
             failure,
+            screen: links.screen,
         })
     }
 
@@ -404,6 +417,7 @@ impl MediaSession {
         for t in self.others.drain(..) {
             let _ = t.join();
         }
+        q.display = self.screen.as_ref().map(|s| s.stats());
         q.stop_time = stopping.elapsed();
         q
     }
@@ -460,6 +474,7 @@ mod tests {
             speaker: None,
             others: Vec::new(),
             failure,
+            screen: None,
         };
         assert_eq!(
             session.take_failure().as_deref(),
@@ -498,7 +513,8 @@ mod tests {
                 },
             },
         };
-        let session = MediaSession::start(ep, &MediaOptions::default()).unwrap();
+        let session =
+            MediaSession::start(ep, &MediaOptions::default(), CallLinks::default()).unwrap();
         their_audio
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();

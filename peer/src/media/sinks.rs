@@ -6,6 +6,7 @@
 //! card's clock paces playout: after each frame is written it asks the loop
 //! for the next.
 
+use super::display::CallPictures;
 use super::runtime::{Input, LoopLink};
 use crate::devices::sound;
 use peercall::media::audio::{FRAME_SAMPLES, SAMPLE_RATE};
@@ -16,10 +17,15 @@ use peercall_codecs::opus::VoiceDecoder;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::mpsc::Receiver;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The video sink thread: until the loop hangs up its end of the channel.
-pub(super) fn show_video(frames: Receiver<Show>, mut file: Option<BufWriter<File>>) {
+/// The newest frame is decoded, into the window's slot when there is one.
+pub(super) fn show_video(
+    frames: Receiver<Show>,
+    mut file: Option<BufWriter<File>>,
+    screen: Option<&CallPictures>,
+) {
     let mut dec = match YuvJpegDecoder::new() {
         Ok(d) => Some(d),
         Err(e) => {
@@ -32,15 +38,22 @@ pub(super) fn show_video(frames: Receiver<Show>, mut file: Option<BufWriter<File
         // newest is decoded, as a display shows the latest picture.
         let backlog: Vec<Show> = std::iter::once(first).chain(frames.try_iter()).collect();
         if let Some(w) = file.as_mut() {
-            for Show { frame } in &backlog {
+            for Show { frame, .. } in &backlog {
                 if let Err(e) = w.write_all(&frame.jpeg) {
                     log::warn!("video sink: {e}");
                 }
             }
         }
-        if let (Some(d), Some(Show { frame })) = (dec.as_mut(), backlog.last()) {
-            if let Err(e) = d.decode(&frame.jpeg) {
-                log::debug!("received frame not decoded: {e}");
+        if let (Some(d), Some(Show { frame, captured })) = (dec.as_mut(), backlog.last()) {
+            let started = Instant::now();
+            match d.decode(&frame.jpeg) {
+                Ok(view) => {
+                    if let Some(s) = screen {
+                        s.remote.put(&view, *captured, started.elapsed());
+                        s.wake();
+                    }
+                }
+                Err(e) => log::debug!("received frame not decoded: {e}"),
             }
         }
     }

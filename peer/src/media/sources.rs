@@ -3,6 +3,7 @@
 //! tone, a WAV file, a microphone), each paced by its source's clock and
 //! handing what it made to the media loop. They know nothing of RTP.
 
+use super::display::{CallPictures, PREVIEW_INTERVAL};
 use super::runtime::{Input, LoopLink, Stop};
 use super::{AudioSource, VideoSource};
 use crate::devices::camera::{Camera, CameraStream, CaptureFailure, Captured};
@@ -12,9 +13,11 @@ use peercall::media::capture::{raw_to_i420, PixelFormat};
 use peercall::media::pattern::{draw, Stamp, Yuv420};
 use peercall::media::tone::Tone;
 use peercall::wire::MediaDescription;
-use peercall_codecs::jpeg::YuvJpegEncoder;
+use peercall_codecs::jpeg::{YuvJpegDecoder, YuvJpegEncoder};
 use peercall_codecs::opus::VoiceEncoder;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What the video capture thread needs.
@@ -25,6 +28,8 @@ pub(super) struct VideoCapture {
     pub(super) media: MediaDescription,
     pub(super) jpeg_quality: u8,
     pub(super) camera_format: Option<PixelFormat>,
+    /// The window's pictures, for the corner preview of what we send.
+    pub(super) preview: Option<Arc<CallPictures>>,
 }
 
 /// What the audio capture thread needs.
@@ -32,6 +37,8 @@ pub(super) struct AudioCapture {
     pub(super) source: AudioSource,
     /// The samples of `--audio-in wav:`, read before the call.
     pub(super) wav: Option<Vec<i16>>,
+    /// The microphone's mute switch.
+    pub(super) muted: Arc<AtomicBool>,
 }
 
 fn wallclock_us() -> u64 {
@@ -184,8 +191,51 @@ impl Frames {
     }
 }
 
+/// The local picture for the window's corner, decoded at most every
+/// [`PREVIEW_INTERVAL`].
+struct Preview {
+    screen: Option<Arc<CallPictures>>,
+    dec: Option<YuvJpegDecoder>,
+    last: Option<Instant>,
+}
+
+impl Preview {
+    fn new(screen: Option<Arc<CallPictures>>) -> Preview {
+        let dec = screen.as_ref().and_then(|_| YuvJpegDecoder::new().ok());
+        Preview {
+            screen,
+            dec,
+            last: None,
+        }
+    }
+
+    /// Whether the frame captured at `at` should be previewed.
+    fn due(&self, at: Instant) -> bool {
+        self.dec.is_some()
+            && self
+                .last
+                .is_none_or(|l| at.saturating_duration_since(l) >= PREVIEW_INTERVAL)
+    }
+
+    fn show(&mut self, jpeg: &[u8], captured: Instant) {
+        self.last = Some(captured);
+        let (Some(screen), Some(dec)) = (self.screen.as_ref(), self.dec.as_mut()) else {
+            return;
+        };
+        let started = Instant::now();
+        match dec.decode(jpeg) {
+            Ok(view) => {
+                screen.preview.put(&view, Some(captured), started.elapsed());
+                screen.wake();
+            }
+            Err(e) => log::debug!("preview not decoded: {e}"),
+        }
+    }
+}
+
 /// The video capture thread: frames until stopped or the source ends.
 pub(super) fn capture_video(c: VideoCapture, link: &LoopLink, stop: &Stop) {
+    let screen = c.preview.clone();
     let fps = u32::from(c.media.video.fps.max(1));
     let period = Duration::from_secs(1) / fps;
     let mut frames = match Frames::open(c) {
@@ -196,6 +246,7 @@ pub(super) fn capture_video(c: VideoCapture, link: &LoopLink, stop: &Stop) {
         }
     };
     let from_camera = frames.is_camera();
+    let mut preview = Preview::new(screen);
     let start = Instant::now();
     let mut jpeg = Vec::new();
     for n in 0u32.. {
@@ -204,6 +255,9 @@ pub(super) fn capture_video(c: VideoCapture, link: &LoopLink, stop: &Stop) {
             Next::Skip => continue,
             Next::Done => return,
         };
+        // The corner preview takes a copy now and then, decoded after the
+        // frame is on its way so sending is not delayed.
+        let preview_copy = preview.due(captured).then(|| jpeg.clone());
         let frame = Input::Video {
             captured,
             jpeg: std::mem::take(&mut jpeg),
@@ -211,6 +265,9 @@ pub(super) fn capture_video(c: VideoCapture, link: &LoopLink, stop: &Stop) {
         };
         if !link.send(frame) {
             return;
+        }
+        if let Some(copy) = preview_copy {
+            preview.show(&copy, captured);
         }
     }
 }
@@ -279,6 +336,9 @@ pub(super) fn capture_audio(c: AudioCapture, link: &LoopLink, stop: &Stop) -> Op
             }
             Instant::now()
         };
+        if c.muted.load(Ordering::Relaxed) {
+            pcm.fill(0);
+        }
         match enc.encode(&pcm) {
             Ok(opus) => {
                 if !link.send(Input::Audio { captured, opus }) {

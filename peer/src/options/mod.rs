@@ -9,7 +9,7 @@ mod values;
 
 pub use help::HELP;
 
-use crate::media::MediaOptions;
+use crate::media::{MediaOptions, VideoSink};
 use crate::net::RegistryAddr;
 use peercall::media::impair::ImpairConfig;
 use peercall::wire::Name;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use values::{
     parse_audio_in, parse_audio_out, parse_camera_format, parse_forward, parse_fps,
     parse_jpeg_quality, parse_listen, parse_name, parse_seconds, parse_size, parse_video,
-    parse_video_out,
+    parse_video_out, parse_window_size,
 };
 
 /// How long the demo call's media runs without `--seconds`.
@@ -135,7 +135,10 @@ pub fn parse(
     let mut reject_all = false;
     let mut answer_timeout = None;
     let mut seconds = None;
-    let mut media = MediaOptions::default();
+    let mut media = MediaOptions {
+        video_out: VideoSink::Auto,
+        ..MediaOptions::default()
+    };
     let mut media_set = false;
     let mut given = MediaGiven::default();
     let mut loop_out: Option<String> = None;
@@ -184,6 +187,14 @@ pub fn parse(
                 media_set = true;
                 given.audio_out = true;
                 media.audio_out = parse_audio_out(&value(&mut p, "--audio-out")?)?;
+            }
+            Long("fullscreen") => {
+                media_set = true;
+                media.fullscreen = true;
+            }
+            Long("window-size") => {
+                media_set = true;
+                media.window_size = parse_window_size(&value(&mut p, "--window-size")?)?;
             }
             Long("jpeg-quality") => {
                 media_set = true;

@@ -36,6 +36,20 @@ pub(super) fn parse_size(v: &str) -> Result<(u16, u16), String> {
     }
 }
 
+/// `--window-size WxH`.
+pub(super) fn parse_window_size(v: &str) -> Result<(u32, u32), String> {
+    let max = crate::window::MAX_WINDOW_SIDE;
+    let parsed = v
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)));
+    match parsed {
+        Some((w, h)) if (1..=max).contains(&w) && (1..=max).contains(&h) => Ok((w, h)),
+        _ => Err(format!(
+            "--window-size takes WIDTHxHEIGHT in pixels up to {max}, like 800x600 (got '{v}')"
+        )),
+    }
+}
+
 /// `--forward IP:PORT`: where a player listens. Players pair RTP on an even
 /// port with RTCP on the odd one above, and audio takes the next pair.
 pub(super) fn parse_forward(v: &str) -> Result<SocketAddr, String> {
@@ -97,8 +111,12 @@ pub(super) fn parse_audio_in(v: &str) -> Result<AudioSource, String> {
 pub(super) fn parse_video_out(v: &str) -> Result<VideoSink, String> {
     match v.split_once(':') {
         _ if v == "null" => Ok(VideoSink::Null),
+        _ if v == "window" => Ok(VideoSink::Window),
+        _ if v == "auto" => Ok(VideoSink::Auto),
         Some(("file", path)) if !path.is_empty() => Ok(VideoSink::File(path.into())),
-        _ => Err(format!("--video-out takes null or file:PATH (got '{v}')")),
+        _ => Err(format!(
+            "--video-out takes window, auto, null or file:PATH (got '{v}')"
+        )),
     }
 }
 

@@ -32,7 +32,7 @@ mod video;
 mod tests;
 
 pub use audio::{PlayoutClock, AUDIO_FRAME};
-pub use report::{Quality, MAX_SAMPLES};
+pub use report::{DisplayStats, Live, Quality, MAX_SAMPLES};
 pub use stream::{StreamKind, BYE_REASON, RTCP_INTERVAL};
 pub use video::{MAX_VIDEO_DELAY, MAX_VIDEO_HOLD};
 
@@ -119,6 +119,10 @@ pub struct Transmit {
 pub struct Show {
     /// The frame.
     pub frame: JpegFrame,
+    /// When the other side captured it, on our clock (from its sender
+    /// reports); `None` until they relate its timestamps to a wallclock.
+    /// A display measures capture-to-present latency from it.
+    pub captured: Option<Instant>,
 }
 
 /// A frame period of received audio to play now.
@@ -491,11 +495,13 @@ impl MediaSession {
         while let Some(frame) = self.video_in.due(now) {
             self.quality.video_frames_shown += 1;
             let now_us = self.wallclock_us(now);
+            let mut captured_at = None;
             if let Some(v) = self.video.as_ref().map(|s| &s.rx.clock) {
                 if let Some(captured) = v.wallclock_us(frame.timestamp) {
                     let lat = now_us - captured;
                     if (0..MAX_PLAUSIBLE_LATENCY.as_micros() as i64).contains(&lat) {
                         keep(&mut self.quality.video_latency_us, lat as u64);
+                        captured_at = now.checked_sub(Duration::from_micros(lat as u64));
                     }
                 }
                 if let (Some((audio_ts, heard)), Some(a)) =
@@ -509,7 +515,10 @@ impl MediaSession {
                     }
                 }
             }
-            self.outputs.push(Output::Show(Show { frame }));
+            self.outputs.push(Output::Show(Show {
+                frame,
+                captured: captured_at,
+            }));
         }
     }
 
@@ -608,6 +617,27 @@ impl MediaSession {
             }
             let bytes = s.compound(now, ntp_now, &self.cname, true);
             self.outputs.transmit(kind, s.remote, bytes);
+        }
+    }
+
+    /// The figures a call screen shows while the call runs, cheap enough to
+    /// ask for every second (no percentiles are computed).
+    pub fn live(&self) -> Live {
+        let (mut lost, mut expected) = (0i64, 0u64);
+        for s in [&self.video, &self.audio].into_iter().flatten() {
+            lost += s.rx.stats.lost();
+            expected += s.rx.stats.expected();
+        }
+        Live {
+            video_frames_shown: self.quality.video_frames_shown,
+            packets_lost: lost,
+            packets_expected: expected,
+            // The report's choice: audio's RTT when it has one.
+            rtt: self
+                .audio
+                .as_ref()
+                .and_then(|a| a.rtt)
+                .or(self.video.as_ref().and_then(|v| v.rtt)),
         }
     }
 

@@ -61,6 +61,47 @@ pub struct Quality {
     pub duration: Duration,
     /// How long stopping took, from the end of the call to every thread joined.
     pub stop_time: Duration,
+    /// What a window did with the frames shown; `None` without one.
+    pub display: Option<DisplayStats>,
+}
+
+/// What a display did with the frames the session said to show: the shell
+/// that owns the screen records each picture it presents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisplayStats {
+    /// Received frames presented on the screen.
+    pub displayed: u64,
+    /// From capture (on the other side, through its sender reports) to the
+    /// return of the present call, per frame that could be related.
+    pub latency_us: Vec<u64>,
+    /// How long decoding each presented frame took.
+    pub decode_us: Vec<u64>,
+}
+
+impl DisplayStats {
+    /// One presented frame: its capture-to-present latency, when the
+    /// capture time is known, and its decode time.
+    pub fn record(&mut self, latency: Option<Duration>, decode: Duration) {
+        self.displayed += 1;
+        if let Some(l) = latency {
+            keep(&mut self.latency_us, l.as_micros() as u64);
+        }
+        keep(&mut self.decode_us, decode.as_micros() as u64);
+    }
+}
+
+/// The running figures of a call, for a status line while it lasts
+/// ([`super::MediaSession::live`]); counters are since the call began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Live {
+    /// Received video frames shown so far.
+    pub video_frames_shown: u64,
+    /// Packets lost on both streams so far (negative with duplicates).
+    pub packets_lost: i64,
+    /// Packets expected on both streams so far.
+    pub packets_expected: u64,
+    /// The round-trip time, once RTCP has measured it.
+    pub rtt: Option<Duration>,
 }
 
 /// Appends a sample unless [`MAX_SAMPLES`] are already kept.
@@ -95,6 +136,8 @@ struct Percentiles {
     skew: (Option<f64>, Option<f64>, Option<f64>),
     /// Camera capture-to-send p50, p95.
     capture: (Option<f64>, Option<f64>),
+    /// Capture-to-present p50, p95, and decode p95, with a display.
+    display: (Option<f64>, Option<f64>, Option<f64>),
 }
 
 impl Quality {
@@ -115,6 +158,14 @@ impl Quality {
                 percentile(&skew, 0.95),
             ),
             capture: (percentile(&cap, 0.5), percentile(&cap, 0.95)),
+            display: self.display.as_ref().map_or((None, None, None), |d| {
+                let (lat, dec) = (us(&d.latency_us), us(&d.decode_us));
+                (
+                    percentile(&lat, 0.5),
+                    percentile(&lat, 0.95),
+                    percentile(&dec, 0.95),
+                )
+            }),
         }
     }
 
@@ -181,6 +232,19 @@ impl Quality {
                 ),
             );
         }
+        if let Some(d) = &self.display {
+            lines.insert(
+                2,
+                format!(
+                    "  display: {} frames displayed of {} shown; capture-to-present latency p50 {} p95 {}; decode p95 {}",
+                    d.displayed,
+                    self.video_frames_shown,
+                    ms(p.display.0),
+                    ms(p.display.1),
+                    ms(p.display.2)
+                ),
+            );
+        }
         if !self.capture_to_send_us.is_empty() {
             lines.insert(
                 2,
@@ -231,6 +295,10 @@ impl Quality {
             foreign_packets_dropped: self.foreign_dropped,
             sound_overruns: self.sound_overruns,
             sound_underruns: self.sound_underruns,
+            video_frames_displayed: self.display.as_ref().map(|d| d.displayed),
+            display_latency_p50_ms: ms3(p.display.0),
+            display_latency_p95_ms: ms3(p.display.1),
+            display_decode_p95_ms: ms3(p.display.2),
         };
         // A struct of numbers and one string cannot fail to serialize.
         serde_json::to_string(&report).unwrap_or_default()
@@ -273,4 +341,8 @@ struct JsonReport<'a> {
     foreign_packets_dropped: u64,
     sound_overruns: Option<u64>,
     sound_underruns: Option<u64>,
+    video_frames_displayed: Option<u64>,
+    display_latency_p50_ms: Option<f64>,
+    display_latency_p95_ms: Option<f64>,
+    display_decode_p95_ms: Option<f64>,
 }

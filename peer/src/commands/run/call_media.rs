@@ -6,7 +6,7 @@
 //! report is ready and holds back everything else it would print or send
 //! until then, so the report still comes before the call's end line.
 
-use crate::media::{Endpoints, MediaOptions, MediaSession, Quality};
+use crate::media::{CallLinks, Endpoints, MediaOptions, MediaSession, Quality};
 use mio::Waker;
 use peercall::call::{self, negotiate};
 use peercall::media::sdp::{self, SdpStreams};
@@ -82,7 +82,13 @@ impl CallMedia {
     }
 
     /// The call is up: media starts flowing to the ports the other side announced.
-    pub(super) fn start(&mut self, s: &call::Session, ip: &str, opts: &MediaOptions) {
+    pub(super) fn start(
+        &mut self,
+        s: &call::Session,
+        ip: &str,
+        opts: &MediaOptions,
+        links: CallLinks,
+    ) {
         let Some(sockets) = self.sockets.take() else {
             return;
         };
@@ -97,7 +103,7 @@ impl CallMedia {
             remote: s.remote_ports,
             media: s.media,
         };
-        match MediaSession::start(ep, opts) {
+        match MediaSession::start(ep, opts, links) {
             Ok(mut m) => {
                 m.notify_on_failure(Arc::clone(&self.waker));
                 println!("media flowing: {}", negotiate::describe(&s.media));

@@ -80,7 +80,10 @@ impl Peer {
         let args: Vec<&str> = words.collect();
         let now = Instant::now();
         match (cmd, &args[..]) {
-            ("list", []) => self.membership.list(),
+            ("list", []) => {
+                self.screen.list_requested(false);
+                self.membership.list();
+            }
             ("lookup", [n]) => match Name::new(n) {
                 Ok(name) => self.membership.lookup(name),
                 Err(e) => println!("'{n}' is not a valid name: {e}"),
@@ -103,12 +106,10 @@ impl Peer {
                 }
             }
             ("status", []) => self.status(now),
-            ("quit" | "exit", []) => {
-                let _ = self.phone.hangup(now);
-                self.membership.leave(now);
-            }
+            ("mute", []) => self.toggle_mute(),
+            ("quit" | "exit", []) => self.quit(now),
             ("help", []) => println!(
-                "commands: call NAME, accept, reject, hangup, status, list, lookup NAME, help, quit"
+                "commands: call NAME, accept, reject, hangup, status, list, lookup NAME, mute, help, quit"
             ),
             _ => println!("unknown command '{text}'; type help"),
         }

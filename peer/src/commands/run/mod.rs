@@ -9,11 +9,13 @@
 mod call_media;
 mod console;
 mod report;
+mod screen;
 
 pub use console::MAX_COMMAND_LEN;
 
 use super::media_setup;
 use crate::exit;
+use crate::media::ringer::Ringer;
 use crate::net::call_port::CallConnections;
 use crate::net::registry_link::RegistryLink;
 use crate::net::{describe, Tokens};
@@ -29,6 +31,7 @@ use peercall::wire::{
     AudioCodec, AudioFormat, CallId, MediaDescription, Name, RejectReason, VideoCodec, VideoFormat,
 };
 use peercall::ConnId;
+use screen::Screen;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, ErrorKind, Write};
@@ -113,6 +116,12 @@ struct Peer {
     media: CallMedia,
     plan: PlanProgress,
     exit_code: Option<u8>,
+    /// The call window and the microphone's mute switch.
+    screen: Screen,
+    /// Whether the registry has us registered right now.
+    registered: bool,
+    /// The ring tone while an incoming call waits for an answer.
+    ringer: Option<Ringer>,
 }
 
 /// Runs the peer until it quits; returns the exit code.
@@ -174,6 +183,7 @@ impl Peer {
         let mut membership = Membership::new(opts.name.clone(), bound, now);
         membership.start(now);
         let mut opts = opts;
+        let screen = Screen::open(&opts.name, &mut opts.media, Arc::clone(&waker));
         let offer = media_setup::prepare(&mut opts.media, DEFAULT_MEDIA)?;
         let phone = Phone::new(call::Config {
             name: opts.name.clone(),
@@ -192,6 +202,9 @@ impl Peer {
             media: CallMedia::waking(waker),
             plan: PlanProgress::default(),
             exit_code: None,
+            screen,
+            registered: false,
+            ringer: None,
             opts,
         };
         Ok((peer, listener, signals, lines))
@@ -221,6 +234,7 @@ impl Peer {
                 self.membership.next_timeout(),
                 self.phone.next_timeout(),
                 self.plan.hangup_at,
+                self.screen.next_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -255,7 +269,9 @@ impl Peer {
                     Err(TryRecvError::Disconnected) => stdin_open = false,
                 }
             }
+            self.window_actions();
             let now = Instant::now();
+            self.refresh_peers(now);
             self.registry.poll_resolved(
                 self.poll.registry(),
                 &mut self.tokens,
@@ -281,6 +297,12 @@ impl Peer {
         if self.phone.hangup(now).is_ok() && self.opts.plan.is_some() {
             self.plan.outcome.get_or_insert(exit::INTERRUPTED);
         }
+        self.membership.leave(now);
+    }
+
+    /// `quit`, or the window closed: end any call, then leave the registry.
+    fn quit(&mut self, now: Instant) {
+        let _ = self.phone.hangup(now);
         self.membership.leave(now);
     }
 

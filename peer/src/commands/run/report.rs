@@ -6,7 +6,11 @@ use super::call_media::AfterStop;
 use super::{plan_exit_code, Peer};
 use crate::commands::entry_line;
 use crate::exit;
+use crate::media::ringer::Ringer;
+use crate::media::CallLinks;
 use crate::options::AnswerMode;
+use crate::window::model::Phase;
+use crate::window::Update;
 use peercall::call::{self, negotiate, EndReason, Role};
 use peercall::membership::{self, Request};
 use std::time::Instant;
@@ -24,6 +28,9 @@ impl Peer {
                     "{word} as {} at {} with registry {reg}",
                     registration.name, registration.addr
                 );
+                self.registered = true;
+                self.screen
+                    .update(Update::Registry(format!("registered with {reg}")));
                 if !again {
                     self.plan.registered = true;
                     if let Some(plan) = self.opts.plan.clone() {
@@ -52,10 +59,16 @@ impl Peer {
                 );
                 self.exit_code = Some(exit::UNREACHABLE);
             }
-            membership::Event::Lost { why, retry_in } => println!(
-                "registry {reg} unavailable ({why}); retrying in {:.2} s",
-                retry_in.as_secs_f64()
-            ),
+            membership::Event::Lost { why, retry_in } => {
+                println!(
+                    "registry {reg} unavailable ({why}); retrying in {:.2} s",
+                    retry_in.as_secs_f64()
+                );
+                self.registered = false;
+                self.screen.update(Update::Registry(format!(
+                    "registry {reg} unavailable ({why}); retrying"
+                )));
+            }
             membership::Event::Found(entry) => {
                 if self.to_dial.take(&entry.name) {
                     self.dial(entry.name, entry.addr);
@@ -70,12 +83,20 @@ impl Peer {
                 }
             }
             membership::Event::Listed(entries) => {
-                if entries.is_empty() {
-                    println!("no peers registered");
+                if !self.screen.list_answered() {
+                    if entries.is_empty() {
+                        println!("no peers registered");
+                    }
+                    for e in &entries {
+                        println!("{}", entry_line(e));
+                    }
                 }
-                for e in &entries {
-                    println!("{}", entry_line(e));
-                }
+                self.screen.update(Update::Peers(
+                    entries
+                        .iter()
+                        .map(|e| (e.name.to_string(), e.addr.to_string()))
+                        .collect(),
+                ));
             }
             membership::Event::RequestFailed { request, why } => match request {
                 Request::Lookup(n) => {
@@ -86,7 +107,11 @@ impl Peer {
                         println!("lookup {n} failed: {why}");
                     }
                 }
-                Request::List => println!("list failed: {why}"),
+                Request::List => {
+                    if !self.screen.list_answered() {
+                        println!("list failed: {why}");
+                    }
+                }
             },
             membership::Event::RegistryError(e) => {
                 println!("registry {reg} reports an error: {e}")
@@ -95,6 +120,7 @@ impl Peer {
             // reconnects instead.
             membership::Event::Misbehaved(why) => println!("registry {reg}: {why}"),
             membership::Event::Left(reason) => {
+                self.registered = false;
                 match reason {
                     Some(r) => println!("goodbye from registry {reg}: {r}"),
                     None => println!("left registry {reg} (no goodbye received)"),
@@ -108,18 +134,32 @@ impl Peer {
         let now = Instant::now();
         match e {
             call::Event::Calling { peer } => {
-                println!("INVITE sent to {peer}; waiting for an answer")
+                println!("INVITE sent to {peer}; waiting for an answer");
+                self.show_phase(Phase::Calling {
+                    peer: peer.to_string(),
+                    ringing: false,
+                });
             }
-            call::Event::Ringing { peer } => println!("ringing {peer}"),
+            call::Event::Ringing { peer } => {
+                println!("ringing {peer}");
+                self.show_phase(Phase::Calling {
+                    peer: peer.to_string(),
+                    ringing: true,
+                });
+            }
             call::Event::Incoming { peer, conn, offer } => {
                 let from = self
                     .calls
                     .peer(conn)
                     .map_or_else(|| "?".to_string(), |p| p.to_string());
                 println!("incoming call from {peer} ({from}) — accept or reject?");
+                self.show_phase(Phase::Ringing {
+                    peer: peer.to_string(),
+                    from: from.clone(),
+                });
                 log::debug!("offer: {}", negotiate::describe(&offer));
                 match self.opts.answer {
-                    AnswerMode::Ask => {}
+                    AnswerMode::Ask => self.ringer = Ringer::start(&self.opts.media.audio_out),
                     AnswerMode::AutoAccept => {
                         println!("answering automatically (--auto-accept)");
                         self.accept(now);
@@ -131,6 +171,8 @@ impl Peer {
                 }
             }
             call::Event::Established(s) => {
+                // The card is the call's speaker now.
+                self.ringer = None;
                 let ip = self
                     .phone
                     .status(now)
@@ -152,13 +194,24 @@ impl Peer {
                 if let Some(secs) = self.opts.plan.as_ref().and_then(|p| p.seconds) {
                     self.plan.hangup_at = Some(now + secs);
                 }
-                self.media.start(&s, &ip, &self.opts.media);
+                let pictures = self.screen.pictures();
+                let links = CallLinks {
+                    screen: pictures.clone(),
+                    muted: self.screen.muted.clone(),
+                };
+                self.media.start(&s, &ip, &self.opts.media, links);
+                self.show_phase(Phase::InCall {
+                    peer: s.peer.to_string(),
+                    since: now,
+                    pictures,
+                });
             }
             call::Event::Ended {
                 peer,
                 reason,
                 duration,
             } => {
+                self.ringer = None;
                 self.plan.hangup_at = None;
                 let after = duration.map_or(String::new(), |d| {
                     format!(" after {:.1} s", d.as_secs_f64())
@@ -167,6 +220,8 @@ impl Peer {
                     EndReason::Rejected(r) => format!("call to {peer} rejected: {r}"),
                     _ => format!("call with {peer} ended: {reason}{after}"),
                 };
+                self.show_phase(Phase::Idle);
+                self.screen.update(Update::Notice(line.clone()));
                 let after = AfterStop {
                     line,
                     plan_code: self.plan.dialed.then(|| plan_exit_code(&reason)),
@@ -177,7 +232,11 @@ impl Peer {
                 }
             }
             call::Event::Missed { peer, reason } => {
-                println!("missed call from {peer}: answered {reason}")
+                self.ringer = None;
+                let line = format!("missed call from {peer}: answered {reason}");
+                println!("{line}");
+                self.show_phase(Phase::Idle);
+                self.screen.update(Update::Notice(line));
             }
             call::Event::PeerError(e) => println!("the other peer reports an error: {e}"),
         }

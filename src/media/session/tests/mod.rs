@@ -85,6 +85,8 @@ pub(super) struct Side {
     /// Datagrams the link delivered to this side, and what the session made of them.
     pub(super) delivered: Vec<(Instant, Datagram, Received)>,
     pub(super) shown: Vec<(Instant, JpegFrame)>,
+    /// The capture time each shown frame came with, in the same order.
+    pub(super) shown_captured: Vec<Option<Instant>>,
     pub(super) played: Vec<(Instant, Play)>,
     pub(super) events: Vec<SessionEvent>,
 }
@@ -108,7 +110,10 @@ impl Side {
                     );
                     self.sent.push((now, t));
                 }
-                Output::Show(s) => self.shown.push((now, s.frame)),
+                Output::Show(s) => {
+                    self.shown_captured.push(s.captured);
+                    self.shown.push((now, s.frame));
+                }
                 Output::Play(p) => {
                     if self.s.audio_in.clock == PlayoutClock::Sink && self.next_pull.is_none() {
                         self.next_pull = Some(now + AUDIO_FRAME);
@@ -292,6 +297,7 @@ pub(super) fn side(
         sent: Vec::new(),
         delivered: Vec::new(),
         shown: Vec::new(),
+        shown_captured: Vec::new(),
         played: Vec::new(),
         events: Vec::new(),
     }

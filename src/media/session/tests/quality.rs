@@ -5,7 +5,7 @@ use super::*;
 use crate::media::session::report::keep;
 
 /// Every key scripts read, in order.
-const JSON_KEYS: [&str; 29] = [
+const JSON_KEYS: [&str; 33] = [
     "peer",
     "duration_s",
     "stop_ms",
@@ -35,6 +35,10 @@ const JSON_KEYS: [&str; 29] = [
     "foreign_packets_dropped",
     "sound_overruns",
     "sound_underruns",
+    "video_frames_displayed",
+    "display_latency_p50_ms",
+    "display_latency_p95_ms",
+    "display_decode_p95_ms",
 ];
 
 fn lossy_call() -> (Pair, Quality) {
@@ -103,10 +107,79 @@ fn json_report_of_nothing_has_nulls_not_zeros() {
         "rtt_ms",
         "camera_capture_to_send_p50_ms",
         "sound_overruns",
+        "video_frames_displayed",
+        "display_latency_p95_ms",
     ] {
         assert!(v[k].is_null(), "{k}");
     }
     assert_eq!(v["video_frames_sent"], 0);
+}
+
+#[test]
+fn a_display_adds_its_line_and_figures_to_the_report() {
+    let (_, mut q) = lossy_call();
+    let mut d = DisplayStats::default();
+    for ms in 1..=100u64 {
+        d.record(
+            Some(Duration::from_millis(40 + ms)),
+            Duration::from_millis(2),
+        );
+    }
+    d.record(None, Duration::from_millis(9));
+    q.display = Some(d);
+    let lines = q.lines("bob");
+    assert_eq!(lines.len(), 6);
+    assert_eq!(
+        lines[2],
+        format!(
+            "  display: 101 frames displayed of {} shown; capture-to-present latency p50 91.0 ms p95 135.0 ms; decode p95 2.0 ms",
+            q.video_frames_shown
+        )
+    );
+    let v: serde_json::Value = serde_json::from_str(&q.json("bob")).unwrap();
+    assert_eq!(v["video_frames_displayed"], 101);
+    assert_eq!(v["display_latency_p50_ms"], 91.0);
+    assert_eq!(v["display_latency_p95_ms"], 135.0);
+    assert_eq!(v["display_decode_p95_ms"], 2.0);
+}
+
+#[test]
+fn live_figures_agree_with_the_report() {
+    let (p, q) = lossy_call();
+    let live = p.b.s.live();
+    assert_eq!(live.video_frames_shown, q.video_frames_shown);
+    assert_eq!(live.packets_lost, q.video_lost + q.audio_lost);
+    assert!(live.packets_lost > 0, "the call was lossy");
+    assert!(live.packets_expected > live.packets_lost as u64);
+    assert_eq!(live.rtt, q.rtt);
+}
+
+#[test]
+fn shown_frames_carry_their_capture_time_on_our_clock() {
+    // 25 ms each way: a frame is shown 25 ms plus the buffer after capture,
+    // and its capture time is the sender's, through its reports.
+    let mut p = Pair::new(Setup::both_ways(ImpairConfig {
+        delay: Duration::from_millis(25),
+        seed: 1,
+        ..ImpairConfig::default()
+    }));
+    p.run_until(Duration::from_secs(3));
+    let b = &p.b;
+    assert_eq!(b.shown.len(), b.shown_captured.len());
+    let mut related = 0;
+    for ((at, _), captured) in b.shown.iter().zip(&b.shown_captured) {
+        if let Some(c) = captured {
+            let lat = at.saturating_duration_since(*c);
+            // Within the timestamps' rounding of the 25 ms delay.
+            assert!(lat >= Duration::from_millis(24), "{lat:?}");
+            assert!(lat < Duration::from_millis(400), "{lat:?}");
+            related += 1;
+        }
+    }
+    assert!(related > 30, "{related} of {}", b.shown.len());
+    // The same latency the report measures.
+    let q = b.s.report(p.now);
+    assert_eq!(related, q.video_latency_us.len());
 }
 
 #[test]
