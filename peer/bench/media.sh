@@ -439,6 +439,14 @@ window_call() {
 			>/dev/null 2>"$WORK/perf.err" &
 	fi
 	WATCH_UNTIL_WINDOW='' watch "$bob" "${xvfb[@]}" "$alice"
+	if [ "$mode" = window ]; then
+		# Mesa's software OpenGL names its threads; SDL picks GL when it can.
+		if grep -qs '^llvmpipe' /proc/"$bob"/task/*/comm; then
+			WIN_RENDERER="SDL's OpenGL renderer on Mesa's llvmpipe (OpenGL in software)"
+		else
+			WIN_RENDERER="a renderer without Mesa's llvmpipe (SDL's software renderer)"
+		fi
+	fi
 	WIN_BOB=$(cpu_per_s 0)
 	WIN_XVFB=0
 	if [ "$mode" = window ]; then WIN_XVFB=$(cpu_per_s 1); fi
@@ -492,11 +500,13 @@ window_bench() {
 	pct() { awk -v x="$1" 'BEGIN { printf "%.1f", 100 * x }'; }
 	echo "### Call window: $rounds rounds of a $CALL_SECONDS s call, medians"
 	echo
+	local sdl_env
+	sdl_env=$(env | grep '^SDL_' | sort | tr '\n' ' ')
 	echo "Bob receives 640x480@30 MJPEG (and Opus) from alice and shows it in a $WINDOW_SIZE window" \
-		"on Xvfb (SDL's x11 driver, software renderer: no GPU here), or nowhere; the two are run" \
-		"alternately in the same session. CPU of bob's process over the middle $((CALL_SECONDS - 2 * SETTLE)) s" \
-		"of each call, in percent of one CPU; Xvfb's own CPU is apart (on a board the display server or" \
-		"KMS does that work)."
+		"on Xvfb (SDL's x11 driver; $WIN_RENDERER${sdl_env:+; environment: ${sdl_env% }}), or nowhere;" \
+		"the two are run alternately in the same session. CPU of bob's process over the middle" \
+		"$((CALL_SECONDS - 2 * SETTLE)) s of each call, in percent of one CPU; Xvfb's own CPU is apart" \
+		"(on a board the display server or KMS does that work)."
 	echo
 	echo "| bob, --video-out | CPU | rounds |"
 	echo "|---|--:|---|"
@@ -505,7 +515,8 @@ window_bench() {
 	echo "| window - null (same round) | $(pct "$D")% | $(list diff) |"
 	echo "| Xvfb (window runs) | $(pct "$X")% | $(list xvfb) |"
 	echo
-	echo "Bob's display line, last window round: \`${lines[-1]# }\`"
+	local last=${lines[-1]}
+	echo "Bob's display line, last window round: \`${last#"${last%%[! ]*}"}\`"
 	echo
 	echo "| Target | Measured | Met |"
 	echo "|---|---|---|"
