@@ -15,12 +15,14 @@ use crate::media::{
     AudioSink, AudioSource, CallLinks, Endpoints, MediaOptions, MediaSession, VideoSink,
     VideoSource,
 };
+use crate::window;
 use peercall::media::capture::{raw_to_i420, PixelFormat};
 use peercall::media::pattern::Yuv420;
 use peercall::media::tone::dominant_frequency;
 use peercall::wire::MediaPorts;
 use peercall_codecs::jpeg::{decode_to_yuv420, YuvJpegEncoder, DEFAULT_QUALITY};
 use std::net::UdpSocket;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Frames a camera must deliver, each decoding.
@@ -38,6 +40,8 @@ const TONE_FRAMES: usize = 100;
 const QUIET_FRAMES: usize = 25;
 /// A captured sample above this is the click coming back.
 const CLICK_THRESHOLD: i16 = 10_000;
+/// How long the display check shows its window.
+pub const DISPLAY_TIME: Duration = Duration::from_millis(700);
 /// How long the local call runs.
 pub const CALL_TIME: Duration = Duration::from_secs(3);
 
@@ -69,6 +73,42 @@ fn skip(check: &str, why: &str) -> Row {
         check: check.into(),
         figures: String::new(),
         hint: Some(why.into()),
+    }
+}
+
+/// Opens the call window where this board has a screen, as a call would.
+fn check_display() -> Row {
+    if !window::display_available() {
+        return skip(
+            "display",
+            "no screen (no DISPLAY, WAYLAND_DISPLAY or /dev/dri/card*): calls run headless",
+        );
+    }
+    let opened = mio::Poll::new()
+        .and_then(|poll| mio::Waker::new(poll.registry(), mio::Token(0)).map(|w| (poll, w)))
+        .map_err(|e| e.to_string())
+        .and_then(|(_poll, waker)| {
+            let (tx, _actions) = std::sync::mpsc::channel();
+            let config = window::WindowConfig {
+                title: "peercall: selftest".into(),
+                size: window::DEFAULT_WINDOW_SIZE,
+                fullscreen: false,
+            };
+            let w = window::Window::open(config, "selftest".into(), tx, Arc::new(waker))?;
+            w.update(window::Update::Notice("peercall selftest".into()));
+            // Long enough to be seen on the screen, and for a failing
+            // renderer to fail.
+            std::thread::sleep(DISPLAY_TIME);
+            Ok(format!("window {}x{} on {}", w.size.0, w.size.1, w.driver))
+        });
+    match opened {
+        Ok(figures) => row(true, "display".into(), figures, ""),
+        Err(e) => row(
+            false,
+            "display".into(),
+            e,
+            "on a console, be in the video and render groups (KMS/DRM) and stop any desktop using the screen; on a desktop, check DISPLAY",
+        ),
     }
 }
 
@@ -454,6 +494,7 @@ pub fn run(loop_devices: Option<(String, String)>) -> u8 {
         rows.push(check_camera(cam));
     }
     check_cards(&mut rows);
+    rows.push(check_display());
     let loopback = loop_devices.or_else(|| {
         sound::cards()
             .iter()

@@ -150,6 +150,28 @@ pub fn row_rect(window: (u32, u32), i: usize) -> Rect {
     }
 }
 
+/// `text` broken at spaces into lines of at most `cols` characters (a
+/// word longer than a line is cut).
+pub fn wrap(text: &str, cols: usize) -> Vec<String> {
+    let cols = cols.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > cols {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.extend(word.chars().take(cols));
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// What the user asked for through the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -339,6 +361,22 @@ mod tests {
                 .collect(),
         );
         m
+    }
+
+    #[test]
+    fn long_lines_wrap_at_spaces() {
+        assert_eq!(
+            wrap(
+                "call with alice ended: the other side hung up after 9.0 s",
+                38
+            ),
+            vec![
+                "call with alice ended: the other side",
+                "hung up after 9.0 s"
+            ]
+        );
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc"]);
+        assert!(wrap("  ", 10).is_empty());
     }
 
     #[test]

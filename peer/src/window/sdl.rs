@@ -8,7 +8,8 @@
 
 use super::model::{
     accept_button, cancel_button, first_row, hangup_button, letterbox, mute_button, preview_rect,
-    reject_button, row_rect, visible_rows, Action, Key, Model, Phase, Rect, STATUS_BAR_HEIGHT,
+    reject_button, row_rect, visible_rows, wrap, Action, Key, Model, Phase, Rect,
+    STATUS_BAR_HEIGHT,
 };
 use super::text::{Font, CHAR_W};
 use super::{Opened, Update, WindowConfig};
@@ -42,6 +43,15 @@ fn rect(r: Rect) -> sdl2::rect::Rect {
     sdl2::rect::Rect::new(r.x, r.y, r.w.max(1), r.h.max(1))
 }
 
+/// Whether the machine has a GPU render node, i.e. OpenGL that is not
+/// Mesa drawing on the CPU.
+fn gpu_render_node() -> bool {
+    std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
+}
+
 /// Opens SDL's window; the error is one line for the user.
 fn open(
     config: &WindowConfig,
@@ -49,6 +59,15 @@ fn open(
     let sdl = sdl2::init()?;
     let video = sdl.video()?;
     let driver = video.current_video_driver().to_string();
+    if driver == "x11" && !gpu_render_node() {
+        // Without a GPU, SDL's default on X11 is OpenGL on Mesa's llvmpipe,
+        // and even its software renderer is presented through a GL texture:
+        // two CPU rasterizer threads at a 640x480 call cost three times the
+        // software renderer into a shared-memory X image. (Hints yield to
+        // SDL_RENDER_DRIVER and SDL_FRAMEBUFFER_ACCELERATION set by the user.)
+        sdl2::hint::set("SDL_RENDER_DRIVER", "software");
+        sdl2::hint::set("SDL_FRAMEBUFFER_ACCELERATION", "0");
+    }
     let mut builder = video.window(&config.title, config.size.0, config.size.1);
     builder.position_centered().resizable();
     if config.fullscreen {
@@ -61,6 +80,7 @@ fn open(
         .build()
         .map_err(|e| e.to_string())?;
     let events = sdl.event()?;
+    log::info!("window renderer: {}", canvas.info().name);
     Ok((sdl, events, canvas, driver))
 }
 
@@ -553,7 +573,12 @@ fn draw(
                     r.w.saturating_sub(16),
                 );
             }
-            font.draw(canvas, &model.notice, 16, h as i32 - 28, NOTICE, text_w);
+            let notice = wrap(&model.notice, (text_w / CHAR_W) as usize);
+            let top = h as i32 - 12 - (notice.len() as i32 * (CHAR_W as i32 + 6));
+            for (i, l) in notice.iter().enumerate() {
+                let y = top + i as i32 * (CHAR_W as i32 + 6);
+                font.draw(canvas, l, 16, y, NOTICE, text_w);
+            }
         }
     }
 }
