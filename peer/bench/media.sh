@@ -501,7 +501,7 @@ window_bench() {
 	echo "### Call window: $rounds rounds of a $CALL_SECONDS s call, medians"
 	echo
 	local sdl_env
-	sdl_env=$(env | grep '^SDL_' | sort | tr '\n' ' ')
+	sdl_env=$(env | grep '^SDL_' | sort | tr '\n' ' ' || true)
 	echo "Bob receives 640x480@30 MJPEG (and Opus) from alice and shows it in a $WINDOW_SIZE window" \
 		"on Xvfb (SDL's x11 driver; $WIN_RENDERER${sdl_env:+; environment: ${sdl_env% }}), or nowhere;" \
 		"the two are run alternately in the same session. CPU of bob's process over the middle" \
