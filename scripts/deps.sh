@@ -11,8 +11,13 @@ set -euo pipefail
 # links (libjpeg-turbo, libopus) and ALSA's libasound, found through
 # pkg-config, and libclang, which the v4l crate's bindings are generated with
 # from the kernel's videodev2.h (linux-libc-dev) at build time.
-# libsdl2-dev: the call window (cargo feature `window`, on by default).
-pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1 libsdl2-dev)
+# libsdl2-dev: the call window (cargo feature `window`, on by default). The
+# window tests run the peer on an X server of their own (xvfb), take
+# screenshots (xwd, in x11-apps), type and click (xdotool), watch events and
+# paint the root window in the harness's own tests (xev in x11-utils,
+# xsetroot in x11-xserver-utils).
+pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1 libsdl2-dev
+  xvfb xdotool x11-apps x11-utils x11-xserver-utils)
 [ $# -eq 0 ] || pkgs=("$@")
 
 missing=()

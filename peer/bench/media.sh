@@ -12,6 +12,9 @@
 # Tunables (environment): CALL_SECONDS per call and per GStreamer run (default
 # 20), ROUNDS (default 3; the tables show the median of each figure), SETTLE
 # seconds left out of the CPU window at each end of the media (default 2).
+# The call window's part: WINDOW_ROUNDS (default ROUNDS), WINDOW_SIZE
+# (default 640x480), WINDOW_ONLY=1 (that part alone), WINDOW_PERF=FILE (a
+# perf profile of the window peer in each window round, to FILE).
 set -euo pipefail
 
 CALL_SECONDS=${CALL_SECONDS:-20}
@@ -19,6 +22,7 @@ ROUNDS=${ROUNDS:-3}
 SETTLE=${SETTLE:-2}
 # Polling period for memory and for the edges of the CPU window.
 POLL=0.2
+WINDOW_SIZE=${WINDOW_SIZE:-640x480}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BIN=${CARGO_TARGET_DIR:-target}/release
@@ -123,11 +127,12 @@ threads() {
 # of them exits or, with WATCH_UNTIL_WINDOW set, until the CPU window closes.
 # The window runs from SETTLE s after FLOW_START to SETTLE s before
 # FLOW_START + CALL_SECONDS. Sets WIN_US (its length), WIN_TICKS (the
-# processes' CPU ticks in it, summed), MAX_RSS (KiB per process, space
-# separated, over the whole watch) and leaves per-thread snapshots of the
-# window's edges in $WORK/threads.{0,1}.
+# processes' CPU ticks in it, summed), WIN_EACH (the ticks of each process,
+# space separated), MAX_RSS (KiB per process, space separated, over the whole
+# watch) and leaves per-thread snapshots of the window's edges in
+# $WORK/threads.{0,1}.
 watch() {
-	local pids=("$@") pid i peak=() s0=0 s1=0 w0=0 w1=0 state=before
+	local pids=("$@") pid i peak=() e0=() e1=() s0=0 s1=0 w0=0 w1=0 state=before
 	local t0=$((FLOW_START + SETTLE * 1000000))
 	local t1=$((FLOW_START + (CALL_SECONDS - SETTLE) * 1000000))
 	local deadline=$((FLOW_START + (CALL_SECONDS + 30) * 1000000))
@@ -138,18 +143,20 @@ watch() {
 		done
 		now
 		if [ "$state" = before ] && [ "$NOW" -ge "$t0" ]; then
-			for pid in "${pids[@]}"; do
-				ticks "$pid" || die "process $pid ended before the CPU window"
+			for i in "${!pids[@]}"; do
+				ticks "${pids[i]}" || die "process ${pids[i]} ended before the CPU window"
 				s0=$((s0 + TICKS))
+				e0[i]=$TICKS
 			done
 			now
 			w0=$NOW
 			for pid in "${pids[@]}"; do threads "$pid"; done >"$WORK/threads.0"
 			state=in
 		elif [ "$state" = in ] && [ "$NOW" -ge "$t1" ]; then
-			for pid in "${pids[@]}"; do
-				ticks "$pid" || die "process $pid ended before the CPU window closed"
+			for i in "${!pids[@]}"; do
+				ticks "${pids[i]}" || die "process ${pids[i]} ended before the CPU window closed"
 				s1=$((s1 + TICKS))
+				e1[i]=$TICKS
 			done
 			now
 			w1=$NOW
@@ -166,6 +173,8 @@ watch() {
 	[ "$state" = after ] || die "a process ended before the CPU window closed"
 	WIN_US=$((w1 - w0))
 	WIN_TICKS=$((s1 - s0))
+	WIN_EACH=
+	for i in "${!pids[@]}"; do WIN_EACH+="${WIN_EACH:+ }$((e1[i] - e0[i]))"; done
 	MAX_RSS="${peak[*]}"
 }
 
@@ -177,8 +186,16 @@ add_threads() {
 		"$WORK/threads.0" "$WORK/threads.1" >>"$WORK/threads.$1"
 	eval "WIN_SUM_$1=\$((\${WIN_SUM_$1:-0} + WIN_US))"
 }
-# CPU seconds per second of the last window.
-cpu_per_s() { awk -v t="$WIN_TICKS" -v hz="$CLK_TCK" -v us="$WIN_US" 'BEGIN { printf "%.4f", t / hz / (us / 1e6) }'; }
+# CPU seconds per second of the last window: all processes watched, or
+# with $1 the process at that place in the watch's list (from 0).
+cpu_per_s() {
+	local t=$WIN_TICKS each
+	if [ $# -gt 0 ]; then
+		read -ra each <<<"$WIN_EACH"
+		t=${each[$1]}
+	fi
+	awk -v t="$t" -v hz="$CLK_TCK" -v us="$WIN_US" 'BEGIN { printf "%.4f", t / hz / (us / 1e6) }'
+}
 
 # Starts the registry on a free loopback port; sets REG_PID and REG_ADDR.
 start_registry() {
@@ -352,6 +369,165 @@ median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f", d, x }'; }
+# The array named $1 as a comma-separated list, $2 decimals (default 3).
+list() {
+	local -n arr=$1
+	local x out=
+	for x in "${arr[@]}"; do out+="${out:+, }$(fmt "$x" "${2:-3}")"; done
+	echo "$out"
+}
+# "met" when the awk condition $1 holds, else "NOT met".
+verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; }
+
+# --- The call window's cost: the same call, bob showing what he receives in
+# a window on an Xvfb screen or nowhere (--video-out window / null), measured
+# alternately in one run. ---
+
+# Starts Xvfb on a display number it picks itself (written to the file given
+# by -displayfd, so no two runs race for one); sets XVFB_PID and XVFB_DISPLAY.
+start_xvfb() {
+	command -v Xvfb >/dev/null || die "Xvfb not found: install xvfb (scripts/deps.sh does)"
+	: >"$WORK/xvfb.out"
+	Xvfb -displayfd 1 -screen 0 "${WINDOW_SIZE%x*}x$((${WINDOW_SIZE#*x} + 120))x24" -nolisten tcp -noreset \
+		</dev/null >"$WORK/xvfb.out" 2>"$WORK/xvfb.err" &
+	XVFB_PID=$!
+	PIDS+=("$XVFB_PID")
+	local i
+	for i in $(seq 200); do
+		read -r XVFB_DISPLAY <"$WORK/xvfb.out" || true
+		[ -n "$XVFB_DISPLAY" ] && return 0
+		kill -0 "$XVFB_PID" 2>/dev/null || die "Xvfb failed: $(tail -n 3 "$WORK/xvfb.err")"
+		sleep 0.05
+	done
+	die "Xvfb did not say which display it took"
+}
+
+# One call of CALL_SECONDS from alice to bob (as peercall_call), bob's video
+# out $1: window (on a fresh Xvfb) or null. Neither peer inherits a display
+# of ours. Sets WIN_BOB, WIN_XVFB (CPU s per s of bob and of Xvfb; Xvfb 0
+# without a window) and, with a window, bob's display report line in
+# WIN_DISPLAY_LINE.
+window_call() {
+	local mode=$1 env=(-u DISPLAY -u WAYLAND_DISPLAY) xvfb=()
+	start_registry
+	if [ "$mode" = window ]; then
+		start_xvfb
+		env+=(DISPLAY=":$XVFB_DISPLAY" SDL_VIDEODRIVER=x11 SDL_AUDIODRIVER=dummy)
+		xvfb=("$XVFB_PID")
+	fi
+	env "${env[@]}" "$BIN/peercall" run --name bob --registry "$REG_ADDR" --listen 127.0.0.1:0 \
+		--auto-accept --audio-out null --video-out "$mode" --window-size "$WINDOW_SIZE" \
+		</dev/null >"$WORK/bob.out" 2>"$WORK/bob.err" &
+	local bob=$!
+	PIDS+=("$bob")
+	wait_for bob "^registered as bob" 10 "$bob"
+	if [ "$mode" = window ]; then
+		wait_for bob "^window: $WINDOW_SIZE on x11" 10 "$bob"
+	fi
+	env -u DISPLAY -u WAYLAND_DISPLAY "$BIN/peercall" call bob --name alice --registry "$REG_ADDR" \
+		--listen 127.0.0.1:0 --seconds "$CALL_SECONDS" --video-out null --audio-out null \
+		</dev/null >"$WORK/alice.out" 2>"$WORK/alice.err" &
+	local alice=$!
+	PIDS+=("$alice")
+	wait_for alice "^media flowing" 10 "$alice"
+	wait_for bob "^media flowing" 10 "$bob"
+	now
+	FLOW_START=$NOW
+	if [ -n "${WINDOW_PERF:-}" ] && [ "$mode" = window ]; then
+		# A profile of bob over the CPU window, for finding what the window costs.
+		(sleep "$SETTLE" && exec perf record -q -g -o "$WINDOW_PERF" -p "$bob" -- sleep $((CALL_SECONDS - 2 * SETTLE))) \
+			>/dev/null 2>"$WORK/perf.err" &
+	fi
+	WATCH_UNTIL_WINDOW='' watch "$bob" "${xvfb[@]}" "$alice"
+	if [ "$mode" = window ]; then
+		# Mesa's software OpenGL names its threads; SDL picks GL when it can.
+		if grep -qs '^llvmpipe' /proc/"$bob"/task/*/comm; then
+			WIN_RENDERER="SDL's OpenGL renderer on Mesa's llvmpipe (OpenGL in software)"
+		else
+			WIN_RENDERER="a renderer without Mesa's llvmpipe (SDL's software renderer)"
+		fi
+	fi
+	WIN_BOB=$(cpu_per_s 0)
+	WIN_XVFB=0
+	if [ "$mode" = window ]; then WIN_XVFB=$(cpu_per_s 1); fi
+	wait "$alice" || die "peercall call failed: $(tail -n 3 "$WORK/alice.err")"
+	stop "$alice"
+	wait_for bob "^  sync:" 10 "$bob"
+	parse_report "$WORK/bob.out"
+	if [ "$mode" = window ]; then
+		WIN_DISPLAY_LINE=$(grep -m1 '^  display:' "$WORK/bob.out") || die "no display line in bob's report"
+		# A window that displays nothing must not pass for a cheap one.
+		local shown displayed
+		displayed=$(sed -n 's/^  display: \([0-9]*\) frames displayed of \([0-9]*\) shown.*/\1/p' <<<"$WIN_DISPLAY_LINE")
+		shown=$(sed -n 's/^  display: \([0-9]*\) frames displayed of \([0-9]*\) shown.*/\2/p' <<<"$WIN_DISPLAY_LINE")
+		if [ -z "$shown" ] || [ "$displayed" -lt $((shown * 95 / 100)) ] ||
+			[ "$shown" -lt $((25 * CALL_SECONDS)) ]; then
+			die "the window displayed too little: $WIN_DISPLAY_LINE"
+		fi
+	fi
+	stop "$bob"
+	stop "$REG_PID"
+	if [ "$mode" = window ]; then stop "$XVFB_PID"; fi
+}
+
+# WINDOW_ROUNDS rounds of the window and the null call, alternating which
+# goes first; prints the markdown section.
+window_bench() {
+	local rounds=${WINDOW_ROUNDS:-$ROUNDS} round w_bob=() n_bob=() xvfb=() diff=() lines=()
+	say "$rounds rounds of a $CALL_SECONDS s call, bob with --video-out window on Xvfb and with --video-out null"
+	for round in $(seq "$rounds"); do
+		local order=(window null)
+		if [ $((round % 2)) = 0 ]; then order=(null window); fi
+		local mode
+		for mode in "${order[@]}"; do
+			window_call "$mode"
+			if [ "$mode" = window ]; then
+				w_bob+=("$WIN_BOB")
+				xvfb+=("$WIN_XVFB")
+				lines+=("$WIN_DISPLAY_LINE")
+			else
+				n_bob+=("$WIN_BOB")
+			fi
+			say "    round $round, $mode: bob $(fmt "$WIN_BOB" 3) CPU s per s; Xvfb $(fmt "$WIN_XVFB" 3)"
+		done
+		diff+=("$(awk -v a="${w_bob[-1]}" -v b="${n_bob[-1]}" 'BEGIN { printf "%.4f", a - b }')")
+	done
+	local W N D X
+	W=$(median "${w_bob[@]}")
+	N=$(median "${n_bob[@]}")
+	D=$(median "${diff[@]}")
+	X=$(median "${xvfb[@]}")
+	pct() { awk -v x="$1" 'BEGIN { printf "%.1f", 100 * x }'; }
+	echo "### Call window: $rounds rounds of a $CALL_SECONDS s call, medians"
+	echo
+	local sdl_env
+	sdl_env=$(env | grep '^SDL_' | sort | tr '\n' ' ' || true)
+	echo "Bob receives 640x480@30 MJPEG (and Opus) from alice and shows it in a $WINDOW_SIZE window" \
+		"on Xvfb (SDL's x11 driver; $WIN_RENDERER${sdl_env:+; environment: ${sdl_env% }}), or nowhere;" \
+		"the two are run alternately in the same session. CPU of bob's process over the middle" \
+		"$((CALL_SECONDS - 2 * SETTLE)) s of each call, in percent of one CPU; Xvfb's own CPU is apart" \
+		"(on a board the display server or KMS does that work)."
+	echo
+	echo "| bob, --video-out | CPU | rounds |"
+	echo "|---|--:|---|"
+	echo "| null | $(pct "$N")% | $(list n_bob) |"
+	echo "| window | $(pct "$W")% | $(list w_bob) |"
+	echo "| window - null (same round) | $(pct "$D")% | $(list diff) |"
+	echo "| Xvfb (window runs) | $(pct "$X")% | $(list xvfb) |"
+	echo
+	local last=${lines[-1]}
+	echo "Bob's display line, last window round: \`${last#"${last%%[! ]*}"}\`"
+	echo
+	echo "| Target | Measured | Met |"
+	echo "|---|---|---|"
+	echo "| the window costs at most 5% of one CPU (window - null) | $(pct "$D")% | $(verdict "$D <= 0.05") |"
+	echo
+}
+
+if [ -n "${WINDOW_ONLY:-}" ]; then
+	window_bench
+	exit 0
+fi
 
 # --- Checks: both sides really carry and decode media, and what it costs to
 # encode and decode one of each side's pictures. ---
@@ -459,12 +635,6 @@ med() {
 	local -n arr=$1
 	median "${arr[@]}"
 }
-list() {
-	local -n arr=$1
-	local x out=
-	for x in "${arr[@]}"; do out+="${out:+, }$(fmt "$x" "${2:-3}")"; done
-	echo "$out"
-}
 
 echo "### Media: $ROUNDS rounds of a $CALL_SECONDS s call, medians"
 echo
@@ -520,7 +690,6 @@ S5=$(min "$(med S5_alice)" "$(med S5_bob)")
 S95=$(max "$(med S95_alice)" "$(med S95_bob)")
 RSS_MAX=$(max "${RSS_alice[@]}" "${RSS_bob[@]}")
 V_BEYOND=$(awk -v v="$V95" -v e="$PC_ENC_MS" 'BEGIN { printf "%.1f", v - e }')
-verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; }
 echo "| Target | Measured | Met |"
 echo "|---|---|---|"
 echo "| peercall CPU <= 0.8x GStreamer's, same run | $(fmt "$RATIO")x ($(fmt "$PC" 3) vs $(fmt "$GS" 3) s per call-second) | $(verdict "$RATIO <= 0.8") |"
@@ -528,3 +697,5 @@ echo "| video p95 < JPEG encode time + 10 ms | $V95 ms = $PC_ENC_MS ms encode + 
 echo "| audio p95 < 60 ms | $A95 ms | $(verdict "$A95 < 60") |"
 echo "| peer RSS during a call < 30 MiB | $(mib "$RSS_MAX") MiB | $(verdict "$RSS_MAX < 30 * 1024") |"
 echo "| audio/video skew within +-40 ms (p5 to p95) | $S5 to $S95 ms | $(verdict "$S5 >= -40 && $S95 <= 40") |"
+
+window_bench

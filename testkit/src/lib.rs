@@ -9,7 +9,10 @@
 //! demo` runs its registry and peers with it too, and reports a missing line
 //! as an error.
 
+pub mod display;
+pub mod image;
 pub mod process;
+pub mod xwd;
 
 use peercall::wire::{FrameReader, Message};
 use process::{Process, Transcript};
@@ -22,6 +25,21 @@ use std::time::Duration;
 
 /// How long a test waits for an expected line or message before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The variables that tell a program where a screen is. Children started here
+/// do not inherit them: `--video-out auto` opens a window when one is set,
+/// and a test run on a desktop must not fill it with windows. A test that
+/// wants a window sets them itself (see [`display::Display::env`]).
+pub const DISPLAY_VARS: [&str; 2] = ["DISPLAY", "WAYLAND_DISPLAY"];
+
+/// The environment changes for a child: the screen variables removed, then
+/// `set` applied.
+fn child_env<'a>(set: &'a [(&'a str, &'a str)]) -> Vec<(&'a str, Option<&'a str>)> {
+    let removed = DISPLAY_VARS.iter().map(|&k| (k, None));
+    removed
+        .chain(set.iter().map(|&(k, v)| (k, Some(v))))
+        .collect()
+}
 
 /// Path of a workspace binary, built on demand when a test of another package
 /// needs it (cargo only builds a package's own binaries for its tests).
@@ -60,10 +78,18 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `program` with `args`; stdin is a pipe, stdout and stderr are merged into one line stream.
+    /// Starts `program` with `args`, without the screen variables
+    /// ([`DISPLAY_VARS`]); stdin is a pipe, stdout and stderr are merged
+    /// into one line stream.
     pub fn start(name: &str, program: &Path, args: &[&str]) -> Proc {
+        Self::start_with_env(name, program, args, &[])
+    }
+
+    /// As [`Proc::start`], with the environment variables `env` set (which
+    /// may give back a screen variable).
+    pub fn start_with_env(name: &str, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let lines = Transcript::new();
-        let process = Process::start(name, program, args, &lines)
+        let process = Process::start_with_env(name, program, args, &child_env(env), &lines)
             .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
         Proc { process, lines }
     }
@@ -91,6 +117,16 @@ impl Proc {
             Some((_, path)) => PathBuf::from(path.trim_end()),
             None => panic!("no path in {line:?}"),
         }
+    }
+
+    /// Waits for a line containing `needle` after the last one
+    /// [`Proc::expect`] consumed, without consuming anything: for lines
+    /// whose order among the others is not promised.
+    pub fn expect_unordered(&mut self, needle: &str) -> String {
+        let name = self.process.name();
+        self.lines
+            .wait_for(Some(name), needle, WAIT)
+            .unwrap_or_else(|e| panic!("{e}; output so far:\n{}", self.lines.output()))
     }
 
     /// Everything printed so far.
@@ -169,9 +205,14 @@ impl Registry {
     }
 }
 
-/// Runs a command to completion and returns (exit code, stdout, stderr).
+/// Runs a command to completion, without the screen variables
+/// ([`DISPLAY_VARS`]), and returns (exit code, stdout, stderr).
 pub fn run(program: &PathBuf, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(program)
+    let mut cmd = Command::new(program);
+    for var in DISPLAY_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -260,6 +301,17 @@ pub const SYNTHETIC_MEDIA: [&str; 8] = [
 
 /// As [`start_peer`], with more `peercall run` arguments.
 pub fn start_peer_with(name: &str, registry: &str, extra: &[&str]) -> (Proc, String) {
+    start_peer_with_env(name, registry, extra, &[])
+}
+
+/// As [`start_peer_with`], with environment variables set for the peer
+/// (a window test gives it a screen this way: [`display::Display::env`]).
+pub fn start_peer_with_env(
+    name: &str,
+    registry: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Proc, String) {
     let mut args = vec![
         "run",
         "--name",
@@ -271,7 +323,7 @@ pub fn start_peer_with(name: &str, registry: &str, extra: &[&str]) -> (Proc, Str
     ];
     args.extend_from_slice(&SYNTHETIC_MEDIA);
     args.extend_from_slice(extra);
-    let mut p = Proc::start(name, &bin("peercall"), &args);
+    let mut p = Proc::start_with_env(name, &bin("peercall"), &args, env);
     let line = p.expect("listening for calls on ");
     let addr = line
         .trim_start_matches("listening for calls on ")

@@ -282,7 +282,27 @@ impl Process {
         args: &[&str],
         transcript: &Transcript,
     ) -> io::Result<Process> {
-        let mut child = Command::new(program)
+        Self::start_with_env(name, program, args, &[], transcript)
+    }
+
+    /// As [`Process::start`], with changes to the environment it inherits,
+    /// applied in order: `(NAME, Some(value))` sets NAME, `(NAME, None)`
+    /// removes it.
+    pub fn start_with_env(
+        name: &str,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, Option<&str>)],
+        transcript: &Transcript,
+    ) -> io::Result<Process> {
+        let mut cmd = Command::new(program);
+        for (key, value) in env {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -421,6 +441,22 @@ mod tests {
         let w = Duration::from_secs(5);
         assert_eq!(t.wait_for(Some("b"), "hello", w).unwrap(), "hello from b");
         assert_eq!(t.wait_for(Some("a"), "hello", w).unwrap(), "hello from a");
+    }
+
+    #[test]
+    fn the_environment_is_changed_in_order() {
+        let mut t = Transcript::new();
+        let env = [("PC_A", Some("1")), ("PC_B", Some("2")), ("PC_B", None)];
+        let _p = Process::start_with_env(
+            "p",
+            Path::new("sh"),
+            &["-c", "echo \"a=$PC_A b=${PC_B-unset}\""],
+            &env,
+            &t,
+        )
+        .unwrap();
+        let line = t.wait_for(Some("p"), "a=", Duration::from_secs(5));
+        assert_eq!(line.unwrap(), "a=1 b=unset");
     }
 
     #[test]
