@@ -144,7 +144,7 @@ fn one_shot_call_mistakes() {
     a.send_line("hangup");
     a.expect("cannot hang up: no call to act on");
     // Unreachable registry: one line, exit 2.
-    let nowhere = format!("127.0.0.1:{}", peercall_testkit::free_port());
+    let nowhere = format!("127.0.0.1:{}", peercall_testkit::refused_port());
     let (code, _, err) = call_once("bob", "alice", &nowhere, &[]);
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -1,6 +1,6 @@
 //! Bad input from the user: one clear line on stderr, a documented exit code, no backtrace.
 
-use peercall_testkit::{free_port, run, Registry, SYNTHETIC_MEDIA};
+use peercall_testkit::{refused_port, run, Registry, SYNTHETIC_MEDIA};
 use std::path::PathBuf;
 
 fn peercall() -> PathBuf {
@@ -39,7 +39,7 @@ fn bad_command_lines_exit_64_with_one_line() {
 
 #[test]
 fn unreachable_registry_exits_2_with_one_line() {
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", refused_port());
     for args in [
         &["list", "--registry", &addr][..],
         &["lookup", "bob", "--registry", &addr],

@@ -1,7 +1,7 @@
 //! Peers that die, freeze or lose their registry: the registry notices, and
 //! peers come back by themselves when the registry does.
 
-use peercall_testkit::{free_port, run, start_peer, Registry};
+use peercall_testkit::{refused_port, run, start_peer, Registry};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -60,7 +60,7 @@ fn registry_restart_peers_register_again() {
 #[test]
 fn peer_started_before_its_registry_waits_for_it() {
     // Find a free port, then start the peer while nothing listens there.
-    let registry = format!("127.0.0.1:{}", free_port());
+    let registry = format!("127.0.0.1:{}", refused_port());
     let (mut p, _) = start_peer("early", &registry);
     p.expect("unavailable (cannot connect: connection refused); retrying in");
     let _reg = Registry::start_on(&registry, &[]);

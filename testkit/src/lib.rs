@@ -378,7 +378,28 @@ pub fn start_call(target: &str, me: &str, registry: &str, extra: &[&str]) -> Pro
     )
 }
 
-/// A loopback port that was free a moment ago (nothing listens on it now).
+/// A loopback port where a connection is refused, and stays refused: one
+/// below the kernel's ephemeral range, which port-0 binds (every other
+/// test's servers and peers) never hand out, so a test that needs "nothing
+/// listens here" is not raced by a server of a test running beside it.
+pub fn refused_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    (1024..low)
+        .rev()
+        .find(|&p| {
+            matches!(
+                std::net::TcpStream::connect(("127.0.0.1", p)),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            )
+        })
+        .expect("a loopback port below the ephemeral range where nothing listens")
+}
+
+/// A loopback port that was free a moment ago (nothing listens on it now),
+/// as the kernel hands out for port 0.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
