@@ -14,7 +14,10 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
+mod feedback;
 mod sdes;
+
+pub use feedback::{Nack, Tmmbr, FMT_NACK, FMT_TMMBR, MAX_NACK_FCI, RTPFB};
 
 pub use sdes::{Sdes, SdesChunk, SdesItem, SdesItemKind};
 
@@ -49,6 +52,8 @@ pub mod rtcp_type {
     pub const BYE: u8 = 203;
     /// Application-defined (parsed as [`super::Rtcp::Unknown`]).
     pub const APP: u8 = 204;
+    /// Transport-layer feedback (RFC 4585): NACK and TMMBR.
+    pub const RTPFB: u8 = 205;
 }
 
 mod field {
@@ -307,6 +312,10 @@ pub enum Rtcp {
     Sdes(Sdes),
     /// Goodbye.
     Bye(Bye),
+    /// Generic NACK (RTPFB FMT 1).
+    Nack(Nack),
+    /// Temporary maximum media bitrate request (RTPFB FMT 3).
+    Tmmbr(Tmmbr),
     /// A packet type this version does not handle (APP, feedback, XR): kept
     /// whole so it can be logged or passed on. Emitting one with a known type
     /// code is a caller bug: it would not parse back as `Unknown`.
@@ -328,6 +337,7 @@ impl Rtcp {
             Rtcp::ReceiverReport(_) => rtcp_type::RR,
             Rtcp::Sdes(_) => rtcp_type::SDES,
             Rtcp::Bye(_) => rtcp_type::BYE,
+            Rtcp::Nack(_) | Rtcp::Tmmbr(_) => rtcp_type::RTPFB,
             Rtcp::Unknown { packet_type, .. } => *packet_type,
         }
     }
@@ -338,6 +348,9 @@ impl Rtcp {
             Rtcp::ReceiverReport(rr) => rr.reports.len(),
             Rtcp::Sdes(sdes) => sdes.chunks.len(),
             Rtcp::Bye(bye) => bye.sources.len(),
+            // The count field of feedback is its FMT.
+            Rtcp::Nack(_) => usize::from(FMT_NACK),
+            Rtcp::Tmmbr(_) => usize::from(FMT_TMMBR),
             Rtcp::Unknown { count, .. } => usize::from(*count),
         }
     }
@@ -354,6 +367,8 @@ impl Rtcp {
                     .map_or(0, |r| round_up_to_word(1 + clip(r).len()));
                 4 * bye.sources.len() + reason
             }
+            Rtcp::Nack(n) => n.body_len(),
+            Rtcp::Tmmbr(_) => feedback::FEEDBACK_COMMON_LEN + feedback::TMMBR_FCI_LEN,
             Rtcp::Unknown { body, .. } => round_up_to_word(body.len()),
         }
     }
@@ -397,6 +412,8 @@ impl Rtcp {
                 r.finish()?;
                 Rtcp::Bye(Bye { sources, reason })
             }
+            rtcp_type::RTPFB if packet.count() == FMT_NACK => Rtcp::Nack(Nack::read(&mut r)?),
+            rtcp_type::RTPFB if packet.count() == FMT_TMMBR => Rtcp::Tmmbr(Tmmbr::read(&mut r)?),
             other => Rtcp::Unknown {
                 packet_type: other,
                 count: packet.count(),
@@ -458,6 +475,8 @@ impl Rtcp {
                     w.zeros(round_up_to_word(1 + text.len()) - 1 - text.len());
                 }
             }
+            Rtcp::Nack(n) => n.write(&mut w),
+            Rtcp::Tmmbr(t) => t.write(&mut w),
             Rtcp::Unknown { body, .. } => {
                 w.bytes(body);
                 w.zeros(round_up_to_word(body.len()) - body.len());
