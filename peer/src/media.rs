@@ -159,6 +159,9 @@ pub struct MediaOptions {
     pub audio_out: AudioSink,
     /// A seeded impairment applied to what this peer receives.
     pub impair: Option<ImpairConfig>,
+    /// Neither ask for lost video again nor adapt the rate (`--no-repair`):
+    /// a plain RTP receiver, to compare with.
+    pub no_repair: bool,
     /// Print the quality report as one JSON object as well.
     pub report_json: bool,
     /// JPEG quality (1 to 100) of the test pattern's frames.
@@ -228,6 +231,7 @@ impl Default for MediaOptions {
             video_out: VideoSink::Null,
             audio_out: AudioSink::Null,
             impair: None,
+            no_repair: false,
             report_json: false,
             jpeg_quality: DEFAULT_QUALITY,
             forward: None,

@@ -51,6 +51,9 @@ pub const OPUS_20MS: JitterConfig = JitterConfig {
 pub const DRAIN_AFTER: u32 = 50;
 /// How far above target the depth may sit before draining starts.
 pub const HYSTERESIS: usize = 2;
+/// Frames played between two frames concealed to deepen the buffer to a
+/// raised floor (a 20 ms stretch every 100 ms is barely heard).
+pub const STRETCH_EVERY: u32 = 5;
 /// Missing frames in a row after which the stream is taken for stopped and
 /// playout waits for the target depth again.
 pub const RESTART_AFTER: u32 = 25;
@@ -88,6 +91,8 @@ pub struct JitterStats {
     pub overflow: u64,
     /// Times playout stopped and waited for the buffer to refill.
     pub restarts: u64,
+    /// Frames concealed to deepen the buffer to a raised floor.
+    pub stretched: u64,
 }
 
 #[derive(Debug)]
@@ -109,6 +114,11 @@ pub struct JitterBuffer {
     jitter: InterarrivalJitter,
     above_target: u32,
     missing_run: u32,
+    /// Least target depth another stream asks for (lip sync with a delayed
+    /// picture), within the configured bounds.
+    floor: usize,
+    /// Pops since playout was last stretched to reach the floor.
+    since_stretch: u32,
     /// RTP timestamp of the frame the last pop played or concealed.
     playing: Option<u32>,
     stats: JitterStats,
@@ -125,6 +135,8 @@ impl JitterBuffer {
             highest: None,
             above_target: 0,
             missing_run: 0,
+            floor: 0,
+            since_stretch: 0,
             playing: None,
             stats: JitterStats::default(),
         }
@@ -169,7 +181,17 @@ impl JitterBuffer {
     /// the measured jitter, within the configured bounds.
     pub fn target_depth(&self) -> usize {
         let frames = (3.0 * self.jitter.value() / f64::from(self.cfg.frame_ts)).ceil() as usize + 1;
-        frames.clamp(self.cfg.min_depth, self.cfg.max_depth)
+        frames
+            .max(self.floor)
+            .clamp(self.cfg.min_depth, self.cfg.max_depth)
+    }
+
+    /// Asks for at least `frames` of depth (the picture's playout delay, so
+    /// sound and picture stay together). A higher floor is reached by
+    /// stretching playout one concealed frame at a time, every
+    /// [`STRETCH_EVERY`] frames; a lower one by the usual draining.
+    pub fn set_floor(&mut self, frames: usize) {
+        self.floor = frames;
     }
 
     /// Whether [`JitterBuffer::pop`] would hand out a frame now rather than
@@ -213,6 +235,16 @@ impl JitterBuffer {
 
     /// What to play for the next frame period.
     pub fn pop(&mut self) -> Playout {
+        self.since_stretch = self.since_stretch.saturating_add(1);
+        if self.next.is_some()
+            && self.depth() < self.floor.min(self.cfg.max_depth)
+            && self.since_stretch >= STRETCH_EVERY
+        {
+            // Playing too shallow for the floor: stand still one frame.
+            self.since_stretch = 0;
+            self.stats.stretched += 1;
+            return Playout::Conceal;
+        }
         let next = match self.next {
             Some(n) => n,
             None => {

@@ -25,9 +25,9 @@
 mod rtcp;
 
 pub use rtcp::{
-    rtcp_type, Bye, ReceiverReport, ReportBlock, Rtcp, RtcpCompound, RtcpPacket, Sdes, SdesChunk,
-    SdesItem, SdesItemKind, SenderReport, MAX_RTCP_COUNT, MAX_SDES_TEXT_LEN, REPORT_BLOCK_LEN,
-    RTCP_HEADER_LEN,
+    rtcp_type, Bye, Nack, ReceiverReport, ReportBlock, Rtcp, RtcpCompound, RtcpPacket, Sdes,
+    SdesChunk, SdesItem, SdesItemKind, SenderReport, Tmmbr, FMT_NACK, FMT_TMMBR, MAX_NACK_FCI,
+    MAX_RTCP_COUNT, MAX_SDES_TEXT_LEN, REPORT_BLOCK_LEN, RTCP_HEADER_LEN,
 };
 
 use byteorder::{BigEndian, ByteOrder};
@@ -45,6 +45,9 @@ pub const PT_JPEG: u8 = 26;
 /// because the INVITE already names the codec by our own codec code, and both
 /// sides map that code to this number.
 pub const PT_OPUS: u8 = 111;
+/// Payload type of video retransmissions (RFC 4588 "rtx", `apt=26`): their
+/// own type and SSRC, the original sequence number first in the payload.
+pub const PT_RTX: u8 = 97;
 /// Largest RTP packet we send: a UDP payload that fits a 1500-byte Ethernet
 /// MTU over IPv4 (1500 − 20 bytes IP − 8 bytes UDP), so nothing is fragmented.
 pub const MAX_RTP_PACKET_LEN: usize = 1500 - 20 - 8;

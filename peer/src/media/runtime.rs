@@ -252,6 +252,7 @@ impl MediaSession {
                 wallclock: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default(),
+                feedback: !opts.no_repair,
             },
         );
         let poll = Poll::new()?;

@@ -207,6 +207,10 @@ pub fn parse(
                 let v = value(&mut p, "--impair")?;
                 media.impair = Some(ImpairConfig::parse(&v).map_err(|e| format!("--impair: {e}"))?);
             }
+            Long("no-repair") => {
+                media_set = true;
+                media.no_repair = true;
+            }
             Long("loop-out") => loop_out = Some(value(&mut p, "--loop-out")?),
             Long("loop-in") => loop_in = Some(value(&mut p, "--loop-in")?),
             Long("size") => {

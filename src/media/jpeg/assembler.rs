@@ -13,6 +13,12 @@
 //! at or before its timestamp is late and dropped, and so is every older
 //! frame still incomplete. Memory is bounded by [`MAX_PENDING_FRAMES`] frames
 //! of at most [`MAX_FRAME_LEN`] scan bytes and [`MAX_RUNS_PER_FRAME`] pieces.
+//! With loss repair ([`FrameAssembler::for_repair`]) a completed frame does
+//! not give up the older ones still incomplete, since a retransmission may
+//! yet complete them: the caller, which holds complete frames until their
+//! playout time, says with [`FrameAssembler::give_up_through`] when a frame
+//! is shown and everything at or before it is too late.
+//!
 //! One assembler serves one RTP stream (one SSRC); when the SSRC changes,
 //! call [`FrameAssembler::reset`], since a new sender's timestamps are
 //! unrelated to the old one's.
@@ -28,6 +34,10 @@ use std::fmt;
 /// Most frames gathered at once. A fifth frame's first packet pushes out the
 /// oldest, which counts as dropped.
 pub const MAX_PENDING_FRAMES: usize = 4;
+/// Most frames gathered at once with loss repair: frames wait for
+/// retransmissions up to the video playout delay (at most 250 ms, under 8
+/// frames at 30 fps), completed ones waiting to be shown are remembered too.
+pub const MAX_PENDING_FRAMES_REPAIR: usize = 16;
 /// Most scan bytes one frame may have (1 MiB; a 1920x1080 MJPEG frame at
 /// high quality is around 500 KB).
 pub const MAX_FRAME_LEN: usize = 1 << 20;
@@ -99,6 +109,8 @@ pub struct AssemblerStats {
 #[derive(Debug, Default)]
 pub struct FrameAssembler {
     pending: Vec<PendingFrame>,
+    /// With loss repair: older incomplete frames outlive a completed one.
+    repair: bool,
     /// Frames at or before this timestamp are never output: the last frame
     /// output, or a newer one given up on.
     horizon: Option<u32>,
@@ -111,6 +123,49 @@ impl FrameAssembler {
     /// An empty assembler.
     pub fn new() -> FrameAssembler {
         FrameAssembler::default()
+    }
+
+    /// An empty assembler for a stream with loss repair (see the module docs).
+    pub fn for_repair() -> FrameAssembler {
+        FrameAssembler {
+            repair: true,
+            ..FrameAssembler::default()
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        if self.repair {
+            MAX_PENDING_FRAMES_REPAIR
+        } else {
+            MAX_PENDING_FRAMES
+        }
+    }
+
+    /// With loss repair: the frame at `timestamp` is shown (or skipped), so
+    /// it and every older frame are done; the incomplete ones count as
+    /// dropped, and their late packets are refused from now on.
+    pub fn give_up_through(&mut self, timestamp: u32) {
+        let before = self.pending.len();
+        let mut dropped = 0;
+        self.pending.retain(|f| {
+            let keep = is_newer(f.timestamp, timestamp);
+            if !keep && !f.done {
+                dropped += 1;
+            }
+            keep
+        });
+        debug_assert!(self.pending.len() <= before);
+        self.stats.frames_dropped_incomplete += dropped;
+        if self.horizon.is_none_or(|h| is_newer(timestamp, h)) {
+            self.horizon = Some(timestamp);
+        }
+    }
+
+    /// Whether the frame at `timestamp` is pending and incomplete.
+    pub fn is_incomplete(&self, timestamp: u32) -> bool {
+        self.pending
+            .iter()
+            .any(|f| f.timestamp == timestamp && !f.done)
     }
 
     /// Takes one RTP packet's payload with the RTP fields it needs, and
@@ -195,6 +250,9 @@ impl FrameAssembler {
         let Some(frame) = self.pending.get_mut(index) else {
             return Ok(None);
         };
+        if frame.done {
+            return Err(Rejected::Duplicate);
+        }
         // Offsets fit 24 bits and `end` is capped at MAX_FRAME_LEN, so both
         // fit a u32.
         let added = frame.add(&p, tables, start as u32, marker);
@@ -209,7 +267,21 @@ impl FrameAssembler {
         {
             return Ok(None);
         }
-        let frame = self.pending.swap_remove(index);
+        let frame = if self.repair {
+            // Kept, emptied, so its late duplicates are known as such.
+            let Some(slot) = self.pending.get_mut(index) else {
+                return Ok(None);
+            };
+            let done = PendingFrame {
+                done: true,
+                data: Vec::new(),
+                runs: Vec::new(),
+                ..slot.clone_header()
+            };
+            std::mem::replace(slot, done)
+        } else {
+            self.pending.swap_remove(index)
+        };
         Ok(frame.tables.map(|tables| self.output(frame, tables)))
     }
 
@@ -237,7 +309,12 @@ impl FrameAssembler {
     /// Frees a slot for a new frame at `timestamp` by giving up the oldest
     /// pending frame, unless the new one would be the oldest itself.
     fn make_room(&mut self, timestamp: u32) -> Result<(), Rejected> {
-        if self.pending.len() < MAX_PENDING_FRAMES {
+        if self.pending.len() < self.capacity() {
+            return Ok(());
+        }
+        // A completed frame's slot only remembers it: free that first.
+        if let Some(i) = self.pending.iter().position(|f| f.done) {
+            self.pending.swap_remove(i);
             return Ok(());
         }
         // Ordered by distance from half the clock behind the new packet, so
@@ -266,12 +343,14 @@ impl FrameAssembler {
 
     /// Outputs a complete frame and gives up every older one.
     fn output(&mut self, frame: PendingFrame, tables: QuantTables) -> JpegFrame {
-        let before = self.pending.len();
-        self.pending
-            .retain(|f| is_newer(f.timestamp, frame.timestamp));
-        self.stats.frames_dropped_incomplete += (before - self.pending.len()) as u64;
+        if !self.repair {
+            let before = self.pending.len();
+            self.pending
+                .retain(|f| is_newer(f.timestamp, frame.timestamp));
+            self.stats.frames_dropped_incomplete += (before - self.pending.len()) as u64;
+            self.horizon = Some(frame.timestamp);
+        }
         self.stats.frames_completed += 1;
-        self.horizon = Some(frame.timestamp);
 
         let h = frame.header;
         let mut jpeg = Vec::with_capacity(HEADERS_LEN + DRI_SEGMENT_LEN + frame.data.len() + 2);
@@ -328,6 +407,8 @@ struct PendingFrame {
     runs: Vec<(u32, u32)>,
     /// End of the scan, from the marker packet.
     end: Option<u32>,
+    /// Completed and output (with loss repair, kept to refuse duplicates).
+    done: bool,
 }
 
 impl PendingFrame {
@@ -340,6 +421,21 @@ impl PendingFrame {
             data: Vec::new(),
             runs: Vec::new(),
             end: None,
+            done: false,
+        }
+    }
+
+    /// A copy of everything but the bytes.
+    fn clone_header(&self) -> PendingFrame {
+        PendingFrame {
+            timestamp: self.timestamp,
+            header: self.header,
+            restart_interval: self.restart_interval,
+            tables: self.tables,
+            data: Vec::new(),
+            runs: Vec::new(),
+            end: self.end,
+            done: self.done,
         }
     }
 

@@ -17,7 +17,7 @@
 mod feedback;
 mod sdes;
 
-pub use feedback::{Nack, Tmmbr, FMT_NACK, FMT_TMMBR, MAX_NACK_FCI, RTPFB};
+pub use feedback::{Nack, Tmmbr, FMT_NACK, FMT_TMMBR, MAX_NACK_FCI};
 
 pub use sdes::{Sdes, SdesChunk, SdesItem, SdesItemKind};
 

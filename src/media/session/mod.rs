@@ -23,6 +23,8 @@
 //! creation, so the session stays deterministic under test.
 
 mod audio;
+mod rate;
+mod repair;
 mod report;
 mod rng;
 mod stream;
@@ -32,11 +34,15 @@ mod video;
 mod tests;
 
 pub use audio::{PlayoutClock, AUDIO_FRAME};
-pub use report::{DisplayStats, Live, Quality, MAX_SAMPLES};
+pub use rate::{Level, VideoTarget, LEVELS};
+pub use repair::{MAX_HISTORY_AGE, MAX_HISTORY_BYTES, MAX_MISSING};
+pub use report::{DisplayStats, Live, Quality, RateStats, RepairStats, MAX_SAMPLES};
 pub use stream::{StreamKind, BYE_REASON, RTCP_INTERVAL};
 pub use video::{MAX_VIDEO_DELAY, MAX_VIDEO_HOLD};
 
 use self::audio::AudioIn;
+use self::rate::{OveruseDetector, RateControl};
+use self::repair::{rtx_packet, unwrap_rtx, NackTracker, SendHistory, DEFAULT_RTT};
 use self::report::keep;
 use self::rng::Rng;
 use self::stream::{signed_secs, Stream};
@@ -44,8 +50,8 @@ use self::video::VideoIn;
 use crate::media::jitter::Playout;
 use crate::media::jpeg::{packetize, JpegError, JpegFrame, Rejected};
 use crate::media::rtp::{
-    classify, ntp_from_unix, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG,
-    PT_OPUS, VIDEO_CLOCK_RATE,
+    classify, ntp_from_unix, Kind, Nack, Rtcp, RtpHeader, Tmmbr, MAX_RTP_PAYLOAD_LEN,
+    OPUS_CLOCK_RATE, PT_JPEG, PT_OPUS, PT_RTX, VIDEO_CLOCK_RATE,
 };
 use crate::media::sync::{self, ntp_to_us};
 use crate::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
@@ -60,6 +66,22 @@ pub const MAX_PLAUSIBLE_LATENCY: Duration = Duration::from_secs(10);
 pub const MAX_QUEUED_OUTPUTS: usize = 4096;
 /// Random bytes in an RFC 7022 CNAME (96 bits, 16 characters of base64).
 pub const CNAME_RANDOM_BYTES: usize = 12;
+/// Longest repair allowance of the video playout delay: three round trips
+/// of a 50 ms path and the waits around them, so a call over Wi-Fi keeps
+/// its picture within 200 ms of capture however lossy the link.
+pub const MAX_REPAIR_ALLOWANCE: Duration = Duration::from_millis(165);
+/// Added to the round trips a repair takes: the sender's turnaround and the
+/// spread of a retransmitted frame.
+pub const REPAIR_MARGIN: Duration = Duration::from_millis(8);
+/// How long the repair allowance stays after the last loss seen, so a
+/// link that loses now and then keeps it rather than flapping.
+pub const LOSS_MEMORY: Duration = Duration::from_secs(10);
+/// Weight of each packet in the receiver's average loss rate (about the
+/// last 500 packets, a second of full-quality video).
+pub const LOSS_AVERAGE_WEIGHT: f64 = 0.002;
+/// How fast the repair allowance comes down when less is needed, per frame
+/// (30 ms a second at 30 fps), so the picture does not jump ahead.
+pub const ALLOWANCE_STEP_DOWN: Duration = Duration::from_millis(1);
 
 /// How a session is set up.
 #[derive(Debug, Clone)]
@@ -86,6 +108,12 @@ pub struct SessionConfig {
     /// The wallclock (since the Unix epoch) at the `now` the session is
     /// created with.
     pub wallclock: Duration,
+    /// RFC 4585 feedback and what it drives: NACKs and retransmissions for
+    /// lost video, the playout delay that waits for them, TMMBR and the rate
+    /// control. Off, the session behaves as a plain RTP/AVP receiver (a lost
+    /// packet loses its frame), which tests of raw loss accounting and a
+    /// user comparing (`--no-repair`) want.
+    pub feedback: bool,
 }
 
 /// An RFC 7022 short-term persistent CNAME from 96 random bits supplied by
@@ -244,7 +272,35 @@ pub struct MediaSession {
     outputs: Outputs,
     quality: Quality,
     closed: bool,
+    /// The video frame rate negotiated.
+    fps: u32,
+    /// Video we sent, kept for retransmission, and the RTX stream's SSRC and
+    /// next sequence number.
+    history: SendHistory,
+    rtx_ssrc: u32,
+    rtx_seq: u16,
+    /// The other side's RTX SSRC, latched from its first retransmission.
+    rtx_source: Option<u32>,
+    /// Video packets we miss and ask for.
+    nack: NackTracker,
+    /// The receiver's average loss rate of video packets and the last loss.
+    loss_rate: f64,
+    last_loss: Option<Instant>,
+    /// Timestamps of frames some of whose packets came by retransmission.
+    repaired_frames: VecDeque<u32>,
+    /// The newest video timestamp heard, to spot each frame's first packet.
+    newest_frame: Option<u32>,
+    rate: RateControl,
+    overuse: OveruseDetector,
+    /// A TMMBR to send at the next chance.
+    cap_request: Option<u64>,
+    /// See [`SessionConfig::feedback`].
+    feedback: bool,
+    last_shown: Option<Instant>,
 }
+
+/// Most frames remembered as repaired (a playout delay's worth and more).
+const REPAIRED_FRAMES: usize = 32;
 
 impl MediaSession {
     /// A session for the negotiated media, created at `now`.
@@ -257,6 +313,11 @@ impl MediaSession {
             has_video.then(|| Stream::new(VIDEO_CLOCK_RATE, at(cfg.remote_ports.video), &mut rng));
         let audio =
             has_audio.then(|| Stream::new(OPUS_CLOCK_RATE, at(cfg.remote_ports.audio), &mut rng));
+        // From a stream of their own, so the session's SSRCs and RTCP timing
+        // stay what a seed always gave them.
+        let mut rtx_rng = Rng::new(cfg.seed ^ 0x5254_5800_0000_0000);
+        let rtx_ssrc = rtx_rng.u32();
+        let rtx_seq = rtx_rng.u32() as u16;
         MediaSession {
             cname: cfg.cname,
             rng,
@@ -266,12 +327,40 @@ impl MediaSession {
             send_audio: cfg.send_audio && has_audio,
             video,
             audio,
-            video_in: VideoIn::default(),
+            video_in: VideoIn::new(cfg.feedback),
             audio_in: AudioIn::new(cfg.playout),
             outputs: Outputs::default(),
             quality: Quality::default(),
             closed: false,
+            fps: u32::from(cfg.media.video.fps.max(1)),
+            history: SendHistory::default(),
+            rtx_ssrc,
+            rtx_seq,
+            rtx_source: None,
+            nack: NackTracker::default(),
+            loss_rate: 0.0,
+            last_loss: None,
+            repaired_frames: VecDeque::new(),
+            newest_frame: None,
+            rate: RateControl::new(),
+            overuse: OveruseDetector::default(),
+            cap_request: None,
+            feedback: cfg.feedback,
+            last_shown: None,
         }
+    }
+
+    /// What the video sender should do now: JPEG quality, frame-rate
+    /// divisor and picture scale, from the rate control.
+    pub fn video_target(&self) -> VideoTarget {
+        self.rate.target()
+    }
+
+    /// Whether the frame captured now is to be sent, by the rate control's
+    /// frame-rate divisor. A shell calls this once per captured frame and
+    /// skips encoding and [`MediaSession::send_video_frame`] when false.
+    pub fn take_video_frame(&mut self) -> bool {
+        self.rate.take_frame()
     }
 
     /// Whether this session carries a stream of this kind.
@@ -339,12 +428,17 @@ impl MediaSession {
         // as a float, and truncating made frame steps wobble by a tick.
         let ticks = (signed_secs(frame.captured, self.epoch) * f64::from(VIDEO_CLOCK_RATE)).round();
         let ts = s.tx.ts_origin.wrapping_add(ticks as i64 as u32);
+        let mut bytes_sent = 0;
         for f in fragments {
             let h = s.next_header(PT_JPEG, f.marker, ts);
-            self.outputs
-                .transmit(StreamKind::Video, s.remote, h.to_bytes(&f.payload));
+            let packet = h.to_bytes(&f.payload);
+            bytes_sent += packet.len();
+            self.history.push(now, h.sequence, packet.clone());
+            self.outputs.transmit(StreamKind::Video, s.remote, packet);
             s.sent(now, frame.captured, ts, f.payload.len());
         }
+        self.quality.repair.media_bytes_sent += bytes_sent as u64;
+        self.rate.frame_sent(now, bytes_sent, self.fps);
         self.quality.video_frames_sent += 1;
         if frame.from_camera {
             let lat = now.saturating_duration_since(frame.captured).as_micros() as u64;
@@ -403,9 +497,12 @@ impl MediaSession {
         }
         match classify(bytes) {
             Kind::Rtcp => match s.handle_rtcp(now, ntp_now, bytes) {
-                Ok(bye) => {
-                    if bye {
+                Ok(news) => {
+                    if news.bye {
                         self.outputs.push(Output::Event(SessionEvent::Bye(stream)));
+                    }
+                    if stream == StreamKind::Video {
+                        self.video_feedback(now, news);
                     }
                     Received::Rtcp
                 }
@@ -419,6 +516,9 @@ impl MediaSession {
                     log::debug!("malformed RTP from {from} dropped");
                     return Received::Malformed;
                 };
+                if stream == StreamKind::Video && h.payload_type == PT_RTX {
+                    return self.video_rtx(now, from, &h, payload);
+                }
                 let expected = match stream {
                     StreamKind::Video => PT_JPEG,
                     StreamKind::Audio => PT_OPUS,
@@ -439,7 +539,10 @@ impl MediaSession {
                     }
                 };
                 match stream {
-                    StreamKind::Video => self.video_packet(now, &h, payload, newest),
+                    StreamKind::Video => {
+                        self.video_arrived(now, &h, bytes.len());
+                        self.video_packet(now, &h, payload, newest);
+                    }
                     StreamKind::Audio => self.audio_packet(now, &h, payload),
                 }
                 Received::Rtp
@@ -460,15 +563,210 @@ impl MediaSession {
             // went back (a restarted capture), not a late packet. Without
             // starting over no picture would show until its timestamps
             // caught up, hours later for a big jump.
-            asm.reset();
-            pushed = asm.push(h.sequence, h.timestamp, h.marker, payload);
+            self.video_in.restart();
+            pushed = self
+                .video_in
+                .assembler
+                .push(h.sequence, h.timestamp, h.marker, payload);
         }
         let Ok(Some(frame)) = pushed else {
             return;
         };
-        let due = self.video_due(frame.timestamp).unwrap_or(now);
+        let repaired = self.repaired_frames.contains(&frame.timestamp);
+        let playout = self.video_in.playout_due(now, frame.timestamp, repaired);
+        let due = match self.video_due(frame.timestamp) {
+            Some(sync) => sync.max(playout),
+            None => playout,
+        };
         self.video_in.hold(now, due, frame);
         self.show_due(now);
+    }
+
+    /// An original video packet arrived in sequence checks: the missing list,
+    /// the loss average, the playout clock's base and the queueing-delay
+    /// detector learn of it.
+    fn video_arrived(&mut self, now: Instant, h: &RtpHeader, len: usize) {
+        let before = self.nack.len();
+        let gaps_before = self.nack.gaps_seen;
+        self.nack.arrived(now, h.sequence);
+        let gaps = self.nack.gaps_seen - gaps_before;
+        for _ in 0..gaps {
+            self.loss_rate += LOSS_AVERAGE_WEIGHT * (1.0 - self.loss_rate);
+        }
+        self.loss_rate -= LOSS_AVERAGE_WEIGHT * self.loss_rate;
+        if gaps > 0 {
+            self.last_loss = Some(now);
+        }
+        if gaps > 0 || self.nack.len() != before {
+            self.update_allowance(now);
+        }
+        self.video_in.packet_arrived(now, h.timestamp);
+        self.overuse.packet(now, len);
+        let first_of_frame = self
+            .newest_frame
+            .is_none_or(|t| t != h.timestamp && h.timestamp.wrapping_sub(t) < 1 << 31);
+        if first_of_frame {
+            self.newest_frame = Some(h.timestamp);
+            let queued = self.video_in.queueing(now, h.timestamp);
+            if let Some(cap) = self.overuse.frame(now, queued).filter(|_| self.feedback) {
+                self.cap_request = Some(cap);
+            }
+        }
+    }
+
+    /// A retransmission (RFC 4588) on the video socket: the original packet
+    /// it carries goes where the original would have, if it is still missed.
+    fn video_rtx(&mut self, now: Instant, from: SocketAddr, h: &RtpHeader, payload: &[u8]) -> Received {
+        let Some(media_ssrc) = self.video.as_ref().and_then(|v| v.rx.ssrc) else {
+            return Received::Foreign;
+        };
+        match self.rtx_source {
+            Some(s) if s != h.ssrc => {
+                log::debug!("RTX from {from} of another source dropped");
+                self.quality.foreign_dropped += 1;
+                return Received::Foreign;
+            }
+            Some(_) => {}
+            None if h.ssrc == media_ssrc => return Received::Malformed,
+            None => self.rtx_source = Some(h.ssrc),
+        }
+        let Some((orig, original_payload)) = unwrap_rtx(h, payload, PT_JPEG, media_ssrc) else {
+            log::debug!("RTX from {from} too short to carry a packet dropped");
+            return Received::Malformed;
+        };
+        if !self.nack.is_missing(orig.sequence) {
+            // Arrived already, or given up: nothing to repair.
+            return Received::Rtp;
+        }
+        self.nack.repaired(orig.sequence);
+        self.quality.repair.repaired_rtx += 1;
+        if !self.repaired_frames.contains(&orig.timestamp) {
+            if self.repaired_frames.len() >= REPAIRED_FRAMES {
+                self.repaired_frames.pop_front();
+            }
+            self.repaired_frames.push_back(orig.timestamp);
+        }
+        self.video_packet(now, &orig, original_payload, false);
+        Received::Rtp
+    }
+
+    /// The repair allowance the loss seen calls for: enough round trips for
+    /// a lost packet, and a lost retransmission or NACK after it, to arrive
+    /// before the frame is due; none on a link that has not lost for a while.
+    fn update_allowance(&mut self, now: Instant) {
+        if !self.feedback {
+            return;
+        }
+        let recent = self
+            .last_loss
+            .is_some_and(|t| now.saturating_duration_since(t) < LOSS_MEMORY);
+        let want = if recent {
+            let rtt = self.rtt().unwrap_or(DEFAULT_RTT);
+            let rounds = match self.loss_rate {
+                p if p < 0.015 => 1.0,
+                p if p < 0.07 => 2.0,
+                p if p < 0.15 => 2.5,
+                _ => 3.0,
+            };
+            (rtt.mul_f64(rounds) + REPAIR_MARGIN).min(MAX_REPAIR_ALLOWANCE)
+        } else {
+            Duration::ZERO
+        };
+        let now_allowance = self.video_in.repair_allowance();
+        let next = if want >= now_allowance {
+            want
+        } else {
+            now_allowance.saturating_sub(ALLOWANCE_STEP_DOWN).max(want)
+        };
+        if next != now_allowance {
+            self.video_in.set_repair_allowance(next);
+            // Sound waits with the picture, so lip sync holds.
+            let frames = self.video_in.playout_delay().as_micros() / AUDIO_FRAME.as_micros();
+            self.audio_in.buffer.set_floor(frames as usize);
+        }
+    }
+
+    /// The call's round trip, as the report gives it.
+    fn rtt(&self) -> Option<Duration> {
+        self.video
+            .as_ref()
+            .and_then(|v| v.rtt)
+            .or(self.audio.as_ref().and_then(|a| a.rtt))
+    }
+
+    /// Feedback about the video we send: NACKs answered with
+    /// retransmissions, loss and TMMBR into the rate control.
+    fn video_feedback(&mut self, now: Instant, news: stream::RtcpNews) {
+        if !news.nacked.is_empty() {
+            self.quality.repair.nacks_received += 1;
+        }
+        let spacing = self
+            .rtt()
+            .unwrap_or(DEFAULT_RTT)
+            .mul_f64(0.9)
+            .max(repair::MIN_NACK_REPEAT);
+        let Some(v) = self.video.as_ref() else {
+            return;
+        };
+        let remote = v.remote;
+        for seq in news.nacked {
+            let (copies, original) = self.history.answer(now, seq, spacing);
+            let original = original.to_vec();
+            for _ in 0..copies {
+                let Some(packet) = rtx_packet(&original, self.rtx_ssrc, self.rtx_seq) else {
+                    break;
+                };
+                self.rtx_seq = self.rtx_seq.wrapping_add(1);
+                self.quality.repair.rtx_packets_sent += 1;
+                self.quality.repair.rtx_bytes_sent += packet.len() as u64;
+                self.rate.frame_sent_repair(now, packet.len());
+                self.outputs.transmit(StreamKind::Video, remote, packet);
+            }
+        }
+        if let Some(loss) = news.loss.filter(|_| self.feedback) {
+            self.rate.report(now, loss, self.fps);
+        }
+        if let Some(cap) = news.tmmbr.filter(|_| self.feedback) {
+            self.rate.tmmbr(now, cap, self.fps);
+        }
+    }
+
+    /// NACKs due and a TMMBR waiting go out in one feedback compound.
+    fn feedback_if_due(&mut self, now: Instant) {
+        if !self.feedback {
+            return;
+        }
+        let rtt = self.rtt().unwrap_or(DEFAULT_RTT);
+        let give_up = self.video_in.playout_delay() + rtt / 2;
+        let Some(v) = self.video.as_mut() else {
+            return;
+        };
+        let Some(media_ssrc) = v.rx.ssrc else {
+            return;
+        };
+        let jitter = v.rx.stats.jitter_duration();
+        let lost = self.nack.due(now, rtt, jitter, give_up);
+        let mut packets = Vec::new();
+        if !lost.is_empty() {
+            packets.push(Rtcp::Nack(Nack {
+                sender_ssrc: v.tx.ssrc,
+                media_ssrc,
+                lost,
+            }));
+        }
+        if let Some(bitrate) = self.cap_request.take() {
+            packets.push(Rtcp::Tmmbr(Tmmbr {
+                sender_ssrc: v.tx.ssrc,
+                media_ssrc,
+                bitrate,
+                overhead: 40,
+            }));
+        }
+        if packets.is_empty() {
+            return;
+        }
+        let bytes = v.feedback(&self.cname, packets);
+        self.outputs.transmit(StreamKind::Video, v.remote, bytes);
     }
 
     fn audio_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8]) {
@@ -494,6 +792,11 @@ impl MediaSession {
     fn show_due(&mut self, now: Instant) {
         while let Some(frame) = self.video_in.due(now) {
             self.quality.video_frames_shown += 1;
+            if let Some(last) = self.last_shown {
+                let gap = now.saturating_duration_since(last);
+                self.quality.video_longest_freeze = self.quality.video_longest_freeze.max(gap);
+            }
+            self.last_shown = Some(now);
             let now_us = self.wallclock_us(now);
             let mut captured_at = None;
             if let Some(v) = self.video.as_ref().map(|s| &s.rx.clock) {
@@ -573,6 +876,8 @@ impl MediaSession {
         }
         self.rtcp_if_due(now, StreamKind::Video);
         self.rtcp_if_due(now, StreamKind::Audio);
+        self.update_allowance(now);
+        self.feedback_if_due(now);
         while self.audio_in.next_tick().is_some_and(|t| t <= now) {
             self.play(now);
         }
@@ -589,10 +894,26 @@ impl MediaSession {
             self.audio.as_ref().and_then(|s| s.next_rtcp),
             self.audio_in.next_tick(),
             self.video_in.next_due(),
+            self.nack_due(),
+            self.cap_request.map(|_| self.epoch),
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// When the missing list next has a NACK to send or a packet to forget.
+    fn nack_due(&self) -> Option<Instant> {
+        if !self.feedback {
+            return None;
+        }
+        let rtt = self.rtt().unwrap_or(DEFAULT_RTT);
+        let jitter = self
+            .video
+            .as_ref()
+            .map_or(Duration::ZERO, |v| v.rx.stats.jitter_duration());
+        self.nack
+            .next_due(rtt, jitter, self.video_in.playout_delay() + rtt / 2)
     }
 
     /// The next thing to do.
@@ -650,6 +971,17 @@ impl MediaSession {
         let asm = self.video_in.assembler.stats();
         q.video_frames_incomplete = asm.frames_dropped_incomplete;
         q.audio = self.audio_in.buffer.stats().clone();
+        q.repair.nacks_sent = self.nack.nacks_sent;
+        q.repair.packets_asked = self.nack.packets_asked;
+        q.repair.frames_lost = asm.frames_dropped_incomplete;
+        q.repair.playout_allowance = self.video_in.repair_allowance();
+        let target = self.rate.target();
+        q.rate = RateStats {
+            target_kbps: self.rate.decisions.clone(),
+            quality: target.quality,
+            fps: self.fps / target.fps_divisor.max(1),
+            scale: target.scale,
+        };
         if let Some(v) = &self.video {
             q.video_lost = v.rx.stats.lost();
             q.video_jitter = v.rx.stats.jitter_duration();

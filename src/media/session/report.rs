@@ -63,6 +63,55 @@ pub struct Quality {
     pub stop_time: Duration,
     /// What a window did with the frames shown; `None` without one.
     pub display: Option<DisplayStats>,
+    /// Longest time between two frames shown.
+    pub video_longest_freeze: Duration,
+    /// Loss repair of the video, both directions.
+    pub repair: RepairStats,
+    /// What the sender's rate control chose.
+    pub rate: RateStats,
+}
+
+/// Loss repair of the video stream: what this side asked for and answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairStats {
+    /// NACK packets sent (as receiver).
+    pub nacks_sent: u64,
+    /// Sequence numbers named in them.
+    pub packets_asked: u64,
+    /// NACK packets received (as sender).
+    pub nacks_received: u64,
+    /// Retransmissions sent and their bytes (RTP packets whole).
+    pub rtx_packets_sent: u64,
+    /// Bytes of retransmissions sent.
+    pub rtx_bytes_sent: u64,
+    /// FEC packets sent and their bytes.
+    pub fec_packets_sent: u64,
+    /// Bytes of FEC packets sent.
+    pub fec_bytes_sent: u64,
+    /// Bytes of original video RTP packets sent.
+    pub media_bytes_sent: u64,
+    /// Missing packets that arrived by retransmission.
+    pub repaired_rtx: u64,
+    /// Missing packets recovered from FEC.
+    pub repaired_fec: u64,
+    /// Frames given up incomplete after repair had its chance.
+    pub frames_lost: u64,
+    /// The repair allowance of the video playout delay at the end.
+    pub playout_allowance: Duration,
+}
+
+/// What the sender's rate control did over the call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateStats {
+    /// The target video rate at each decision, in kbit/s.
+    pub target_kbps: Vec<u64>,
+    /// The JPEG quality, frame rate and picture scale (1 = full, 2 = half
+    /// each way) in force at the end.
+    pub quality: u8,
+    /// Frames per second asked of the capture at the end.
+    pub fps: u32,
+    /// Picture scale divisor at the end.
+    pub scale: u32,
 }
 
 /// What a display did with the frames the session said to show: the shell
@@ -169,6 +218,12 @@ impl Quality {
         }
     }
 
+    /// Repair bytes sent (retransmissions and FEC) over original video bytes sent.
+    pub fn repair_overhead(&self) -> f64 {
+        let r = &self.repair;
+        (r.rtx_bytes_sent + r.fec_bytes_sent) as f64 / r.media_bytes_sent.max(1) as f64
+    }
+
     /// The report printed when a call ends, one line per subject.
     pub fn lines(&self, peer: &str) -> Vec<String> {
         let secs = self.duration.as_secs_f64().max(1e-3);
@@ -176,6 +231,10 @@ impl Quality {
         let skew_ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:+.1} ms"));
         let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.1} ms"));
         let a = &self.audio;
+        let r = &self.repair;
+        let overhead = self.repair_overhead();
+        let t = self.rate.spread();
+        let kbps = |v: Option<u64>| v.map_or("n/a".to_string(), |x| x.to_string());
         let mut lines = vec![
             format!(
                 "quality report (call with {peer}, media {secs:.1} s, stopped in {:.0} ms):",
@@ -210,6 +269,31 @@ impl Quality {
                 skew_ms(p.skew.0),
                 skew_ms(p.skew.1),
                 skew_ms(p.skew.2)
+            ),
+            format!(
+                "  repair: NACKs sent {} (packets asked {}), received {}; repaired by retransmission {}, by FEC {}; retransmitted {} packets {} bytes, FEC {} bytes ({:.1}% of {} media bytes); frames lost after repair {}; longest freeze {:.0} ms; playout allowance {:.0} ms",
+                r.nacks_sent,
+                r.packets_asked,
+                r.nacks_received,
+                r.repaired_rtx,
+                r.repaired_fec,
+                r.rtx_packets_sent,
+                r.rtx_bytes_sent,
+                r.fec_bytes_sent,
+                overhead * 100.0,
+                r.media_bytes_sent,
+                r.frames_lost,
+                self.video_longest_freeze.as_secs_f64() * 1000.0,
+                r.playout_allowance.as_secs_f64() * 1000.0,
+            ),
+            format!(
+                "  rate: target video rate min {} median {} max {} kbit/s; now JPEG quality {}, {} fps, scale 1/{}",
+                kbps(t.0),
+                kbps(t.1),
+                kbps(t.2),
+                self.rate.quality,
+                self.rate.fps,
+                self.rate.scale,
             ),
             format!(
                 "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}",
@@ -299,6 +383,23 @@ impl Quality {
             display_latency_p50_ms: ms3(p.display.0),
             display_latency_p95_ms: ms3(p.display.1),
             display_decode_p95_ms: ms3(p.display.2),
+            video_longest_freeze_ms: round3(self.video_longest_freeze.as_secs_f64() * 1000.0),
+            nacks_sent: self.repair.nacks_sent,
+            nacks_received: self.repair.nacks_received,
+            video_packets_repaired_rtx: self.repair.repaired_rtx,
+            video_packets_repaired_fec: self.repair.repaired_fec,
+            rtx_bytes_sent: self.repair.rtx_bytes_sent,
+            fec_bytes_sent: self.repair.fec_bytes_sent,
+            video_media_bytes_sent: self.repair.media_bytes_sent,
+            repair_overhead: round3(self.repair_overhead()),
+            video_frames_lost_after_repair: self.repair.frames_lost,
+            video_playout_allowance_ms: round3(self.repair.playout_allowance.as_secs_f64() * 1000.0),
+            video_target_kbps_min: self.rate.spread().0,
+            video_target_kbps_median: self.rate.spread().1,
+            video_target_kbps_max: self.rate.spread().2,
+            video_quality: self.rate.quality,
+            video_fps_target: self.rate.fps,
+            video_scale: self.rate.scale,
         };
         // A struct of numbers and one string cannot fail to serialize.
         serde_json::to_string(&report).unwrap_or_default()
@@ -345,4 +446,30 @@ struct JsonReport<'a> {
     display_latency_p50_ms: Option<f64>,
     display_latency_p95_ms: Option<f64>,
     display_decode_p95_ms: Option<f64>,
+    video_longest_freeze_ms: f64,
+    nacks_sent: u64,
+    nacks_received: u64,
+    video_packets_repaired_rtx: u64,
+    video_packets_repaired_fec: u64,
+    rtx_bytes_sent: u64,
+    fec_bytes_sent: u64,
+    video_media_bytes_sent: u64,
+    repair_overhead: f64,
+    video_frames_lost_after_repair: u64,
+    video_playout_allowance_ms: f64,
+    video_target_kbps_min: Option<u64>,
+    video_target_kbps_median: Option<u64>,
+    video_target_kbps_max: Option<u64>,
+    video_quality: u8,
+    video_fps_target: u32,
+    video_scale: u32,
+}
+
+impl RateStats {
+    /// The target rate's minimum, median and maximum over the call.
+    pub fn spread(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
+        let mut v = self.target_kbps.clone();
+        v.sort_unstable();
+        (v.first().copied(), v.get(v.len() / 2).copied(), v.last().copied())
+    }
 }

@@ -79,6 +79,19 @@ pub(super) struct Stream {
     pub(super) rtcp_sent: u64,
 }
 
+/// What an RTCP compound from the other side said that the session acts on.
+#[derive(Debug, Default)]
+pub(super) struct RtcpNews {
+    /// It said BYE.
+    pub(super) bye: bool,
+    /// Sequence numbers of ours it NACKed.
+    pub(super) nacked: Vec<u16>,
+    /// The fraction it lost of our packets, from a report block about us.
+    pub(super) loss: Option<f64>,
+    /// The bitrate it asked us to keep to (TMMBR).
+    pub(super) tmmbr: Option<u64>,
+}
+
 /// Why an arriving RTP packet was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RtpRefusal {
@@ -180,6 +193,41 @@ impl Stream {
         cname: &str,
         bye: bool,
     ) -> Vec<u8> {
+        let mut packets = self.reports(now, ntp_now, cname);
+        if bye {
+            packets.push(Rtcp::Bye(crate::media::rtp::Bye {
+                sources: vec![self.tx.ssrc],
+                reason: Some(BYE_REASON.to_vec()),
+            }));
+        }
+        let mut buf = vec![0u8; Rtcp::compound_len(&packets)];
+        let n = Rtcp::emit_compound(&packets, &mut buf);
+        buf.truncate(n);
+        self.rtcp_sent += 1;
+        buf
+    }
+
+    /// Feedback to send at once (RFC 4585 early feedback): an RR without
+    /// report blocks (a block would restart the loss interval of the regular
+    /// reports), our SDES CNAME and `feedback`.
+    pub(super) fn feedback(&mut self, cname: &str, feedback: Vec<Rtcp>) -> Vec<u8> {
+        let ssrc = self.tx.ssrc;
+        let mut packets = vec![
+            Rtcp::ReceiverReport(ReceiverReport {
+                ssrc,
+                reports: Vec::new(),
+            }),
+            Rtcp::Sdes(Sdes::with_cname(ssrc, cname)),
+        ];
+        packets.extend(feedback);
+        let mut buf = vec![0u8; Rtcp::compound_len(&packets)];
+        let n = Rtcp::emit_compound(&packets, &mut buf);
+        buf.truncate(n);
+        buf
+    }
+
+    /// The SR or RR and the SDES a regular compound starts with.
+    fn reports(&mut self, now: Instant, ntp_now: u64, cname: &str) -> Vec<Rtcp> {
         let mut reports = Vec::new();
         if let Some(remote) = self.rx.ssrc {
             let r = self.rx.stats.report();
@@ -217,31 +265,20 @@ impl Stream {
             }
             None => Rtcp::ReceiverReport(ReceiverReport { ssrc, reports }),
         };
-        let mut packets = vec![first, Rtcp::Sdes(Sdes::with_cname(ssrc, cname))];
-        if bye {
-            packets.push(Rtcp::Bye(crate::media::rtp::Bye {
-                sources: vec![ssrc],
-                reason: Some(BYE_REASON.to_vec()),
-            }));
-        }
-        let mut buf = vec![0u8; Rtcp::compound_len(&packets)];
-        let n = Rtcp::emit_compound(&packets, &mut buf);
-        buf.truncate(n);
-        self.rtcp_sent += 1;
-        buf
+        vec![first, Rtcp::Sdes(Sdes::with_cname(ssrc, cname))]
     }
 
     /// An RTCP compound from the other side: its sender reports (for our
     /// report blocks and lip sync), its report blocks about us (the round
-    /// trip), its BYE. Returns whether it said BYE; `Err` when malformed.
+    /// trip), its BYE, its feedback about our packets; `Err` when malformed.
     pub(super) fn handle_rtcp(
         &mut self,
         now: Instant,
         ntp_now: u64,
         datagram: &[u8],
-    ) -> Result<bool, ()> {
+    ) -> Result<RtcpNews, ()> {
         let packets = Rtcp::parse_compound(datagram).map_err(|_| ())?;
-        let mut bye = false;
+        let mut news = RtcpNews::default();
         for p in packets {
             let blocks = match p {
                 Rtcp::SenderReport(sr) => {
@@ -263,7 +300,21 @@ impl Stream {
                 Rtcp::Bye(b) => {
                     if self.rx.ssrc.is_some_and(|s| b.sources.contains(&s)) && !self.rx.bye {
                         self.rx.bye = true;
-                        bye = true;
+                        news.bye = true;
+                    }
+                    continue;
+                }
+                Rtcp::Nack(n) => {
+                    if n.media_ssrc == self.tx.ssrc && self.rx.ssrc.is_none_or(|s| s == n.sender_ssrc)
+                    {
+                        news.nacked.extend(n.lost);
+                    }
+                    continue;
+                }
+                Rtcp::Tmmbr(t) => {
+                    if t.media_ssrc == self.tx.ssrc && self.rx.ssrc.is_none_or(|s| s == t.sender_ssrc)
+                    {
+                        news.tmmbr = Some(t.bitrate);
                     }
                     continue;
                 }
@@ -273,9 +324,10 @@ impl Stream {
                 if let Some(rtt) = b.round_trip(ntp_now) {
                     self.rtt = Some(rtt);
                 }
+                news.loss = Some(f64::from(b.fraction_lost) / 256.0);
             }
         }
-        Ok(bye)
+        Ok(news)
     }
 }
 

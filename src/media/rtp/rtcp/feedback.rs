@@ -21,8 +21,6 @@
 use super::{Reader, Writer};
 use crate::media::rtp::RtpError;
 
-/// Packet type of transport-layer feedback.
-pub const RTPFB: u8 = 205;
 /// FMT of the generic NACK.
 pub const FMT_NACK: u8 = 1;
 /// FMT of TMMBR.

@@ -211,6 +211,9 @@ pub(super) struct Setup {
     pub(super) wallclocks: (Duration, Duration),
     /// The picture both sides capture.
     pub(super) jpeg: &'static [u8],
+    /// [`SessionConfig::feedback`]: loss repair and rate control. Off in the
+    /// tests of raw loss accounting, which count every loss exactly.
+    pub(super) feedback: bool,
 }
 
 impl Default for Setup {
@@ -222,6 +225,7 @@ impl Default for Setup {
             playout: PlayoutClock::Session,
             wallclocks: (WALLCLOCK, WALLCLOCK),
             jpeg: JPEG,
+            feedback: false,
         }
     }
 }
@@ -279,6 +283,7 @@ pub(super) fn side(
         cname: cname_from_random([seed as u8; CNAME_RANDOM_BYTES]),
         seed,
         wallclock: wall,
+        feedback: setup.feedback,
     };
     let s = MediaSession::new(now, cfg);
     let period = Duration::from_secs(1) / u32::from(setup.media.video.fps.max(1));

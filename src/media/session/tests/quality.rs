@@ -5,7 +5,7 @@ use super::*;
 use crate::media::session::report::keep;
 
 /// Every key scripts read, in order.
-const JSON_KEYS: [&str; 33] = [
+const JSON_KEYS: [&str; 50] = [
     "peer",
     "duration_s",
     "stop_ms",
@@ -39,6 +39,23 @@ const JSON_KEYS: [&str; 33] = [
     "display_latency_p50_ms",
     "display_latency_p95_ms",
     "display_decode_p95_ms",
+    "video_longest_freeze_ms",
+    "nacks_sent",
+    "nacks_received",
+    "video_packets_repaired_rtx",
+    "video_packets_repaired_fec",
+    "rtx_bytes_sent",
+    "fec_bytes_sent",
+    "video_media_bytes_sent",
+    "repair_overhead",
+    "video_frames_lost_after_repair",
+    "video_playout_allowance_ms",
+    "video_target_kbps_min",
+    "video_target_kbps_median",
+    "video_target_kbps_max",
+    "video_quality",
+    "video_fps_target",
+    "video_scale",
 ];
 
 fn lossy_call() -> (Pair, Quality) {
@@ -128,7 +145,7 @@ fn a_display_adds_its_line_and_figures_to_the_report() {
     d.record(None, Duration::from_millis(9));
     q.display = Some(d);
     let lines = q.lines("bob");
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 8);
     assert_eq!(
         lines[2],
         format!(
@@ -186,7 +203,7 @@ fn shown_frames_carry_their_capture_time_on_our_clock() {
 fn text_report_has_a_line_per_subject_with_the_figures() {
     let (_, q) = lossy_call();
     let lines = q.lines("bob");
-    assert_eq!(lines.len(), 5);
+    assert_eq!(lines.len(), 7);
     assert!(lines[0].starts_with("quality report (call with bob, media 3.0 s"));
     assert!(lines[1].starts_with(&format!(
         "  video: sent {} frames (30.3 fps), received {}",
@@ -197,11 +214,13 @@ fn text_report_has_a_line_per_subject_with_the_figures() {
         q.audio_frames_sent, q.audio.played
     )));
     assert!(lines[3].starts_with("  sync: audio/video skew p5 "));
-    assert!(lines[4].contains(&format!(
+    assert!(lines[4].starts_with("  repair: NACKs sent 0"), "{}", lines[4]);
+    assert!(lines[5].starts_with("  rate: target video rate"), "{}", lines[5]);
+    assert!(lines[6].contains(&format!(
         "packets lost video {} audio {}",
         q.video_lost, q.audio_lost
     )));
-    assert!(lines[4].contains("RTT 50.0 ms"), "{}", lines[4]);
+    assert!(lines[6].contains("RTT 50.0 ms"), "{}", lines[6]);
 }
 
 #[test]
@@ -213,7 +232,7 @@ fn text_report_adds_camera_and_sound_card_lines_when_known() {
         ..Quality::default()
     };
     let lines = q.lines("x");
-    assert_eq!(lines.len(), 7);
+    assert_eq!(lines.len(), 9);
     assert!(lines[2].starts_with("  camera: capture-to-send latency p50 6.0 ms p95 6.0 ms"));
     assert!(lines[4].starts_with("  sound card: capture overruns 2, playback underruns 0"));
     assert!(lines[5].contains("n/a"), "no skew measured: {}", lines[5]);
