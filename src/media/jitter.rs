@@ -301,12 +301,20 @@ impl JitterBuffer {
 
     /// Drops the oldest held frame when the buffer has stayed too deep for a while.
     fn drain_if_deep(&mut self) {
-        if self.depth() > self.target_depth() + HYSTERESIS {
+        // Following a floor (the picture's delay), the sound tracks it as
+        // closely as it is stretched to reach it, so lip sync holds when the
+        // picture's delay comes down; on its own, it drains slowly.
+        let (slack, after) = if self.floor > 0 {
+            (1, STRETCH_EVERY)
+        } else {
+            (HYSTERESIS, DRAIN_AFTER)
+        };
+        if self.depth() > self.target_depth() + slack {
             self.above_target += 1;
         } else {
             self.above_target = 0;
         }
-        if self.above_target >= DRAIN_AFTER {
+        if self.above_target >= after {
             self.above_target = 0;
             if let Some(n) = self.next {
                 self.packets.remove(&n);

@@ -79,9 +79,10 @@ pub const LOSS_MEMORY: Duration = Duration::from_secs(10);
 /// Weight of each packet in the receiver's average loss rate (about the
 /// last 500 packets, a second of full-quality video).
 pub const LOSS_AVERAGE_WEIGHT: f64 = 0.002;
-/// How fast the repair allowance comes down when less is needed, per frame
-/// (30 ms a second at 30 fps), so the picture does not jump ahead.
-pub const ALLOWANCE_STEP_DOWN: Duration = Duration::from_millis(1);
+/// How fast the repair allowance comes down when less is needed, per
+/// update (about 90 ms a second at 30 fps), so the picture does not jump
+/// ahead.
+pub const ALLOWANCE_STEP_DOWN: Duration = Duration::from_millis(3);
 
 /// How a session is set up.
 #[derive(Debug, Clone)]
@@ -616,7 +617,13 @@ impl MediaSession {
 
     /// A retransmission (RFC 4588) on the video socket: the original packet
     /// it carries goes where the original would have, if it is still missed.
-    fn video_rtx(&mut self, now: Instant, from: SocketAddr, h: &RtpHeader, payload: &[u8]) -> Received {
+    fn video_rtx(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        h: &RtpHeader,
+        payload: &[u8],
+    ) -> Received {
         let Some(media_ssrc) = self.video.as_ref().and_then(|v| v.rx.ssrc) else {
             return Received::Foreign;
         };
@@ -636,9 +643,10 @@ impl MediaSession {
         };
         if !self.nack.is_missing(orig.sequence) {
             // Arrived already, or given up: nothing to repair.
+            self.quality.repair.rtx_useless += 1;
             return Received::Rtp;
         }
-        self.nack.repaired(orig.sequence);
+        self.nack.repaired(now, orig.sequence);
         self.quality.repair.repaired_rtx += 1;
         if !self.repaired_frames.contains(&orig.timestamp) {
             if self.repaired_frames.len() >= REPAIRED_FRAMES {
@@ -686,12 +694,14 @@ impl MediaSession {
         }
     }
 
-    /// The call's round trip, as the report gives it.
+    /// The round trip repairs take: as RTCP measures it, or before it has,
+    /// as the first repairs took.
     fn rtt(&self) -> Option<Duration> {
         self.video
             .as_ref()
             .and_then(|v| v.rtt)
             .or(self.audio.as_ref().and_then(|a| a.rtt))
+            .or(self.nack.repair_rtt())
     }
 
     /// Feedback about the video we send: NACKs answered with
@@ -700,11 +710,10 @@ impl MediaSession {
         if !news.nacked.is_empty() {
             self.quality.repair.nacks_received += 1;
         }
-        let spacing = self
-            .rtt()
-            .unwrap_or(DEFAULT_RTT)
-            .mul_f64(0.9)
-            .max(repair::MIN_NACK_REPEAT);
+        // A NACK sent before our last retransmission of the packet could
+        // have reached the other side says nothing new: answer only NACKs
+        // arriving a round trip (and a little) after it.
+        let spacing = self.rtt().unwrap_or(DEFAULT_RTT) + repair::ANSWER_MARGIN;
         let Some(v) = self.video.as_ref() else {
             return;
         };

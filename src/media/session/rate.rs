@@ -67,15 +67,51 @@ pub struct Level {
 /// 75; the rungs below trade quality first (cheapest to see), then frame
 /// rate down to 15 fps, then picture size.
 pub const LEVELS: [Level; 9] = [
-    Level { quality: 75, fps_divisor: 1, scale: 1 },
-    Level { quality: 60, fps_divisor: 1, scale: 1 },
-    Level { quality: 45, fps_divisor: 1, scale: 1 },
-    Level { quality: 35, fps_divisor: 1, scale: 1 },
-    Level { quality: 25, fps_divisor: 1, scale: 1 },
-    Level { quality: 25, fps_divisor: 2, scale: 1 },
-    Level { quality: 45, fps_divisor: 2, scale: 2 },
-    Level { quality: 30, fps_divisor: 2, scale: 2 },
-    Level { quality: 30, fps_divisor: 3, scale: 2 },
+    Level {
+        quality: 75,
+        fps_divisor: 1,
+        scale: 1,
+    },
+    Level {
+        quality: 60,
+        fps_divisor: 1,
+        scale: 1,
+    },
+    Level {
+        quality: 45,
+        fps_divisor: 1,
+        scale: 1,
+    },
+    Level {
+        quality: 35,
+        fps_divisor: 1,
+        scale: 1,
+    },
+    Level {
+        quality: 25,
+        fps_divisor: 1,
+        scale: 1,
+    },
+    Level {
+        quality: 25,
+        fps_divisor: 2,
+        scale: 1,
+    },
+    Level {
+        quality: 45,
+        fps_divisor: 2,
+        scale: 2,
+    },
+    Level {
+        quality: 30,
+        fps_divisor: 2,
+        scale: 2,
+    },
+    Level {
+        quality: 30,
+        fps_divisor: 3,
+        scale: 2,
+    },
 ];
 
 impl Level {
@@ -391,6 +427,10 @@ mod tests {
         let cap = d.frame(at, late).expect("third frame late asks");
         assert!(cap > 0);
         assert_eq!(d.frame(at, late), None, "not again within the interval");
-        assert_eq!(d.frame(at + TMMBR_INTERVAL, Duration::ZERO), None, "cleared");
+        assert_eq!(
+            d.frame(at + TMMBR_INTERVAL, Duration::ZERO),
+            None,
+            "cleared"
+        );
     }
 }

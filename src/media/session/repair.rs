@@ -2,13 +2,15 @@
 //! it sent for a while ([`SendHistory`]) and answers a generic NACK (RFC 4585)
 //! with RFC 4588 retransmissions on their own payload type and SSRC; the
 //! receiver keeps the list of packets missing ([`NackTracker`]) and asks for
-//! them, first after a short wait for reordering, then again every half
-//! round trip (so a lost NACK costs half a round trip, not a whole one)
-//! until they arrive or their frame's playout time has passed.
+//! them, first after a short wait for reordering, then again every quarter
+//! round trip (so a lost NACK, or a lost retransmission, costs little more
+//! than the round trip itself) until they arrive or their frame's playout
+//! time has passed.
 //!
-//! The sender answers a packet at most once per round trip, whatever the
-//! number of NACKs naming it, so the repeated NACKs cost nothing on the
-//! media path; a packet asked for again after its retransmission was lost
+//! The sender answers a packet at most once per round trip (plus
+//! [`ANSWER_MARGIN`]), whatever the number of NACKs naming it: a NACK sent
+//! before its last retransmission could have arrived says nothing new. So
+//! the repeated NACKs cost nothing on the media path; a packet asked for again after its retransmission was lost
 //! goes out twice, since that packet has already missed one round and a
 //! second loss would cost its frame.
 
@@ -29,6 +31,9 @@ pub const MAX_MISSING: usize = 1024;
 pub const MIN_REORDER_WAIT: Duration = Duration::from_millis(2);
 /// Shortest time between two NACKs naming the same packet.
 pub const MIN_NACK_REPEAT: Duration = Duration::from_millis(10);
+/// Added to the round trip before a packet is retransmitted again: NACKs
+/// sent before the last retransmission could have arrived are not answered.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(5);
 /// Round trip assumed before the first RTCP report measured one.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(100);
 /// Bytes of the original sequence number an RTX payload starts with.
@@ -95,7 +100,10 @@ impl SendHistory {
         let Some(k) = self.kept.get_mut(index) else {
             return (0, &[]);
         };
-        if k.seq != seq || k.rtx_at.is_some_and(|t| now.saturating_duration_since(t) < spacing) {
+        if k.seq != seq
+            || k.rtx_at
+                .is_some_and(|t| now.saturating_duration_since(t) < spacing)
+        {
             return (0, &[]);
         }
         let copies = if k.rtx_count == 0 { 1 } else { 2 };
@@ -152,9 +160,13 @@ pub(super) fn unwrap_rtx<'a>(
 struct Missing {
     /// When the gap was seen.
     since: Instant,
-    /// When it was last asked for.
+    /// When it was first and last asked for.
+    first_asked: Option<Instant>,
     asked: Option<Instant>,
 }
+
+/// Repair round trips remembered for [`NackTracker::repair_rtt`].
+pub const REPAIR_RTT_SAMPLES: usize = 32;
 
 /// The receiver's list of missing video packets and when to ask for them.
 #[derive(Debug, Default)]
@@ -169,6 +181,9 @@ pub(super) struct NackTracker {
     pub(super) given_up: u64,
     /// Packets found missing when a later one arrived (the loss seen).
     pub(super) gaps_seen: u64,
+    /// From the first NACK naming a packet to its retransmission's
+    /// arrival, for the last repairs.
+    repair_rtts: VecDeque<Duration>,
 }
 
 impl NackTracker {
@@ -191,6 +206,7 @@ impl NackTracker {
                             lost,
                             Missing {
                                 since: now,
+                                first_asked: None,
                                 asked: None,
                             },
                         );
@@ -210,10 +226,25 @@ impl NackTracker {
     }
 
     /// A missing packet came by retransmission or was recovered.
-    pub(super) fn repaired(&mut self, seq: u16) {
-        if let Some(ext) = self.highest.and_then(|h| extend_seq(h, seq)) {
-            self.missing.remove(&ext);
+    pub(super) fn repaired(&mut self, now: Instant, seq: u16) {
+        let Some(ext) = self.highest.and_then(|h| extend_seq(h, seq)) else {
+            return;
+        };
+        if let Some(first) = self.missing.remove(&ext).and_then(|m| m.first_asked) {
+            if self.repair_rtts.len() >= REPAIR_RTT_SAMPLES {
+                self.repair_rtts.pop_front();
+            }
+            self.repair_rtts
+                .push_back(now.saturating_duration_since(first));
         }
+    }
+
+    /// The round trip of a repair as this side sees it: the least time from
+    /// a first NACK to its retransmission over the last repairs (a lost
+    /// first NACK only makes a sample longer). Known after the first repair,
+    /// long before RTCP has measured the round trip.
+    pub(super) fn repair_rtt(&self) -> Option<Duration> {
+        self.repair_rtts.iter().min().copied()
     }
 
     /// Whether the packet is on the missing list.
@@ -225,11 +256,14 @@ impl NackTracker {
 
     /// The wait before a gap is asked for and the spacing of repeats.
     fn timing(rtt: Duration, jitter: Duration) -> (Duration, Duration) {
-        ((jitter * 2).max(MIN_REORDER_WAIT), (rtt / 2).max(MIN_NACK_REPEAT))
+        (
+            (jitter * 2).max(MIN_REORDER_WAIT),
+            (rtt / 4).max(MIN_NACK_REPEAT),
+        )
     }
 
     /// The packets to ask for now (at most [`crate::media::rtp::MAX_NACK_FCI`]
-    /// entries' worth are sent at once; the rest come next time), forgetting
+    /// at once, so a NACK fits a datagram; the rest come next time), forgetting
     /// those missing for longer than `give_up` (their frame's time passed).
     pub(super) fn due(
         &mut self,
@@ -249,8 +283,9 @@ impl NackTracker {
                 None => m.since + wait,
                 Some(t) => t + repeat,
             };
-            if due <= now && out.len() < crate::media::rtp::MAX_NACK_FCI * 17 {
+            if due <= now && out.len() < crate::media::rtp::MAX_NACK_FCI {
                 m.asked = Some(now);
+                m.first_asked.get_or_insert(now);
                 out.push(ext as u16);
             }
         }
@@ -262,7 +297,12 @@ impl NackTracker {
     }
 
     /// When [`NackTracker::due`] next has something to ask for or forget.
-    pub(super) fn next_due(&self, rtt: Duration, jitter: Duration, give_up: Duration) -> Option<Instant> {
+    pub(super) fn next_due(
+        &self,
+        rtt: Duration,
+        jitter: Duration,
+        give_up: Duration,
+    ) -> Option<Instant> {
         let (wait, repeat) = Self::timing(rtt, jitter);
         self.missing
             .values()
@@ -299,8 +339,24 @@ mod tests {
         assert_eq!(h.answer(now, 500, Duration::from_millis(50)).0, 0);
         assert_eq!(h.answer(now, 1999, Duration::from_millis(50)).0, 1);
         // Asked again within the spacing: nothing; after it: twice.
-        assert_eq!(h.answer(now + Duration::from_millis(10), 1999, Duration::from_millis(50)).0, 0);
-        assert_eq!(h.answer(now + Duration::from_millis(60), 1999, Duration::from_millis(50)).0, 2);
+        assert_eq!(
+            h.answer(
+                now + Duration::from_millis(10),
+                1999,
+                Duration::from_millis(50)
+            )
+            .0,
+            0
+        );
+        assert_eq!(
+            h.answer(
+                now + Duration::from_millis(60),
+                1999,
+                Duration::from_millis(50)
+            )
+            .0,
+            2
+        );
         // Unknown numbers (not yet sent) are nothing.
         assert_eq!(h.answer(now, 2500, Duration::from_millis(50)).0, 0);
     }
@@ -317,7 +373,10 @@ mod tests {
         let orig = h.to_bytes(&[1, 2, 3]);
         let rtx = rtx_packet(&orig, 77, 5).unwrap();
         let (rh, payload) = RtpHeader::parse(&rtx).unwrap();
-        assert_eq!((rh.payload_type, rh.ssrc, rh.sequence, rh.timestamp), (PT_RTX, 77, 5, 1234));
+        assert_eq!(
+            (rh.payload_type, rh.ssrc, rh.sequence, rh.timestamp),
+            (PT_RTX, 77, 5, 1234)
+        );
         assert_eq!(payload, &[0xff, 0xff, 1, 2, 3]);
         let (back, p) = unwrap_rtx(&rh, payload, 26, 99).unwrap();
         assert_eq!(back, h);
@@ -326,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn gaps_are_asked_for_after_the_reorder_wait_then_every_half_round_trip() {
+    fn gaps_are_asked_for_after_the_reorder_wait_then_every_quarter_round_trip() {
         let t0 = Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
         let rtt = Duration::from_millis(60);
@@ -339,9 +398,10 @@ mod tests {
         assert!(n.due(ms(1), rtt, j, give_up).is_empty());
         assert_eq!(n.next_due(rtt, j, give_up), Some(ms(0) + MIN_REORDER_WAIT));
         assert_eq!(n.due(ms(2), rtt, j, give_up), vec![65535, 0]);
-        assert!(n.due(ms(20), rtt, j, give_up).is_empty());
-        n.repaired(0);
-        assert_eq!(n.due(ms(32), rtt, j, give_up), vec![65535]);
+        assert!(n.due(ms(16), rtt, j, give_up).is_empty());
+        n.repaired(ms(10), 0);
+        assert_eq!(n.repair_rtt(), Some(Duration::from_millis(8)));
+        assert_eq!(n.due(ms(17), rtt, j, give_up), vec![65535]);
         // A reordered original fills its gap.
         n.arrived(ms(40), 65535);
         assert_eq!(n.len(), 0);

@@ -94,6 +94,8 @@ pub struct RepairStats {
     pub repaired_rtx: u64,
     /// Missing packets recovered from FEC.
     pub repaired_fec: u64,
+    /// Retransmissions that came for a packet already there or given up.
+    pub rtx_useless: u64,
     /// Frames given up incomplete after repair had its chance.
     pub frames_lost: u64,
     /// The repair allowance of the video playout delay at the end.
@@ -393,7 +395,9 @@ impl Quality {
             video_media_bytes_sent: self.repair.media_bytes_sent,
             repair_overhead: round3(self.repair_overhead()),
             video_frames_lost_after_repair: self.repair.frames_lost,
-            video_playout_allowance_ms: round3(self.repair.playout_allowance.as_secs_f64() * 1000.0),
+            video_playout_allowance_ms: round3(
+                self.repair.playout_allowance.as_secs_f64() * 1000.0,
+            ),
             video_target_kbps_min: self.rate.spread().0,
             video_target_kbps_median: self.rate.spread().1,
             video_target_kbps_max: self.rate.spread().2,
@@ -470,6 +474,10 @@ impl RateStats {
     pub fn spread(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
         let mut v = self.target_kbps.clone();
         v.sort_unstable();
-        (v.first().copied(), v.get(v.len() / 2).copied(), v.last().copied())
+        (
+            v.first().copied(),
+            v.get(v.len() / 2).copied(),
+            v.last().copied(),
+        )
     }
 }

@@ -305,14 +305,16 @@ impl Stream {
                     continue;
                 }
                 Rtcp::Nack(n) => {
-                    if n.media_ssrc == self.tx.ssrc && self.rx.ssrc.is_none_or(|s| s == n.sender_ssrc)
+                    if n.media_ssrc == self.tx.ssrc
+                        && self.rx.ssrc.is_none_or(|s| s == n.sender_ssrc)
                     {
                         news.nacked.extend(n.lost);
                     }
                     continue;
                 }
                 Rtcp::Tmmbr(t) => {
-                    if t.media_ssrc == self.tx.ssrc && self.rx.ssrc.is_none_or(|s| s == t.sender_ssrc)
+                    if t.media_ssrc == self.tx.ssrc
+                        && self.rx.ssrc.is_none_or(|s| s == t.sender_ssrc)
                     {
                         news.tmmbr = Some(t.bitrate);
                     }

@@ -40,3 +40,21 @@ cjpeg -quality 75 -sample 2x1 -restart 1 "$tmp/64x48.ppm" > cjpeg-64x48-422-rest
 cjpeg -quality 75 -sample 2x2 -restart 1 "$tmp/320x240.ppm" > cjpeg-320x240-420-restart.jpg
 # The hardware tests' MJPEG camera with restart markers (hw-tests/tests/camera.rs).
 cjpeg -quality 75 -sample 2x2 -restart 1 "$tmp/640x480.ppm" > cjpeg-640x480-420-restart.jpg
+# The loss-repair tests' full-size picture (src/media/session/tests/repair.rs):
+# 640x480 at quality 75 with a little noise, about 29 KB, 21 RTP packets, the
+# size of the test pattern's frames on the wire.
+python3 - "$tmp/noisy.ppm" <<'PY'
+import math, random, sys
+random.seed(7)
+w, h = 640, 480
+out = bytearray(b"P6\n640 480\n255\n")
+for y in range(h):
+    for x in range(w):
+        r = int(128 + 100 * math.sin(x / 23.0) * math.cos(y / 17.0))
+        g = int(128 + 100 * math.sin((x + y) / 31.0))
+        b = int((x * 255) // w)
+        n = random.randint(-4, 4)
+        out += bytes(max(0, min(255, c + n)) for c in (r, g, b))
+open(sys.argv[1], "wb").write(out)
+PY
+cjpeg -quality 75 -sample 2x2 "$tmp/noisy.ppm" > cjpeg-640x480-420-q75-noisy.jpg

@@ -8,6 +8,7 @@
 
 mod call;
 mod quality;
+mod repair;
 mod robustness;
 mod rtcp;
 mod rtcp_wire;
@@ -89,6 +90,9 @@ pub(super) struct Side {
     pub(super) shown_captured: Vec<Option<Instant>>,
     pub(super) played: Vec<(Instant, Play)>,
     pub(super) events: Vec<SessionEvent>,
+    /// With feedback: the pictures the rate control's levels stand for,
+    /// made on first use (see [`encoded_like`]).
+    pub(super) encoded: std::collections::HashMap<(u8, u32), Vec<u8>>,
 }
 
 impl Side {
@@ -127,14 +131,34 @@ impl Side {
 
     fn capture(&mut self, now: Instant) {
         if self.next_video.is_some_and(|t| t <= now) {
-            let frame = VideoFrame {
-                captured: now,
-                jpeg: self.jpeg,
-                from_camera: false,
-            };
-            self.s
-                .send_video_frame(now, frame)
-                .expect("fixture is sendable");
+            if self.s.feedback {
+                // As a peer does: the rate control picks which frames go
+                // and how they are encoded.
+                if self.s.take_video_frame() {
+                    let t = self.s.video_target();
+                    let jpeg = self
+                        .encoded
+                        .entry((t.quality, t.scale))
+                        .or_insert_with(|| encoded_like(self.jpeg, t.quality, t.scale));
+                    let frame = VideoFrame {
+                        captured: now,
+                        jpeg,
+                        from_camera: false,
+                    };
+                    self.s
+                        .send_video_frame(now, frame)
+                        .expect("fixture is sendable");
+                }
+            } else {
+                let frame = VideoFrame {
+                    captured: now,
+                    jpeg: self.jpeg,
+                    from_camera: false,
+                };
+                self.s
+                    .send_video_frame(now, frame)
+                    .expect("fixture is sendable");
+            }
             self.video_captured += 1;
             self.next_video = self.next_video.map(|t| t + self.period);
         }
@@ -305,7 +329,52 @@ pub(super) fn side(
         shown_captured: Vec::new(),
         played: Vec::new(),
         events: Vec::new(),
+        encoded: std::collections::HashMap::new(),
     }
+}
+
+/// A stand-in for `jpeg` encoded at `quality` and `1/scale` size, for the
+/// transport only (nobody decodes it in these tests): the same headers with
+/// the size patched, and the scan cut to the share of bytes the rate
+/// control's own size model ([`Level::size`]) gives that level. The
+/// controller measures what it sends, so the model only has to be
+/// plausible, not exact.
+pub(super) fn encoded_like(jpeg: &[u8], quality: u8, scale: u32) -> Vec<u8> {
+    let level = Level {
+        quality,
+        fps_divisor: 1,
+        scale,
+    };
+    let share = level.size().min(1.0);
+    // The scan starts after the SOS segment; find the markers by walking
+    // the segments (the fixture is a plain baseline JPEG from cjpeg).
+    let mut at = 2;
+    let mut out = jpeg[..2].to_vec();
+    loop {
+        let marker = jpeg[at + 1];
+        let len = usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+        let mut segment = jpeg[at..at + 2 + len].to_vec();
+        if marker == 0xc0 && scale > 1 {
+            let h = u16::from_be_bytes([segment[5], segment[6]]) / scale as u16;
+            let w = u16::from_be_bytes([segment[7], segment[8]]) / scale as u16;
+            segment[5..7].copy_from_slice(&h.to_be_bytes());
+            segment[7..9].copy_from_slice(&w.to_be_bytes());
+        }
+        out.extend_from_slice(&segment);
+        at += 2 + len;
+        if marker == 0xda {
+            break;
+        }
+    }
+    let scan = &jpeg[at..jpeg.len() - 2];
+    let mut keep = ((scan.len() as f64 * share) as usize).max(1);
+    // Never cut between a 0xff and its stuffing or marker byte.
+    while keep > 1 && scan[keep - 1] == 0xff {
+        keep -= 1;
+    }
+    out.extend_from_slice(&scan[..keep]);
+    out.extend_from_slice(&[0xff, 0xd9]);
+    out
 }
 
 impl Pair {

@@ -214,8 +214,16 @@ fn text_report_has_a_line_per_subject_with_the_figures() {
         q.audio_frames_sent, q.audio.played
     )));
     assert!(lines[3].starts_with("  sync: audio/video skew p5 "));
-    assert!(lines[4].starts_with("  repair: NACKs sent 0"), "{}", lines[4]);
-    assert!(lines[5].starts_with("  rate: target video rate"), "{}", lines[5]);
+    assert!(
+        lines[4].starts_with("  repair: NACKs sent 0"),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        lines[5].starts_with("  rate: target video rate"),
+        "{}",
+        lines[5]
+    );
     assert!(lines[6].contains(&format!(
         "packets lost video {} audio {}",
         q.video_lost, q.audio_lost

@@ -1,0 +1,183 @@
+//! Loss repair and rate adaptation with a full-size picture (640x480 at
+//! quality 75, 21 packets a frame) through the seeded impairment, 25 ms
+//! each way: the figures, asserted in simulated time. Each call
+//! runs 10 s of media, then lets what is in flight arrive; figures are of
+//! Bob's view of Alice's video (Alice's of Bob's is checked too where the
+//! impairment is the same both ways).
+
+use super::*;
+
+/// 640x480, quality 75, about 29 KB: 21 RTP packets a frame.
+const FULL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/jpeg/cjpeg-640x480-420-q75-noisy.jpg"
+));
+
+const MEDIA_640: MediaDescription = MediaDescription {
+    video: crate::wire::VideoFormat {
+        codec: VideoCodec::Mjpeg,
+        width: 640,
+        height: 480,
+        fps: 30,
+    },
+    audio: MEDIA.audio,
+};
+
+/// What a call's receiver saw of the sender's video.
+#[derive(Debug)]
+struct Figures {
+    /// Frames shown over frames sent.
+    shown: f64,
+    video_p95_ms: f64,
+    longest_freeze_ms: f64,
+    /// Repair bytes over media bytes, as a multiple of the loss rate.
+    overhead: f64,
+    /// Audio/video skew p5 and p95, as the report gives it.
+    skew_ms: (f64, f64),
+    quality: Quality,
+}
+
+fn figures(sender: &Side, receiver: &Side, now: Instant) -> Figures {
+    let q = receiver.s.report(now);
+    let sent = sender.s.report(now);
+    let mut skew: Vec<i64> = q.skew_us.clone();
+    skew.sort_unstable();
+    let at = |p: f64| {
+        skew.get(((skew.len().max(1) - 1) as f64 * p) as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    let (lo, hi) = (at(0.05), at(0.95));
+    Figures {
+        shown: q.video_frames_shown as f64 / sent.video_frames_sent.max(1) as f64,
+        video_p95_ms: pct(&q.video_latency_us, 0.95),
+        longest_freeze_ms: q.video_longest_freeze.as_secs_f64() * 1000.0,
+        overhead: sent.repair_overhead(),
+        skew_ms: (lo, hi),
+        quality: q,
+    }
+}
+
+/// A 10 s call under `cfg` both ways (different seeds), with repair.
+fn call(cfg: ImpairConfig) -> Pair {
+    let mut setup = Setup::both_ways(cfg);
+    setup.media = MEDIA_640;
+    setup.jpeg = FULL;
+    setup.feedback = true;
+    let mut p = Pair::new(setup);
+    p.run_until(Duration::from_secs(10));
+    p.stop_capture();
+    p.run_for(Duration::from_secs(1));
+    p
+}
+
+fn lossy(loss: f64, seed: u64) -> ImpairConfig {
+    ImpairConfig {
+        loss,
+        delay: Duration::from_millis(25),
+        seed,
+        ..ImpairConfig::default()
+    }
+}
+
+/// Asserts the bars of one scenario, both directions.
+fn check(
+    name: &str,
+    p: &Pair,
+    loss: f64,
+    min_shown: f64,
+    max_p95_ms: f64,
+    max_freeze_ms: Option<f64>,
+) {
+    for (who, f) in [
+        ("bob", figures(&p.a, &p.b, p.now)),
+        ("alice", figures(&p.b, &p.a, p.now)),
+    ] {
+        let r = &f.quality.repair;
+        eprintln!(
+            "{name} {who}: shown {:.1}% p95 {:.1} ms freeze {:.0} ms overhead {:.3} ({:.2}x loss) skew {:?} nacks {} rtx {} useless {} lost-after-repair {} allowance {:?} rate {:?}",
+            f.shown * 100.0,
+            f.video_p95_ms,
+            f.longest_freeze_ms,
+            f.overhead,
+            f.overhead / loss.max(1e-9),
+            f.skew_ms,
+            r.nacks_sent,
+            r.repaired_rtx,
+            r.rtx_useless,
+            r.frames_lost,
+            r.playout_allowance,
+            f.quality.rate,
+        );
+        assert!(f.shown >= min_shown, "{name} {who}: shown {:.3}", f.shown);
+        assert!(
+            f.video_p95_ms <= max_p95_ms,
+            "{name} {who}: p95 {}",
+            f.video_p95_ms
+        );
+        if let Some(m) = max_freeze_ms {
+            assert!(
+                f.longest_freeze_ms <= m,
+                "{name} {who}: freeze {}",
+                f.longest_freeze_ms
+            );
+        }
+        if loss > 0.0 {
+            assert!(
+                f.overhead <= 1.5 * loss,
+                "{name} {who}: overhead {:.3}",
+                f.overhead
+            );
+        }
+        assert!(
+            f.skew_ms.0 >= -40.0 && f.skew_ms.1 <= 40.0,
+            "{name} {who}: skew {:?}",
+            f.skew_ms
+        );
+    }
+}
+
+#[test]
+fn five_percent_loss_shows_99_percent_within_150_ms() {
+    for seed in [7, 8] {
+        check("5%", &call(lossy(0.05, seed)), 0.05, 0.99, 150.0, None);
+    }
+}
+
+#[test]
+fn ten_percent_loss_shows_98_percent_within_180_ms() {
+    for seed in [7, 8] {
+        check("10%", &call(lossy(0.10, seed)), 0.10, 0.98, 180.0, None);
+    }
+}
+
+#[test]
+fn twenty_percent_loss_shows_97_percent_within_200_ms() {
+    for seed in [7, 8] {
+        check(
+            "20%",
+            &call(lossy(0.20, seed)),
+            0.20,
+            0.97,
+            200.0,
+            Some(200.0),
+        );
+    }
+}
+
+#[test]
+fn a_clean_link_adds_no_delay_and_no_overhead() {
+    let p = call(lossy(0.0, 7));
+    for (sender, receiver) in [(&p.a, &p.b), (&p.b, &p.a)] {
+        let f = figures(sender, receiver, p.now);
+        assert_eq!(f.quality.repair.nacks_sent, 0);
+        assert_eq!(f.quality.repair.rtx_bytes_sent, 0);
+        assert!(f.shown >= 0.999, "{}", f.shown);
+        assert_eq!(f.quality.repair.playout_allowance, Duration::ZERO);
+        // 25 ms on the wire and nothing added for repair.
+        assert!(f.video_p95_ms <= 30.0, "{}", f.video_p95_ms);
+        // Full quality all along.
+        assert_eq!(f.quality.rate.quality, LEVELS[0].quality);
+    }
+}
