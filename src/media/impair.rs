@@ -1,33 +1,131 @@
-//! A seeded network impairment for media packets: loss, fixed delay, random
-//! jitter and reordering, duplication. Tests use it to exercise concealment
-//! and reassembly deterministically; a peer can switch it on for a call to
-//! see how a bad network sounds and looks. The same seed gives the same
-//! impairment, so a failing run can be replayed exactly.
+//! A seeded network impairment for media packets: loss (independent or in
+//! bursts), a bottleneck link of limited rate with a bounded queue in front
+//! of it, fixed delay, random jitter and reordering, duplication, and a time
+//! window that switches the loss and the bottleneck on and off mid-call.
+//! Tests use it to exercise concealment, reassembly and rate adaptation
+//! deterministically; a peer can switch it on for a call to see how a bad
+//! network sounds and looks. The same seed gives the same impairment, so a
+//! failing run can be replayed exactly.
 //!
-//! Packets go in with [`Impairment::send`] at `now` and come out of
+//! Packets go in with [`Impairment::send_sized`] (or [`Impairment::send`]
+//! when their size does not matter) at `now` and come out of
 //! [`Impairment::poll`] when their delivery time has come; the caller sleeps
 //! until [`Impairment::next_timeout`]. Nothing reads the clock.
+//!
+//! A packet meets, in this order: loss, duplication, the bottleneck (waiting
+//! behind the packets ahead of it, then taking `len * 8 / rate` seconds on
+//! the link, or dropped when the queue is full), then delay and jitter. The
+//! bottleneck is FIFO and every packet's departure is known when it is sent,
+//! so the whole path is computed in [`Impairment::send_sized`] and only the
+//! delivery times are held.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Most packets held in flight; beyond it new packets are dropped (a full
-/// router queue), so a stalled receiver cannot grow memory.
+/// router queue), so a stalled receiver cannot grow memory. It bounds the
+/// bottleneck's queue too, whatever its configured depth, since every packet
+/// in that queue is also in flight.
 pub const MAX_IN_FLIGHT: usize = 4096;
+
+/// Depth of the bottleneck's queue when `queue=` is not given: 250 ms of
+/// the link's rate (62.5 kB at 2 Mbit/s).
+///
+/// A time rather than a byte count because what a call feels is the delay a
+/// full queue adds: a fixed 64 KiB would be a second of delay at 500 kbit/s
+/// and 10 ms at 50 Mbit/s, so the same setting would mean a different network
+/// at each rate. 250 ms is the depth of a common, somewhat bloated, home
+/// router uplink: deep enough that a sender above the rate sees the delay
+/// grow for a while before it sees loss (the signal delay-based congestion
+/// control reads), short enough that a call through it is still a call.
+pub const BOTTLENECK_QUEUE: Duration = Duration::from_millis(250);
+
+/// Slowest link `rate=` accepts, 1 kbit/s: there a full-size datagram
+/// already holds the link for 12 s, and slower is no link a call runs on.
+pub const MIN_RATE_BPS: u64 = 1_000;
+
+/// Fastest link `rate=` accepts, 10 Gbit/s; beyond it the cap could not
+/// bite on anything a peer sends.
+pub const MAX_RATE_BPS: u64 = 10_000_000_000;
+
+/// Deepest byte-sized queue `queue=` accepts, 16 MiB: above what
+/// [`MAX_IN_FLIGHT`] full-size datagrams (about 6 MB) fill, so a deeper one
+/// would never be reached.
+pub const MAX_QUEUE_BYTES: u64 = 16 << 20;
+
+/// Longest mean loss burst `burst=` accepts, in packets: a thousand packets
+/// is twenty seconds of audio gone, already an outage rather than a burst.
+pub const MAX_BURST: f64 = 1000.0;
+
+/// Latest `from=` or `until=` may be, measured from the first packet: a day.
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// Longest `delay=`, `jitter=` or time-sized `queue=`.
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// How much the bottleneck's queue holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueDepth {
+    /// As much as the link sends in this time at its rate.
+    Time(Duration),
+    /// This many bytes.
+    Bytes(u64),
+}
+
+impl QueueDepth {
+    /// The depth in bytes at `rate` bits per second.
+    pub fn bytes(self, rate: u64) -> u64 {
+        match self {
+            QueueDepth::Bytes(b) => b,
+            QueueDepth::Time(t) => {
+                let b = t.as_nanos() * u128::from(rate) / 8 / 1_000_000_000;
+                u64::try_from(b).unwrap_or(u64::MAX)
+            }
+        }
+    }
+}
 
 /// What the impairment does to each packet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImpairConfig {
-    /// Probability in [0, 1] that a packet is lost.
+    /// Probability in [0, 1] that a packet is lost (the long-run fraction,
+    /// also with `burst`). Applies only inside the window (`from`, `until`).
     pub loss: f64,
-    /// Delay added to every packet.
+    /// Mean length, in packets, of a run of losses; `None` loses packets
+    /// independently. With it, losses follow a Gilbert model: a good state
+    /// that loses nothing and a bad state that loses every packet, the state
+    /// stepping once per packet with P(bad→good) = 1/burst and P(good→bad)
+    /// = loss / (burst · (1 − loss)), so that the bad state's share of
+    /// packets is `loss` and its runs last `burst` packets on average
+    /// (geometrically distributed). That needs `loss <= burst / (burst + 1)`;
+    /// above it the good→bad probability is taken as 1. `burst = 1` is not
+    /// independent loss: its losses never come two in a row.
+    pub burst: Option<f64>,
+    /// Delay added to every packet, after the bottleneck. Always on.
     pub delay: Duration,
     /// Extra delay, uniform in [0, jitter], per packet; packets overtake each
     /// other when it exceeds their spacing, which is how reordering arises.
+    /// Always on.
     pub jitter: Duration,
-    /// Probability in [0, 1] that a packet is delivered twice.
+    /// Probability in [0, 1] that a packet is delivered twice. Always on;
+    /// both copies go through the bottleneck.
     pub duplicate: f64,
+    /// Bottleneck rate in bits per second of the packets' bytes; `None`: no
+    /// bottleneck. Applies only inside the window.
+    pub rate: Option<u64>,
+    /// How much the bottleneck holds, the packet on the link included,
+    /// before it drops what arrives; an idle link takes any one packet,
+    /// however small the queue.
+    pub queue: QueueDepth,
+    /// Start of the window in which `loss` and `rate` apply, from the first
+    /// packet the impairment sees.
+    pub from: Duration,
+    /// End of that window, from the first packet; `None`: it never ends.
+    /// Packets still queued at the bottleneck when it ends leave at once, in
+    /// order (the link's rate becomes unlimited), and later ones queue
+    /// behind them, so lifting the cap reorders nothing.
+    pub until: Option<Duration>,
     /// The random seed.
     pub seed: u64,
 }
@@ -36,9 +134,14 @@ impl Default for ImpairConfig {
     fn default() -> Self {
         ImpairConfig {
             loss: 0.0,
+            burst: None,
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             duplicate: 0.0,
+            rate: None,
+            queue: QueueDepth::Time(BOTTLENECK_QUEUE),
+            from: Duration::ZERO,
+            until: None,
             seed: 1,
         }
     }
@@ -56,20 +159,26 @@ impl std::fmt::Display for ImpairParseError {
 
 impl std::error::Error for ImpairParseError {}
 
+/// The example every parse error ends with.
+const EXAMPLE: &str =
+    "loss=5%,burst=3,delay=20ms,jitter=30ms,dup=1%,rate=2mbit,queue=250ms,from=2s,until=10s,seed=7";
+
 impl ImpairConfig {
-    /// Parses `loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7` (any subset, any
-    /// order; percentages or fractions; durations in ms or s).
+    /// Parses `loss=5%,burst=3,delay=20ms,jitter=30ms,dup=1%,rate=2mbit,
+    /// queue=250ms,from=2s,until=10s,seed=7` (any subset, any order).
+    /// Probabilities are percentages or fractions; durations in ms or s;
+    /// `rate` in bit, kbit or mbit (per second, decimal prefixes); `queue` a
+    /// duration at the rate or a size in b, kb, kib, mb or mib (bytes).
     pub fn parse(text: &str) -> Result<ImpairConfig, ImpairParseError> {
         let mut c = ImpairConfig::default();
-        let bad = |what: &str| {
-            ImpairParseError(format!(
-                "{what}; expected e.g. loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7"
-            ))
-        };
+        let bad = |what: &str| ImpairParseError(format!("{what}; expected e.g. {EXAMPLE}"));
+        let mut saw_loss = false;
+        let mut saw_queue = false;
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| bad(&format!("'{part}' is not key=value")))?;
+            let (key, value) = (key.trim(), value.trim());
             let prob = || -> Result<f64, ImpairParseError> {
                 let (num, scale) = match value.strip_suffix('%') {
                     Some(n) => (n, 100.0),
@@ -80,7 +189,7 @@ impl ImpairConfig {
                     _ => Err(bad(&format!("{key}={value} is not a probability"))),
                 }
             };
-            let dur = || -> Result<Duration, ImpairParseError> {
+            let dur = |max: Duration| -> Result<Duration, ImpairParseError> {
                 let (num, scale) = if let Some(n) = value.strip_suffix("ms") {
                     (n, 1e-3)
                 } else if let Some(n) = value.strip_suffix('s') {
@@ -89,17 +198,42 @@ impl ImpairConfig {
                     return Err(bad(&format!("{key}={value} needs a unit, ms or s")));
                 };
                 match num.parse::<f64>() {
-                    Ok(v) if v.is_finite() && (0.0..=60.0 / scale).contains(&v) => {
+                    Ok(v) if v.is_finite() && (0.0..=max.as_secs_f64() / scale).contains(&v) => {
                         Ok(Duration::from_secs_f64(v * scale))
                     }
-                    _ => Err(bad(&format!("{key}={value} is not a duration up to 60 s"))),
+                    _ => Err(bad(&format!(
+                        "{key}={value} is not a duration up to {} s",
+                        max.as_secs()
+                    ))),
                 }
             };
             match key {
-                "loss" => c.loss = prob()?,
+                "loss" => {
+                    c.loss = prob()?;
+                    saw_loss = true;
+                }
+                "burst" => match value.parse::<f64>() {
+                    Ok(n) if (1.0..=MAX_BURST).contains(&n) => c.burst = Some(n),
+                    _ => {
+                        return Err(bad(&format!(
+                            "burst={value} is not a mean burst length from 1 to {MAX_BURST} packets"
+                        )))
+                    }
+                },
                 "dup" | "duplicate" => c.duplicate = prob()?,
-                "delay" => c.delay = dur()?,
-                "jitter" => c.jitter = dur()?,
+                "delay" => c.delay = dur(MAX_DELAY)?,
+                "jitter" => c.jitter = dur(MAX_DELAY)?,
+                "rate" => c.rate = Some(parse_rate(value).map_err(|e| bad(&e))?),
+                "queue" => {
+                    c.queue = if value.ends_with('s') {
+                        QueueDepth::Time(dur(MAX_DELAY)?)
+                    } else {
+                        QueueDepth::Bytes(parse_bytes(value).map_err(|e| bad(&e))?)
+                    };
+                    saw_queue = true;
+                }
+                "from" => c.from = dur(MAX_WINDOW)?,
+                "until" => c.until = Some(dur(MAX_WINDOW)?),
                 "seed" => {
                     c.seed = value
                         .parse()
@@ -108,7 +242,90 @@ impl ImpairConfig {
                 other => return Err(bad(&format!("unknown setting '{other}'"))),
             }
         }
+        if let Some(n) = c.burst {
+            if !saw_loss {
+                return Err(bad("burst= shapes the losses of loss=, which is missing"));
+            }
+            let most = n / (n + 1.0);
+            if c.loss > most {
+                return Err(bad(&format!(
+                    "loss={} with burst={n} cannot be: bursts of {n} packets allow at most loss={:.1}%",
+                    c.loss,
+                    most * 100.0
+                )));
+            }
+        }
+        if saw_queue && c.rate.is_none() {
+            return Err(bad("queue= sizes the queue of rate=, which is missing"));
+        }
+        if let Some(until) = c.until {
+            if until <= c.from {
+                return Err(bad(&format!(
+                    "until={until:?} must come after from={:?}",
+                    c.from
+                )));
+            }
+        }
         Ok(c)
+    }
+}
+
+/// `2000kbit`, `2mbit`, `64000bit` (any case, decimals allowed) in bits per
+/// second.
+fn parse_rate(value: &str) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let (num, scale) = if let Some(n) = lower.strip_suffix("mbit") {
+        (n, 1e6)
+    } else if let Some(n) = lower.strip_suffix("kbit") {
+        (n, 1e3)
+    } else if let Some(n) = lower.strip_suffix("bit") {
+        (n, 1.0)
+    } else {
+        return Err(format!("rate={value} needs a unit, bit, kbit or mbit"));
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => {
+            let bps = (v * scale).round();
+            if (MIN_RATE_BPS as f64..=MAX_RATE_BPS as f64).contains(&bps) {
+                Ok(bps as u64)
+            } else {
+                Err(format!(
+                    "rate={value} is outside {} kbit to {} mbit",
+                    MIN_RATE_BPS / 1000,
+                    MAX_RATE_BPS / 1_000_000
+                ))
+            }
+        }
+        _ => Err(format!("rate={value} is not a number of bits per second")),
+    }
+}
+
+/// `64kb`, `65536b`, `64kib`, `1mb`, `1mib` (any case) in bytes.
+fn parse_bytes(value: &str) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let (num, scale) = if let Some(n) = lower.strip_suffix("kib") {
+        (n, 1024.0)
+    } else if let Some(n) = lower.strip_suffix("mib") {
+        (n, 1024.0 * 1024.0)
+    } else if let Some(n) = lower.strip_suffix("kb") {
+        (n, 1e3)
+    } else if let Some(n) = lower.strip_suffix("mb") {
+        (n, 1e6)
+    } else if let Some(n) = lower.strip_suffix('b') {
+        (n, 1.0)
+    } else {
+        return Err(format!(
+            "queue={value} needs a unit: ms or s, or bytes as b, kb, kib, mb or mib"
+        ));
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && (v * scale).round() <= MAX_QUEUE_BYTES as f64 => {
+            Ok((v * scale).round() as u64)
+        }
+        _ => Err(format!(
+            "queue={value} is not a size up to {} MiB",
+            MAX_QUEUE_BYTES >> 20
+        )),
     }
 }
 
@@ -117,12 +334,19 @@ impl ImpairConfig {
 pub struct ImpairStats {
     /// Packets offered.
     pub sent: u64,
-    /// Packets dropped as lost.
+    /// Packets dropped as lost (by `loss`, independent or in bursts).
     pub lost: u64,
     /// Extra copies scheduled.
     pub duplicated: u64,
     /// Packets dropped because [`MAX_IN_FLIGHT`] were held.
     pub overflow: u64,
+    /// Packets dropped because the bottleneck's queue was full (tail drop).
+    pub queue_dropped: u64,
+    /// Bytes waiting for or on the bottleneck link, as of the latest
+    /// [`Impairment::send_sized`] or [`Impairment::poll`].
+    pub queue_bytes: u64,
+    /// The most bytes the bottleneck ever held at once.
+    pub queue_peak_bytes: u64,
     /// Packets delivered.
     pub delivered: u64,
 }
@@ -135,6 +359,21 @@ pub struct Impairment<P> {
     order: u64,
     queue: BinaryHeap<Reverse<(Instant, u64, Slot<P>)>>,
     stats: ImpairStats,
+    /// When the first packet came: the window is measured from it.
+    first: Option<Instant>,
+    /// The Gilbert model's state: in a loss burst.
+    bad: bool,
+    /// P(good→bad) and P(bad→good) of the Gilbert model.
+    enter_bad: f64,
+    leave_bad: f64,
+    /// When the bottleneck link finishes the last packet it accepted.
+    busy_until: Option<Instant>,
+    /// Packets not yet through the bottleneck: when each leaves it, and its
+    /// size. Departures never decrease, so the front leaves first. Each is
+    /// also in `queue` until it has left, so [`MAX_IN_FLIGHT`] bounds it.
+    link: VecDeque<(Instant, u64)>,
+    /// The sum of the sizes in `link`.
+    link_bytes: u64,
 }
 
 /// A packet in flight; ordered by delivery time and send order only.
@@ -158,23 +397,54 @@ impl<P> Ord for Slot<P> {
     }
 }
 
+/// How long `len` bytes hold a link of `rate` bits per second, rounded up
+/// to the nanosecond.
+fn serialisation(len: u64, rate: u64) -> Duration {
+    let bits = u128::from(len) * 8 * 1_000_000_000;
+    let rate = u128::from(rate.max(1));
+    let nanos = bits.div_ceil(rate);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
 impl<P: Clone> Impairment<P> {
     /// An impairment with this configuration.
     pub fn new(cfg: ImpairConfig) -> Self {
         // xorshift must not start at zero.
         let rng = cfg.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        // f64::max also turns a NaN burst into 1.
+        let n = cfg.burst.unwrap_or(1.0).max(1.0);
+        let loss = cfg.loss.clamp(0.0, 1.0);
+        let enter_bad = if loss >= 1.0 {
+            1.0
+        } else {
+            (loss / (n * (1.0 - loss))).min(1.0)
+        };
         Impairment {
             cfg,
             rng,
             order: 0,
             queue: BinaryHeap::new(),
             stats: ImpairStats::default(),
+            first: None,
+            bad: false,
+            enter_bad,
+            leave_bad: 1.0 / n,
+            busy_until: None,
+            link: VecDeque::new(),
+            link_bytes: 0,
         }
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &ImpairStats {
         &self.stats
+    }
+
+    /// How long a packet sent at `now` would wait for the bottleneck link
+    /// (zero without one, or when it is idle).
+    pub fn queue_delay(&self, now: Instant) -> Duration {
+        self.busy_until
+            .map_or(Duration::ZERO, |b| b.saturating_duration_since(now))
     }
 
     fn unit(&mut self) -> f64 {
@@ -184,10 +454,42 @@ impl<P: Clone> Impairment<P> {
         (self.rng >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// Offers a packet sent at `now`.
+    /// Offers a packet sent at `now` whose size does not matter: the
+    /// bottleneck counts it as zero bytes (it still waits behind the packets
+    /// queued there, in order, but takes no time on the link and no room in
+    /// the queue). Use [`Impairment::send_sized`] when `rate` is set.
     pub fn send(&mut self, now: Instant, packet: P) {
+        self.send_sized(now, packet, 0);
+    }
+
+    /// Offers a packet of `len` bytes sent at `now`.
+    pub fn send_sized(&mut self, now: Instant, packet: P, len: usize) {
         self.stats.sent += 1;
-        if self.unit() < self.cfg.loss {
+        let first = *self.first.get_or_insert(now);
+        // Out of `Instant`'s range is never: a window that does not start, or
+        // does not end.
+        let window_end = self.cfg.until.and_then(|u| first.checked_add(u));
+        let in_window = first
+            .checked_add(self.cfg.from)
+            .is_some_and(|start| now >= start)
+            && window_end.is_none_or(|end| now < end);
+        // One draw per packet either way, so that the draws after it (and
+        // so a seeded run) do not depend on whether losses come in bursts or
+        // on the window.
+        let u = self.unit();
+        let lost = if self.cfg.burst.is_some() {
+            // The chain steps on every packet, in the window or not, so it
+            // is in its long-run state when the window opens.
+            self.bad = if self.bad {
+                u >= self.leave_bad
+            } else {
+                u < self.enter_bad
+            };
+            self.bad
+        } else {
+            u < self.cfg.loss
+        };
+        if lost && in_window {
             self.stats.lost += 1;
             return;
         }
@@ -196,24 +498,82 @@ impl<P: Clone> Impairment<P> {
         } else {
             1
         };
+        let len = u64::try_from(len).unwrap_or(u64::MAX);
         for copy in 0..copies {
             if self.queue.len() >= MAX_IN_FLIGHT {
                 self.stats.overflow += 1;
                 return;
             }
+            let Some(departs) = self.bottleneck(now, len, in_window, window_end) else {
+                self.stats.queue_dropped += 1;
+                return;
+            };
             if copy == 1 {
                 self.stats.duplicated += 1;
             }
             let extra = self.cfg.jitter.mul_f64(self.unit());
-            let at = now + self.cfg.delay + extra;
+            let at = departs + self.cfg.delay + extra;
             self.order += 1;
             self.queue
                 .push(Reverse((at, self.order, Slot(packet.clone()))));
         }
     }
 
+    /// Passes `len` bytes arriving at `now` through the bottleneck: when they
+    /// leave it, or `None` if its queue has no room for them.
+    fn bottleneck(
+        &mut self,
+        now: Instant,
+        len: u64,
+        in_window: bool,
+        window_end: Option<Instant>,
+    ) -> Option<Instant> {
+        let Some(rate) = self.cfg.rate else {
+            return Some(now);
+        };
+        self.drain_link(now);
+        // Never before what is already queued: FIFO, nothing overtakes.
+        let start = self.busy_until.map_or(now, |b| b.max(now));
+        if !in_window || len == 0 {
+            return Some(start);
+        }
+        // The packet on the link counts too; one always fits an idle link,
+        // however small the queue.
+        let held = self.link_bytes;
+        if !self.link.is_empty() && held.saturating_add(len) > self.cfg.queue.bytes(rate) {
+            return None;
+        }
+        // A packet too big to leave before the end of time cannot be sent.
+        let mut departs = start.checked_add(serialisation(len, rate))?;
+        if let Some(end) = window_end {
+            // The cap lifts at the window's end: what is still on or in
+            // front of the link leaves then. `start` is never past `end`,
+            // since every packet accepted in the window leaves by it.
+            departs = departs.min(end.max(start));
+        }
+        self.busy_until = Some(departs);
+        self.link.push_back((departs, len));
+        self.link_bytes = held.saturating_add(len);
+        self.stats.queue_bytes = self.link_bytes;
+        self.stats.queue_peak_bytes = self.stats.queue_peak_bytes.max(self.stats.queue_bytes);
+        Some(departs)
+    }
+
+    /// Forgets the packets that have left the bottleneck by `now`.
+    fn drain_link(&mut self, now: Instant) {
+        while let Some(&(at, len)) = self.link.front() {
+            if at > now {
+                break;
+            }
+            self.link.pop_front();
+            self.link_bytes = self.link_bytes.saturating_sub(len);
+        }
+        self.stats.queue_bytes = self.link_bytes;
+    }
+
     /// The next packet due at `now`, if any.
     pub fn poll(&mut self, now: Instant) -> Option<P> {
+        self.drain_link(now);
         let due = self
             .queue
             .peek()
@@ -252,6 +612,57 @@ mod tests {
             out.push(p);
         }
         (out, imp.stats().clone())
+    }
+
+    /// A packet delivered: its number, when it was sent and when it came out.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Arrival {
+        k: u32,
+        sent: Duration,
+        at: Duration,
+    }
+
+    /// Offers `len`-byte packets every `gap` for `span`, polling at every
+    /// send and at every delivery time in between (as a peer's loop would,
+    /// sleeping until `next_timeout`), then drains.
+    fn offer(
+        cfg: ImpairConfig,
+        len: usize,
+        gap: Duration,
+        span: Duration,
+    ) -> (Vec<Arrival>, ImpairStats) {
+        let mut imp = Impairment::new(cfg);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut sent_at = Vec::new();
+        let mut take = |imp: &mut Impairment<u32>, now: Instant, sent_at: &[Duration]| {
+            while let Some(k) = imp.poll(now) {
+                out.push(Arrival {
+                    k,
+                    sent: sent_at[k as usize],
+                    at: now - t0,
+                });
+            }
+        };
+        let mut k = 0u32;
+        while gap * k < span {
+            let now = t0 + gap * k;
+            while let Some(due) = imp.next_timeout().filter(|&d| d < now) {
+                take(&mut imp, due, &sent_at);
+            }
+            sent_at.push(now - t0);
+            imp.send_sized(now, k, len);
+            take(&mut imp, now, &sent_at);
+            k += 1;
+        }
+        while let Some(due) = imp.next_timeout() {
+            take(&mut imp, due, &sent_at);
+        }
+        (out, imp.stats().clone())
+    }
+
+    fn bytes_between(out: &[Arrival], len: usize, from: Duration, to: Duration) -> usize {
+        out.iter().filter(|a| a.at >= from && a.at < to).count() * len
     }
 
     #[test]
@@ -304,6 +715,267 @@ mod tests {
     }
 
     #[test]
+    fn in_flight_bound_holds_with_a_deep_bottleneck_queue() {
+        let mut imp = Impairment::new(ImpairConfig {
+            rate: Some(MIN_RATE_BPS),
+            queue: QueueDepth::Bytes(MAX_QUEUE_BYTES),
+            ..ImpairConfig::default()
+        });
+        let t0 = Instant::now();
+        for k in 0..(MAX_IN_FLIGHT as u32 + 100) {
+            imp.send_sized(t0, k, 100);
+        }
+        assert_eq!(imp.stats().overflow, 100);
+        assert_eq!(imp.stats().queue_dropped, 0);
+        assert_eq!(imp.stats().queue_bytes, MAX_IN_FLIGHT as u64 * 100);
+    }
+
+    /// 10 s of 5 Mbit/s offered to a 2 Mbit/s link: 2 Mbit/s comes out,
+    /// the excess is dropped at the queue, and the queue adds no more delay
+    /// than its depth.
+    #[test]
+    fn a_rate_cap_delivers_the_rate_and_drops_the_excess_at_the_queue() {
+        let cfg = ImpairConfig::parse("rate=2000kbit").unwrap();
+        // 1250 bytes every 2 ms: 5 Mbit/s; each takes 5 ms on the link.
+        let (out, st) = offer(cfg, 1250, Duration::from_millis(2), Duration::from_secs(10));
+        let got = bytes_between(&out, 1250, Duration::ZERO, Duration::from_secs(10)) as f64;
+        let want = 2e6 / 8.0 * 10.0;
+        assert!((got - want).abs() / want < 0.02, "{got} bytes, want {want}");
+        // Never two packets closer than the link takes to send one.
+        for w in out.windows(2) {
+            assert!(w[1].at - w[0].at >= Duration::from_millis(5), "{w:?}");
+            assert!(w[0].k < w[1].k, "reordered: {w:?}");
+        }
+        assert_eq!(st.lost, 0);
+        assert_eq!(st.sent, st.delivered + st.queue_dropped);
+        assert!(st.queue_dropped > 2900, "{st:?}");
+        // The queue holds 250 ms at the rate: 62500 bytes, 50 packets.
+        let depth = BOTTLENECK_QUEUE.as_secs_f64() * 2e6 / 8.0;
+        assert_eq!(QueueDepth::Time(BOTTLENECK_QUEUE).bytes(2_000_000), 62_500);
+        assert!(st.queue_peak_bytes as f64 <= depth, "{st:?}");
+        assert!(st.queue_peak_bytes as f64 > depth - 1250.0, "{st:?}");
+        let worst = out.iter().map(|a| a.at - a.sent).max().unwrap();
+        assert!(worst <= BOTTLENECK_QUEUE, "{worst:?}");
+        assert!(
+            worst >= BOTTLENECK_QUEUE - Duration::from_millis(10),
+            "{worst:?}"
+        );
+        // Once the offered load stops, the queue empties.
+        assert_eq!(st.queue_bytes, 0);
+    }
+
+    #[test]
+    fn below_the_rate_nothing_queues_or_drops() {
+        // 1 Mbit/s through 2 Mbit/s: each packet waits only for itself.
+        let (out, st) = offer(
+            ImpairConfig::parse("rate=2mbit,delay=20ms").unwrap(),
+            1250,
+            Duration::from_millis(10),
+            Duration::from_secs(2),
+        );
+        assert_eq!(out.len(), 200);
+        assert_eq!(st.queue_dropped, 0);
+        for a in &out {
+            assert_eq!(a.at - a.sent, Duration::from_millis(25), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn the_queue_depth_bounds_the_queueing_delay() {
+        let full = 2e6 / 8.0 * 3.0;
+        for (spec, most, want) in [
+            ("rate=2mbit,queue=100ms", Duration::from_millis(100), full),
+            // 20 kB at 2 Mbit/s is 80 ms.
+            ("rate=2mbit,queue=20kb", Duration::from_millis(80), full),
+            // Smaller than a packet: only the packet on the link, so the
+            // link idles until the next one offered after it is free, one
+            // 5 ms packet every 6 ms.
+            (
+                "rate=2mbit,queue=0ms",
+                Duration::from_millis(5),
+                full * 5.0 / 6.0,
+            ),
+        ] {
+            let (out, st) = offer(
+                ImpairConfig::parse(spec).unwrap(),
+                1250,
+                Duration::from_millis(2),
+                Duration::from_secs(3),
+            );
+            let worst = out.iter().map(|a| a.at - a.sent).max().unwrap();
+            assert!(worst <= most, "{spec}: {worst:?}");
+            assert!(
+                worst + Duration::from_millis(10) >= most,
+                "{spec}: {worst:?}"
+            );
+            let got = bytes_between(&out, 1250, Duration::ZERO, Duration::from_secs(3)) as f64;
+            assert!((got - want).abs() / want < 0.02, "{spec}: {got}");
+            assert!(st.queue_dropped > 0, "{spec}");
+        }
+    }
+
+    #[test]
+    fn unsized_packets_take_no_time_on_the_link() {
+        let mut imp = Impairment::new(ImpairConfig::parse("rate=8kbit").unwrap());
+        let t0 = Instant::now();
+        // 1000 bytes hold an 8 kbit/s link for a second.
+        imp.send_sized(t0, 0u32, 1000);
+        imp.send(t0, 1);
+        assert_eq!(imp.queue_delay(t0), Duration::from_secs(1));
+        assert_eq!(imp.poll(t0 + Duration::from_millis(999)), None);
+        assert_eq!(imp.poll(t0 + Duration::from_secs(1)), Some(0));
+        assert_eq!(imp.poll(t0 + Duration::from_secs(1)), Some(1));
+    }
+
+    /// Loss runs: the lengths of the runs of consecutive lost packets.
+    fn loss_runs(cfg: ImpairConfig, n: u32) -> (f64, f64) {
+        let (out, st) = run(cfg, n);
+        let mut runs = Vec::new();
+        let mut next = 0;
+        for k in out {
+            if k > next {
+                runs.push(k - next);
+            }
+            next = k + 1;
+        }
+        if n > next {
+            runs.push(n - next);
+        }
+        let lost: u32 = runs.iter().sum();
+        assert_eq!(u64::from(lost), st.lost);
+        (
+            f64::from(lost) / f64::from(n),
+            f64::from(lost) / runs.len() as f64,
+        )
+    }
+
+    #[test]
+    fn bursty_loss_has_the_asked_rate_and_burst_length() {
+        for (loss, burst, seed) in [
+            (0.05, 4.0, 3),
+            (0.2, 2.0, 4),
+            (0.01, 10.0, 5),
+            (0.1, 1.0, 6),
+        ] {
+            let cfg = ImpairConfig {
+                loss,
+                burst: Some(burst),
+                seed,
+                ..ImpairConfig::default()
+            };
+            let (rate, mean) = loss_runs(cfg, 100_000);
+            assert!(
+                (rate - loss).abs() < 0.01,
+                "loss {loss} burst {burst}: {rate}"
+            );
+            assert!(
+                (mean - burst).abs() / burst < 0.1,
+                "loss {loss} burst {burst}: runs of {mean}"
+            );
+        }
+        // Without `burst`, runs are as short as independence makes them:
+        // 1 / (1 - 0.2) = 1.25 packets.
+        let (rate, mean) = loss_runs(
+            ImpairConfig {
+                loss: 0.2,
+                seed: 4,
+                ..ImpairConfig::default()
+            },
+            100_000,
+        );
+        assert!((rate - 0.2).abs() < 0.01, "{rate}");
+        assert!((mean - 1.25).abs() < 0.05, "{mean}");
+    }
+
+    #[test]
+    fn lifting_the_cap_at_until_lets_the_offered_rate_through_in_order() {
+        let cfg = ImpairConfig::parse("rate=2000kbit,until=5s,delay=20ms").unwrap();
+        let (out, st) = offer(cfg, 1250, Duration::from_millis(2), Duration::from_secs(10));
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        // Capped for the first 5 s (with the 20 ms delay after the link).
+        let capped = bytes_between(&out, 1250, ms(20), ms(5020)) as f64;
+        let want = 2e6 / 8.0 * 5.0;
+        assert!((capped - want).abs() / want < 0.02, "{capped}");
+        // What was queued at 5 s leaves then, all of it, in order.
+        let burst = out.iter().filter(|a| a.at == ms(5020)).count();
+        assert!(burst >= 45, "{burst} queued packets released at 5 s");
+        // Then everything offered comes through: 5 Mbit/s, each packet only
+        // delayed by `delay`.
+        let free = bytes_between(&out, 1250, ms(5100), s(10)) as f64;
+        let want = 5e6 / 8.0 * (10.0 - 5.1 + 0.02);
+        assert!((free - want).abs() / want < 0.02, "{free}");
+        for a in out.iter().filter(|a| a.sent >= s(5)) {
+            assert_eq!(a.at - a.sent, ms(20), "{a:?}");
+        }
+        assert!(out.windows(2).all(|w| w[0].k < w[1].k), "reordered");
+        assert!(out.iter().all(|a| a.sent < s(5) || a.at >= ms(5020)));
+        assert_eq!(st.sent, st.delivered + st.queue_dropped);
+        assert_eq!(st.queue_bytes, 0);
+    }
+
+    #[test]
+    fn a_cap_from_a_time_on_starts_then() {
+        let cfg = ImpairConfig::parse("rate=2mbit,from=2s").unwrap();
+        let (out, _) = offer(cfg, 1250, Duration::from_millis(2), Duration::from_secs(6));
+        let s = Duration::from_secs;
+        let before = bytes_between(&out, 1250, s(0), s(2)) as f64;
+        assert_eq!(before, 5e6 / 8.0 * 2.0);
+        let after = bytes_between(&out, 1250, s(3), s(6)) as f64;
+        let want = 2e6 / 8.0 * 3.0;
+        assert!((after - want).abs() / want < 0.02, "{after}");
+        assert!(out.windows(2).all(|w| w[0].k < w[1].k), "reordered");
+    }
+
+    #[test]
+    fn loss_applies_only_inside_its_window() {
+        let cfg = ImpairConfig::parse("loss=50%,burst=3,from=2s,until=4s,seed=11").unwrap();
+        let (out, st) = offer(cfg, 100, Duration::from_millis(20), Duration::from_secs(6));
+        let s = Duration::from_secs;
+        let delivered = |from, to| out.iter().filter(|a| a.sent >= from && a.sent < to).count();
+        assert_eq!(delivered(s(0), s(2)), 100);
+        assert_eq!(delivered(s(4), s(6)), 100);
+        let inside = delivered(s(2), s(4));
+        assert!((30..=70).contains(&inside), "{inside} of 100");
+        assert_eq!(st.lost, 100 - inside as u64);
+    }
+
+    #[test]
+    fn seeded_runs_repeat_exactly_and_seeds_differ() {
+        let spec =
+            "loss=3%,burst=2,delay=15ms,jitter=25ms,dup=2%,rate=1500kbit,queue=150ms,until=4s";
+        let go = |seed: u64| {
+            let mut cfg = ImpairConfig::parse(spec).unwrap();
+            cfg.seed = seed;
+            offer(cfg, 1000, Duration::from_millis(3), Duration::from_secs(6))
+        };
+        let (a, sa) = go(7);
+        let (b, sb) = go(7);
+        assert_eq!(a, b);
+        assert_eq!(sa, sb);
+        assert!(
+            sa.lost > 0 && sa.duplicated > 0 && sa.queue_dropped > 0,
+            "{sa:?}"
+        );
+        let (c, _) = go(8);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_window_covering_everything_changes_no_draw() {
+        // The window, and a cap too fast to bite, leave a seeded run as it
+        // was without them.
+        let base = ImpairConfig::parse("loss=5%,delay=10ms,jitter=60ms,dup=2%,seed=9").unwrap();
+        let windowed = ImpairConfig {
+            from: Duration::ZERO,
+            until: Some(Duration::from_secs(3600)),
+            rate: Some(MAX_RATE_BPS),
+            ..base.clone()
+        };
+        assert_eq!(run(base, 5000), run(windowed, 5000));
+    }
+
+    #[test]
     fn descriptions_parse_or_say_what_is_wrong() {
         let c = ImpairConfig::parse("loss=5%, delay=20ms,jitter=0.03s,dup=0.01,seed=7").unwrap();
         assert_eq!(c.loss, 0.05);
@@ -312,16 +984,63 @@ mod tests {
         assert_eq!(c.duplicate, 0.01);
         assert_eq!(c.seed, 7);
         assert_eq!(ImpairConfig::parse("").unwrap(), ImpairConfig::default());
-        for bad in [
-            "loss=150%",
-            "delay=20",
-            "jitter=-1ms",
-            "bogus=1",
-            "loss",
-            "seed=x",
+        let c = ImpairConfig::parse(EXAMPLE).unwrap();
+        assert_eq!(c.burst, Some(3.0));
+        assert_eq!(c.rate, Some(2_000_000));
+        assert_eq!(c.queue, QueueDepth::Time(Duration::from_millis(250)));
+        assert_eq!(c.from, Duration::from_secs(2));
+        assert_eq!(c.until, Some(Duration::from_secs(10)));
+        for (text, rate) in [
+            ("rate=2000kbit", 2_000_000),
+            ("rate=2Mbit", 2_000_000),
+            ("rate=1.5mbit", 1_500_000),
+            ("rate=64000bit", 64_000),
         ] {
-            let e = ImpairConfig::parse(bad).unwrap_err();
-            assert!(e.to_string().contains("expected e.g."), "{bad}: {e}");
+            assert_eq!(
+                ImpairConfig::parse(text).unwrap().rate,
+                Some(rate),
+                "{text}"
+            );
+        }
+        for (text, queue) in [
+            ("rate=1mbit,queue=64kb", QueueDepth::Bytes(64_000)),
+            ("rate=1mbit,queue=64KiB", QueueDepth::Bytes(65_536)),
+            ("rate=1mbit,queue=1500b", QueueDepth::Bytes(1500)),
+            (
+                "rate=1mbit,queue=0.1s",
+                QueueDepth::Time(Duration::from_millis(100)),
+            ),
+        ] {
+            assert_eq!(ImpairConfig::parse(text).unwrap().queue, queue, "{text}");
+        }
+        for (bad, names) in [
+            ("loss=150%", "loss"),
+            ("delay=20", "delay"),
+            ("jitter=-1ms", "jitter"),
+            ("bogus=1", "bogus"),
+            ("loss", "loss"),
+            ("seed=x", "seed"),
+            ("rate=2000", "rate"),
+            ("rate=0kbit", "rate"),
+            ("rate=20gbit", "rate"),
+            ("rate=fastmbit", "rate"),
+            ("rate=20000mbit", "rate"),
+            ("rate=1mbit,queue=5", "queue"),
+            ("rate=1mbit,queue=1gb", "queue"),
+            ("queue=100ms", "queue"),
+            ("burst=3", "burst"),
+            ("loss=5%,burst=0.5", "burst"),
+            ("loss=5%,burst=x", "burst"),
+            ("loss=70%,burst=2", "burst"),
+            ("from=5s,until=2s", "until"),
+            ("until=0s", "until"),
+            ("until=2", "until"),
+            ("from=2d", "from"),
+            ("until=90000s", "until"),
+        ] {
+            let e = ImpairConfig::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("expected e.g."), "{bad}: {e}");
+            assert!(e.contains(names), "{bad}: {e}");
         }
     }
 }

@@ -186,7 +186,7 @@ impl MediaLoop {
             match self.impair.as_mut() {
                 Some((v, a)) => {
                     let imp = if stream == StreamKind::Video { v } else { a };
-                    imp.send(now, (from, buf[..n].to_vec()));
+                    imp.send_sized(now, (from, buf[..n].to_vec()), n);
                 }
                 None => self.deliver(now, stream, from, &buf[..n]),
             }

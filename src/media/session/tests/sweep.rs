@@ -121,6 +121,7 @@ fn link(loss: f64, delay_ms: u64, jitter_ms: u64, duplicate: f64, seed: u64) -> 
         jitter: Duration::from_millis(jitter_ms),
         duplicate,
         seed,
+        ..ImpairConfig::default()
     }
 }
 
