@@ -64,9 +64,11 @@ pub struct Level {
 }
 
 /// The ladder, best first. Full quality is the camera's or pattern's usual
-/// 75; the rungs below trade quality first (cheapest to see), then frame
-/// rate down to 15 fps, then picture size.
-pub const LEVELS: [Level; 9] = [
+/// 75; the rungs below trade quality first (cheapest to see), then picture
+/// size at the full frame rate (a half-size picture costs a quarter of the
+/// bytes, and motion matters more in a call than detail), and only then
+/// frame rate, down to 10 fps.
+pub const LEVELS: [Level; 10] = [
     Level {
         quality: 75,
         fps_divisor: 1,
@@ -93,13 +95,18 @@ pub const LEVELS: [Level; 9] = [
         scale: 1,
     },
     Level {
-        quality: 25,
-        fps_divisor: 2,
-        scale: 1,
+        quality: 60,
+        fps_divisor: 1,
+        scale: 2,
     },
     Level {
         quality: 45,
-        fps_divisor: 2,
+        fps_divisor: 1,
+        scale: 2,
+    },
+    Level {
+        quality: 30,
+        fps_divisor: 1,
         scale: 2,
     },
     Level {
@@ -232,16 +239,16 @@ impl RateControl {
     pub(super) fn report(&mut self, now: Instant, loss: f64, fps: u32) {
         self.expire(now);
         let full = self.full_rate.unwrap_or(f64::MAX);
+        // Room above the full rate, or full quality could never be chosen again.
+        let ceiling = full.max(MIN_VIDEO_RATE) / UP_HEADROOM;
         if self.target == f64::MAX {
-            self.target = full;
+            self.target = ceiling;
         }
         if loss > LOSS_HIGH {
             self.target = self.effective_target() * (1.0 - loss / 2.0);
         } else if loss < LOSS_LOW {
             self.target *= INCREASE;
         }
-        // Room above the full rate, or full quality could never be chosen again.
-        let ceiling = full.max(MIN_VIDEO_RATE) / UP_HEADROOM;
         self.target = self.target.clamp(MIN_VIDEO_RATE, ceiling);
         self.choose(fps);
     }

@@ -165,6 +165,9 @@ struct Missing {
     asked: Option<Instant>,
 }
 
+/// Weight of each run of losses in [`NackTracker::mean_run`].
+pub const RUN_WEIGHT: f64 = 0.05;
+
 /// Repair round trips remembered for [`NackTracker::repair_rtt`].
 pub const REPAIR_RTT_SAMPLES: usize = 32;
 
@@ -181,6 +184,8 @@ pub(super) struct NackTracker {
     pub(super) given_up: u64,
     /// Packets found missing when a later one arrived (the loss seen).
     pub(super) gaps_seen: u64,
+    /// Average length of the runs of missing packets (an exponential average).
+    run: f64,
     /// From the first NACK naming a packet to its retransmission's
     /// arrival, for the last repairs.
     repair_rtts: VecDeque<Duration>,
@@ -200,7 +205,12 @@ impl NackTracker {
             Some(h) if ext > h => {
                 // A jump of more than the list holds is a restart, not loss.
                 if ext - h - 1 <= MAX_MISSING as u64 {
-                    self.gaps_seen += ext - h - 1;
+                    let gap = ext - h - 1;
+                    self.gaps_seen += gap;
+                    if gap > 0 {
+                        let run = if self.run == 0.0 { 1.0 } else { self.run };
+                        self.run = run + (gap as f64 - run) * RUN_WEIGHT;
+                    }
                     for lost in h + 1..ext {
                         self.missing.insert(
                             lost,
@@ -314,6 +324,12 @@ impl NackTracker {
                 ask.min(m.since + give_up + Duration::from_micros(1))
             })
             .min()
+    }
+
+    /// The average length of the runs of missing packets (1 when each
+    /// loss comes alone; 0 before any).
+    pub(super) fn mean_run(&self) -> f64 {
+        self.run
     }
 
     /// Packets missing now.

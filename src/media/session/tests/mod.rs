@@ -104,13 +104,14 @@ impl Side {
                         StreamKind::Video => self.video_addr,
                         StreamKind::Audio => self.audio_addr,
                     };
-                    link.send(
+                    link.send_sized(
                         now,
                         Datagram {
                             stream: t.stream,
                             from,
                             bytes: t.bytes.clone(),
                         },
+                        t.bytes.len(),
                     );
                     self.sent.push((now, t));
                 }

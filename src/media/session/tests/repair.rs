@@ -181,3 +181,82 @@ fn a_clean_link_adds_no_delay_and_no_overhead() {
         assert_eq!(f.quality.rate.quality, LEVELS[0].quality);
     }
 }
+
+#[test]
+fn bursty_five_percent_loss_shows_99_percent_within_180_ms() {
+    for seed in [7, 8] {
+        let cfg = ImpairConfig {
+            burst: Some(4.0),
+            ..lossy(0.05, seed)
+        };
+        check("5% burst 4", &call(cfg), 0.05, 0.99, 180.0, None);
+    }
+}
+
+/// Bytes Alice sent on the video socket (RTP, retransmissions, RTCP) in
+/// `[from, to)` after the start, as bits per second.
+fn sent_rate(p: &Pair, from: Duration, to: Duration) -> f64 {
+    let bytes: usize = p
+        .a
+        .sent
+        .iter()
+        .filter(|(at, t)| t.stream == StreamKind::Video && (from..to).contains(&(*at - p.start)))
+        .map(|(_, t)| t.bytes.len())
+        .sum();
+    bytes as f64 * 8.0 / (to - from).as_secs_f64()
+}
+
+#[test]
+fn behind_a_2_mbit_bottleneck_the_rate_fits_and_comes_back_when_it_lifts() {
+    let cap = 2_000_000.0;
+    let mut setup = Setup::both_ways(lossy(0.0, 7));
+    setup.a_to_b.rate = Some(cap as u64);
+    setup.a_to_b.until = Some(Duration::from_secs(10));
+    setup.media = MEDIA_640;
+    setup.jpeg = FULL;
+    setup.feedback = true;
+    let mut p = Pair::new(setup);
+    // Once a second: the level Alice's rate control is at.
+    let mut levels = Vec::new();
+    for s in 1..=20 {
+        p.run_until(Duration::from_secs(s));
+        levels.push(p.a.s.video_target());
+    }
+    let sec = Duration::from_secs;
+    // Within 5 s the sent rate fits the cap, and stays within it.
+    for s in 5..10 {
+        let r = sent_rate(&p, sec(s), sec(s + 1));
+        eprintln!(
+            "second {s}: sent {:.0} kbit/s, level {:?}",
+            r / 1000.0,
+            levels[s as usize - 1]
+        );
+        assert!(r <= cap, "second {s}: {r:.0} bit/s over the cap");
+    }
+    // At least 15 frames a second shown, within 300 ms of capture.
+    let capped: Vec<Duration> =
+        p.b.shown
+            .iter()
+            .zip(&p.b.shown_captured)
+            .filter(|((at, _), _)| (sec(5)..sec(10)).contains(&(*at - p.start)))
+            .filter_map(|((at, _), c)| c.map(|c| *at - c))
+            .collect();
+    let fps = capped.len() as f64 / 5.0;
+    let us: Vec<u64> = capped.iter().map(|d| d.as_micros() as u64).collect();
+    let p95 = pct(&us, 0.95);
+    eprintln!("capped: {fps:.1} fps shown, video p95 {p95:.1} ms");
+    assert!(fps >= 15.0, "{fps} fps");
+    assert!(p95 <= 300.0, "p95 {p95} ms");
+    // Lifted at 10 s: back to full quality by 20 s.
+    let back = levels
+        .iter()
+        .enumerate()
+        .skip(10)
+        .find(|(_, t)| t.quality == LEVELS[0].quality && t.fps_divisor == 1 && t.scale == 1)
+        .map(|(i, _)| i + 1);
+    eprintln!("levels: {levels:?}; full again at {back:?} s");
+    assert!(
+        back.is_some_and(|s| s <= 20),
+        "not back to full quality: {levels:?}"
+    );
+}
