@@ -183,6 +183,55 @@ impl fmt::Display for CaptureError {
 
 impl std::error::Error for CaptureError {}
 
+/// The size [`shrink_i420`] makes of a `width`x`height` picture at `scale`
+/// (1 keeps it).
+pub fn shrunk_size(width: usize, height: usize, scale: usize) -> (usize, usize) {
+    if scale <= 1 {
+        return (width, height);
+    }
+    (
+        (width / scale / 16 * 16).max(16),
+        (height / scale / 16 * 16).max(16),
+    )
+}
+
+/// The picture shrunk by `scale` each way (1 copies it), each output pixel
+/// the average of the `scale × scale` block it stands for, into `dst`
+/// (resized to fit). The size is rounded down to whole 16-pixel blocks, the
+/// 4:2:0 JPEG unit, and is at least 16x16. The rate control uses this to
+/// send a smaller picture behind a slow link.
+pub fn shrink_i420(src: &Yuv420, scale: usize, dst: &mut Yuv420) {
+    let scale = scale.max(1);
+    let (w, h) = shrunk_size(src.width, src.height, scale);
+    if dst.width != w || dst.height != h {
+        *dst = Yuv420::new(w, h);
+    }
+    let plane = |from: &[u8], fw: usize, fh: usize, to: &mut [u8], tw: usize, th: usize| {
+        for ty in 0..th {
+            for tx in 0..tw {
+                let mut sum = 0u32;
+                let mut n = 0u32;
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let (x, y) = (tx * scale + dx, ty * scale + dy);
+                        if x < fw && y < fh {
+                            sum += u32::from(from.get(y * fw + x).copied().unwrap_or(0));
+                            n += 1;
+                        }
+                    }
+                }
+                if let Some(px) = to.get_mut(ty * tw + tx) {
+                    *px = (sum / n.max(1)) as u8;
+                }
+            }
+        }
+    };
+    plane(&src.y, src.width, src.height, &mut dst.y, w, h);
+    let (sw, sh) = (src.width / 2, src.height / 2);
+    plane(&src.u, sw, sh, &mut dst.u, w / 2, h / 2);
+    plane(&src.v, sw, sh, &mut dst.v, w / 2, h / 2);
+}
+
 /// Converts one raw picture in `format` (`stride`: bytes a row of its first
 /// plane, as the driver reports it) into `out` as planar 4:2:0.
 pub fn raw_to_i420(
@@ -330,6 +379,30 @@ mod tests {
             height,
             fps,
         }
+    }
+
+    #[test]
+    fn shrinking_averages_blocks_and_keeps_whole_jpeg_units() {
+        let mut src = Yuv420::new(64, 48);
+        for (i, p) in src.y.iter_mut().enumerate() {
+            // Columns alternate 0 and 200: each 2x2 block averages 100.
+            *p = if i % 2 == 0 { 0 } else { 200 };
+        }
+        src.u.fill(50);
+        src.v.fill(250);
+        let mut dst = Yuv420::new(2, 2);
+        shrink_i420(&src, 2, &mut dst);
+        assert_eq!(
+            (dst.width, dst.height),
+            (32, 16),
+            "24 rows round down to 16"
+        );
+        assert!(dst.y.iter().all(|&p| p == 100));
+        assert!(dst.u.iter().all(|&p| p == 50) && dst.v.iter().all(|&p| p == 250));
+        assert_eq!(dst.u.len(), 16 * 8);
+        shrink_i420(&src, 1, &mut dst);
+        assert_eq!((dst.width, dst.height), (64, 48));
+        assert_eq!(dst.y, src.y);
     }
 
     #[test]

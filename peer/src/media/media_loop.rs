@@ -14,10 +14,11 @@ use mio::{Events, Poll, Token};
 use peercall::media::impair::Impairment;
 use peercall::media::rtp::{classify, Kind};
 use peercall::media::session::{
-    self as session, Output, Play, Quality, Received, Show, StreamKind, VideoFrame,
+    self as session, Output, Play, Quality, Received, Show, StreamKind, VideoFrame, VideoTarget,
 };
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,6 +107,40 @@ pub(super) struct MediaLoop {
     pub(super) stop: Arc<Stop>,
     /// The window, which shows the running figures.
     pub(super) screen: Option<Arc<CallPictures>>,
+    /// Where the capture thread reads what the rate control wants.
+    pub(super) target: Arc<SharedTarget>,
+}
+
+/// The rate control's [`VideoTarget`] passed from the media loop (which
+/// owns the session) to the video capture thread, which reads it before
+/// every frame: one atomic word, as a lock would put the loop and the
+/// camera in each other's way.
+#[derive(Debug)]
+pub(super) struct SharedTarget(AtomicU32);
+
+impl SharedTarget {
+    pub(super) fn new(t: VideoTarget) -> SharedTarget {
+        let s = SharedTarget(AtomicU32::new(0));
+        s.publish(t);
+        s
+    }
+
+    pub(super) fn publish(&self, t: VideoTarget) {
+        let packed =
+            u32::from(t.quality) | (t.fps_divisor.min(255)) << 8 | (t.scale.min(255)) << 16;
+        self.0.store(packed, Ordering::Relaxed);
+    }
+
+    /// The target last published (its bitrate is not passed on: 0).
+    pub(super) fn get(&self) -> VideoTarget {
+        let p = self.0.load(Ordering::Relaxed);
+        VideoTarget {
+            quality: (p & 0xff) as u8,
+            fps_divisor: (p >> 8 & 0xff).max(1),
+            scale: (p >> 16 & 0xff).max(1),
+            bitrate: 0,
+        }
+    }
 }
 
 impl MediaLoop {
@@ -150,6 +185,7 @@ impl MediaLoop {
             let now = Instant::now();
             self.release_impaired(now);
             self.session.handle_timeout(now);
+            self.target.publish(self.session.video_target());
             self.flush();
         }
         let now = Instant::now();

@@ -16,7 +16,7 @@
 //! panics ends the media with a reason the call can report.
 
 use super::display::CallPictures;
-use super::media_loop::{AudioOut, Forward, MediaLoop, AUDIO, VIDEO, WAKE};
+use super::media_loop::{AudioOut, Forward, MediaLoop, SharedTarget, AUDIO, VIDEO, WAKE};
 use super::sinks::{self, Player, Speaker};
 use super::sources::{self, AudioCapture, VideoCapture};
 use super::{
@@ -255,6 +255,7 @@ impl MediaSession {
                 feedback: !opts.no_repair,
             },
         );
+        let target = Arc::new(SharedTarget::new(session.video_target()));
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
         ep.video.set_nonblocking(true)?;
@@ -323,6 +324,7 @@ impl MediaSession {
             (Impairment::new(c), Impairment::new(a))
         });
         let media_loop = MediaLoop {
+            target: target.clone(),
             poll,
             session,
             video,
@@ -349,6 +351,7 @@ impl MediaSession {
                 jpeg_quality: opts.jpeg_quality,
                 camera_format: opts.camera_format,
                 preview: links.screen.clone(),
+                target: target.clone(),
             };
             let (link, stop) = (link.clone(), stop.clone());
             others.push(b.spawn(move || {

@@ -4,16 +4,18 @@
 //! handing what it made to the media loop. They know nothing of RTP.
 
 use super::display::{CallPictures, PREVIEW_INTERVAL};
+use super::media_loop::SharedTarget;
 use super::runtime::{Input, LoopLink, Stop};
 use super::{AudioSource, VideoSource};
 use crate::devices::camera::{Camera, CameraStream, CaptureFailure, Captured};
 use crate::devices::sound;
 use peercall::media::audio::{FRAME_DURATION, FRAME_SAMPLES};
-use peercall::media::capture::{raw_to_i420, PixelFormat};
+use peercall::media::capture::{raw_to_i420, shrink_i420, shrunk_size, PixelFormat};
 use peercall::media::pattern::{draw, Stamp, Yuv420};
+use peercall::media::session::VideoTarget;
 use peercall::media::tone::Tone;
 use peercall::wire::MediaDescription;
-use peercall_codecs::jpeg::{YuvJpegDecoder, YuvJpegEncoder};
+use peercall_codecs::jpeg::{decode_to_yuv420, YuvJpegDecoder, YuvJpegEncoder};
 use peercall_codecs::opus::VoiceEncoder;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +32,55 @@ pub(super) struct VideoCapture {
     pub(super) camera_format: Option<PixelFormat>,
     /// The window's pictures, for the corner preview of what we send.
     pub(super) preview: Option<Arc<CallPictures>>,
+    /// What the rate control wants of the picture.
+    pub(super) target: Arc<SharedTarget>,
+}
+
+/// A JPEG encoder at the quality the rate control asks for, made anew when
+/// that changes; the configured quality is the top.
+struct Encoder {
+    enc: YuvJpegEncoder,
+    quality: u8,
+    configured: u8,
+    /// The picture shrunk for a lower level.
+    small: Yuv420,
+}
+
+impl Encoder {
+    fn new(configured: u8) -> Result<Encoder, String> {
+        Ok(Encoder {
+            enc: YuvJpegEncoder::new(configured).map_err(|e| e.to_string())?,
+            quality: configured,
+            configured,
+            small: Yuv420::new(16, 16),
+        })
+    }
+
+    /// The size a picture of `full` size is sent at under `target`, as
+    /// [`shrink_i420`] makes it.
+    fn size_for(&self, full: (usize, usize), target: &VideoTarget) -> (usize, usize) {
+        shrunk_size(full.0, full.1, target.scale as usize)
+    }
+
+    /// Encodes `pic` as `target` says: its quality (never above the
+    /// configured one) and its scale.
+    fn encode(&mut self, pic: &Yuv420, target: &VideoTarget) -> Result<Vec<u8>, String> {
+        let quality = if target.is_full() {
+            self.configured
+        } else {
+            target.quality.min(self.configured)
+        };
+        if quality != self.quality {
+            self.enc = YuvJpegEncoder::new(quality).map_err(|e| e.to_string())?;
+            self.quality = quality;
+        }
+        if target.scale > 1 {
+            shrink_i420(pic, target.scale as usize, &mut self.small);
+            self.enc.encode(&self.small).map_err(|e| e.to_string())
+        } else {
+            self.enc.encode(pic).map_err(|e| e.to_string())
+        }
+    }
 }
 
 /// What the audio capture thread needs.
@@ -50,16 +101,22 @@ fn wallclock_us() -> u64 {
 /// Where the sender's JPEG frames come from.
 enum Frames {
     /// The test pattern, drawn and encoded each frame period.
-    Pattern { pic: Yuv420, enc: YuvJpegEncoder },
+    Pattern {
+        pic: Yuv420,
+        enc: Encoder,
+        /// The negotiated size.
+        full: (usize, usize),
+    },
     /// An MJPEG file's images, looped, one each frame period.
     File(Vec<Vec<u8>>),
-    /// A camera, paced by the camera: its own JPEG images as they are, or
-    /// raw pictures repacked to 4:2:0 and encoded.
+    /// A camera, paced by the camera: its own JPEG images as they are (or
+    /// decoded and encoded again when the rate control wants less than
+    /// full quality), or raw pictures repacked to 4:2:0 and encoded.
     Camera {
         stream: CameraStream,
         path: PathBuf,
         pic: Yuv420,
-        enc: YuvJpegEncoder,
+        enc: Encoder,
     },
 }
 
@@ -76,7 +133,7 @@ enum Next {
 impl Frames {
     /// Opens the source for the negotiated picture; the error is for the user.
     fn open(c: VideoCapture) -> Result<Frames, String> {
-        let enc = || YuvJpegEncoder::new(c.jpeg_quality).map_err(|e| e.to_string());
+        let enc = || Encoder::new(c.jpeg_quality);
         let (w, h) = (c.media.video.width, c.media.video.height);
         Ok(match (c.source, c.file) {
             (_, Some(frames)) => Frames::File(frames),
@@ -99,19 +156,44 @@ impl Frames {
             _ => Frames::Pattern {
                 pic: Yuv420::new(usize::from(w), usize::from(h)),
                 enc: enc()?,
+                full: (usize::from(w), usize::from(h)),
             },
         })
     }
 
-    /// Produces frame number `n` into `jpeg`; `due` is when a source without
-    /// a clock of its own should capture it.
-    fn next(&mut self, n: u32, due: Instant, stop: &Stop, jpeg: &mut Vec<u8>) -> Next {
+    /// Produces frame number `n` into `jpeg` as `target` says; `due` is
+    /// when a source without a clock of its own should capture it. A frame
+    /// the target's frame-rate divisor leaves out is captured (a camera
+    /// must be read) but neither copied nor encoded.
+    fn next(
+        &mut self,
+        n: u32,
+        due: Instant,
+        stop: &Stop,
+        jpeg: &mut Vec<u8>,
+        target: &VideoTarget,
+    ) -> Next {
+        let wanted = target.takes(u64::from(n));
         match self {
-            Frames::Pattern { pic, enc } => {
+            Frames::Pattern { pic, enc, full } => {
+                let full = *full;
                 if !stop.sleep_until(due) {
                     return Next::Done;
                 }
+                if !wanted {
+                    return Next::Skip;
+                }
                 let captured = Instant::now();
+                // Drawn at the size to send, not shrunk after, so the frame
+                // stamp stays readable at every size.
+                let (w, h) = enc.size_for(full, target);
+                if (pic.width, pic.height) != (w, h) {
+                    *pic = Yuv420::new(w, h);
+                }
+                let target = &VideoTarget {
+                    scale: 1,
+                    ..*target
+                };
                 draw(
                     pic,
                     Stamp {
@@ -119,7 +201,7 @@ impl Frames {
                         capture_us: wallclock_us(),
                     },
                 );
-                match enc.encode(pic) {
+                match enc.encode(pic, target) {
                     Ok(j) => {
                         *jpeg = j;
                         Next::Frame(captured)
@@ -133,6 +215,9 @@ impl Frames {
             Frames::File(frames) => {
                 if !stop.sleep_until(due) {
                     return Next::Done;
+                }
+                if !wanted {
+                    return Next::Skip;
                 }
                 jpeg.clear();
                 jpeg.extend_from_slice(&frames[n as usize % frames.len()]);
@@ -149,16 +234,33 @@ impl Frames {
                 }
                 let (mode, captured) = (stream.mode(), stream.next());
                 match captured {
-                    Ok((at, Captured::Jpeg(image))) => {
+                    Ok(_) if !wanted => return Next::Skip,
+                    Ok((at, Captured::Jpeg(image))) if target.is_full() => {
                         jpeg.clear();
                         jpeg.extend_from_slice(image);
                         return Next::Frame(at);
+                    }
+                    Ok((at, Captured::Jpeg(image))) => {
+                        // Less than full quality: the encode path.
+                        let encoded = decode_to_yuv420(image)
+                            .map_err(|e| e.to_string())
+                            .and_then(|p| enc.encode(&p, target));
+                        return match encoded {
+                            Ok(j) => {
+                                *jpeg = j;
+                                Next::Frame(at)
+                            }
+                            Err(e) => {
+                                log::warn!("camera frame not encoded again: {e}");
+                                Next::Skip
+                            }
+                        };
                     }
                     Ok((at, Captured::Raw { data, stride })) => {
                         let encoded =
                             raw_to_i420(mode.format, data, mode.width, mode.height, stride, pic)
                                 .map_err(|e| e.to_string())
-                                .and_then(|()| enc.encode(pic).map_err(|e| e.to_string()));
+                                .and_then(|()| enc.encode(pic, target));
                         return match encoded {
                             Ok(j) => {
                                 *jpeg = j;
@@ -236,6 +338,7 @@ impl Preview {
 /// The video capture thread: frames until stopped or the source ends.
 pub(super) fn capture_video(c: VideoCapture, link: &LoopLink, stop: &Stop) {
     let screen = c.preview.clone();
+    let c_target = c.target.clone();
     let fps = u32::from(c.media.video.fps.max(1));
     let period = Duration::from_secs(1) / fps;
     let mut frames = match Frames::open(c) {
@@ -250,7 +353,8 @@ pub(super) fn capture_video(c: VideoCapture, link: &LoopLink, stop: &Stop) {
     let start = Instant::now();
     let mut jpeg = Vec::new();
     for n in 0u32.. {
-        let captured = match frames.next(n, start + period * n, stop, &mut jpeg) {
+        let target = c_target.get();
+        let captured = match frames.next(n, start + period * n, stop, &mut jpeg, &target) {
             Next::Frame(at) => at,
             Next::Skip => continue,
             Next::Done => return,

@@ -76,16 +76,20 @@ pub const REPAIR_MARGIN: Duration = Duration::from_millis(8);
 /// How long the repair allowance stays after the last loss seen, so a
 /// link that loses now and then keeps it rather than flapping.
 pub const LOSS_MEMORY: Duration = Duration::from_secs(4);
+/// How long after the last video packet a frame without its last packet
+/// (the marker) is taken to have lost it: packets of a frame come back to
+/// back, a few milliseconds apart at most (twice the jitter when that is more).
+pub const TAIL_WAIT: Duration = Duration::from_millis(5);
 /// Mean length of the runs of lost packets above which loss counts as
 /// bursty (independent loss of 10% gives runs of 1.1 on average).
 pub const BURSTY_RUN: f64 = 1.5;
 /// Weight of each packet in the receiver's average loss rate (about the
 /// last 500 packets, a second of full-quality video).
-pub const LOSS_AVERAGE_WEIGHT: f64 = 0.002;
-/// How fast the repair allowance comes down when less is needed, per
-/// update (about 90 ms a second at 30 fps), so the picture does not jump
-/// ahead.
-pub const ALLOWANCE_STEP_DOWN: Duration = Duration::from_millis(3);
+pub const LOSS_AVERAGE_WEIGHT: f64 = 0.001;
+/// How fast the repair allowance comes down when less is needed: this
+/// share of the time passing (a tenth: 100 ms less a second), so the
+/// picture does not jump ahead; it goes up at once.
+pub const ALLOWANCE_FALL_RATE: f64 = 0.1;
 
 /// How a session is set up.
 #[derive(Debug, Clone)]
@@ -292,8 +296,13 @@ pub struct MediaSession {
     last_loss: Option<Instant>,
     /// Timestamps of frames some of whose packets came by retransmission.
     repaired_frames: VecDeque<u32>,
-    /// The newest video timestamp heard, to spot each frame's first packet.
+    /// The newest video timestamp heard, to spot each frame's first packet;
+    /// whether its last packet (the marker) came, and when the last original
+    /// video packet arrived: a frame without its end after
+    /// [`TAIL_WAIT`] lost its last packets.
     newest_frame: Option<u32>,
+    newest_has_end: bool,
+    last_video_at: Option<Instant>,
     rate: RateControl,
     overuse: OveruseDetector,
     /// A TMMBR to send at the next chance.
@@ -301,6 +310,8 @@ pub struct MediaSession {
     /// See [`SessionConfig::feedback`].
     feedback: bool,
     last_shown: Option<Instant>,
+    /// When the repair allowance was last updated.
+    allowance_at: Option<Instant>,
 }
 
 /// Most frames remembered as repaired (a playout delay's worth and more).
@@ -346,25 +357,23 @@ impl MediaSession {
             last_loss: None,
             repaired_frames: VecDeque::new(),
             newest_frame: None,
+            newest_has_end: false,
+            last_video_at: None,
             rate: RateControl::new(),
             overuse: OveruseDetector::default(),
             cap_request: None,
             feedback: cfg.feedback,
             last_shown: None,
+            allowance_at: None,
         }
     }
 
     /// What the video sender should do now: JPEG quality, frame-rate
-    /// divisor and picture scale, from the rate control.
+    /// divisor and picture scale, from the rate control. A shell asks
+    /// before capturing each frame, skips the frames
+    /// [`VideoTarget::takes`] refuses, and encodes the rest as it says.
     pub fn video_target(&self) -> VideoTarget {
         self.rate.target()
-    }
-
-    /// Whether the frame captured now is to be sent, by the rate control's
-    /// frame-rate divisor. A shell calls this once per captured frame and
-    /// skips encoding and [`MediaSession::send_video_frame`] when false.
-    pub fn take_video_frame(&mut self) -> bool {
-        self.rate.take_frame()
     }
 
     /// Whether this session carries a stream of this kind.
@@ -606,11 +615,16 @@ impl MediaSession {
         }
         self.video_in.packet_arrived(now, h.timestamp);
         self.overuse.packet(now, len);
+        self.last_video_at = Some(now);
         let first_of_frame = self
             .newest_frame
             .is_none_or(|t| t != h.timestamp && h.timestamp.wrapping_sub(t) < 1 << 31);
+        if self.newest_frame == Some(h.timestamp) && h.marker {
+            self.newest_has_end = true;
+        }
         if first_of_frame {
             self.newest_frame = Some(h.timestamp);
+            self.newest_has_end = h.marker;
             let queued = self.video_in.queueing(now, h.timestamp);
             if let Some(cap) = self.overuse.frame(now, queued).filter(|_| self.feedback) {
                 self.cap_request = Some(cap);
@@ -646,7 +660,11 @@ impl MediaSession {
         };
         if !self.nack.is_missing(orig.sequence) {
             // Arrived already, or given up: nothing to repair.
-            self.quality.repair.rtx_useless += 1;
+            if self.nack.was_given_up(orig.sequence) {
+                self.quality.repair.rtx_late += 1;
+            } else {
+                self.quality.repair.rtx_useless += 1;
+            }
             return Received::Rtp;
         }
         self.nack.repaired(now, orig.sequence);
@@ -675,7 +693,7 @@ impl MediaSession {
             let rtt = self.rtt().unwrap_or(DEFAULT_RTT);
             let mut rounds = match self.loss_rate {
                 p if p < 0.015 => 1.0,
-                p if p < 0.07 => 2.0,
+                p if p < 0.08 => 2.0,
                 p if p < 0.15 => 2.5,
                 _ => 3.0,
             };
@@ -692,11 +710,19 @@ impl MediaSession {
         let next = if want >= now_allowance {
             want
         } else {
-            now_allowance.saturating_sub(ALLOWANCE_STEP_DOWN).max(want)
+            let passed = self
+                .allowance_at
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            now_allowance
+                .saturating_sub(passed.mul_f64(ALLOWANCE_FALL_RATE))
+                .max(want)
         };
+        self.allowance_at = Some(now);
         if next != now_allowance {
             self.video_in.set_repair_allowance(next);
             // Sound waits with the picture, so lip sync holds.
+            // Rounded down: sound a little ahead of the picture is held
+            // back by lip sync at no cost, sound behind it costs latency.
             let frames = self.video_in.playout_delay().as_micros() / AUDIO_FRAME.as_micros();
             self.audio_in.buffer.set_floor(frames as usize);
         }
@@ -762,6 +788,15 @@ impl MediaSession {
             return;
         };
         let jitter = v.rx.stats.jitter_duration();
+        let tail = match (self.newest_has_end, self.last_video_at) {
+            (false, Some(at)) => at + TAIL_WAIT.max(jitter * 2) <= now,
+            _ => false,
+        };
+        if tail {
+            self.nack.suspect_next(now);
+            // Once per frame.
+            self.newest_has_end = true;
+        }
         let lost = self.nack.due(now, rtt, jitter, give_up);
         let mut packets = Vec::new();
         if !lost.is_empty() {
@@ -807,6 +842,16 @@ impl MediaSession {
 
     /// Shows the held frames that are due.
     fn show_due(&mut self, now: Instant) {
+        // The sound may have been stretched since a frame's time was set:
+        // a frame due now whose sound is a frame or two later waits for it.
+        if let Some(ts) = self.video_in.front_due(now) {
+            if let Some(sync) = self.video_due(ts).filter(|&t| t > now) {
+                if sync - now <= AUDIO_FRAME * 2 {
+                    self.video_in.postpone_front(sync);
+                    return;
+                }
+            }
+        }
         while let Some(frame) = self.video_in.due(now) {
             self.quality.video_frames_shown += 1;
             if let Some(last) = self.last_shown {
@@ -919,6 +964,15 @@ impl MediaSession {
         .min()
     }
 
+    /// When the newest frame, still without its end, is taken to have lost
+    /// its last packets.
+    fn tail_due(&self, jitter: Duration) -> Option<Instant> {
+        if self.newest_has_end || !self.feedback {
+            return None;
+        }
+        Some(self.last_video_at? + TAIL_WAIT.max(jitter * 2))
+    }
+
     /// When the missing list next has a NACK to send or a packet to forget.
     fn nack_due(&self) -> Option<Instant> {
         if !self.feedback {
@@ -929,8 +983,14 @@ impl MediaSession {
             .video
             .as_ref()
             .map_or(Duration::ZERO, |v| v.rx.stats.jitter_duration());
-        self.nack
-            .next_due(rtt, jitter, self.video_in.playout_delay() + rtt / 2)
+        [
+            self.nack
+                .next_due(rtt, jitter, self.video_in.playout_delay() + rtt / 2),
+            self.tail_due(jitter),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next thing to do.

@@ -148,6 +148,19 @@ pub struct VideoTarget {
     pub bitrate: u64,
 }
 
+impl VideoTarget {
+    /// Whether captured frame number `n` is sent under the frame-rate
+    /// divisor (every `fps_divisor`-th frame).
+    pub fn takes(&self, n: u64) -> bool {
+        n % u64::from(self.fps_divisor.max(1)) == 0
+    }
+
+    /// Whether this is the top of the ladder: the picture as configured.
+    pub fn is_full(&self) -> bool {
+        self.quality == LEVELS[0].quality && self.scale == 1 && self.fps_divisor == 1
+    }
+}
+
 /// The sender's controller.
 #[derive(Debug)]
 pub(super) struct RateControl {
@@ -160,8 +173,6 @@ pub(super) struct RateControl {
     /// The full rate: what level 0 needs, once measured.
     full_rate: Option<f64>,
     tmmbr: Option<(f64, Instant)>,
-    /// Captured frames counted for the frame-rate divisor.
-    captured: u64,
     pub(super) decisions: Vec<u64>,
 }
 
@@ -174,7 +185,6 @@ impl RateControl {
             repairs: Default::default(),
             full_rate: None,
             tmmbr: None,
-            captured: 0,
             decisions: Vec::new(),
         }
     }
@@ -188,13 +198,6 @@ impl RateControl {
             scale: l.scale,
             bitrate: self.effective_target().min(u64::MAX as f64) as u64,
         }
-    }
-
-    /// Whether a frame captured now should be sent (the frame-rate divisor).
-    pub(super) fn take_frame(&mut self) -> bool {
-        self.captured += 1;
-        let d = u64::from(LEVELS[self.level].fps_divisor.max(1));
-        self.captured % d == 0
     }
 
     /// A frame of `bytes` (RTP packets, headers included) was sent at the
@@ -370,9 +373,9 @@ mod tests {
 
     /// A sender at `frame` bytes per full-quality frame, 30 fps, for `secs`.
     fn feed(rc: &mut RateControl, t: &mut Instant, secs: u32, full_frame: f64) {
-        for _ in 0..secs * 30 {
+        for n in 0..secs * 30 {
             *t += Duration::from_millis(33);
-            if rc.take_frame() {
+            if rc.target().takes(u64::from(n)) {
                 let l = LEVELS[rc.level];
                 rc.frame_sent(*t, (full_frame * l.size()) as usize, 30);
             }

@@ -189,7 +189,13 @@ pub(super) struct NackTracker {
     /// From the first NACK naming a packet to its retransmission's
     /// arrival, for the last repairs.
     repair_rtts: VecDeque<Duration>,
+    /// The last packets given up, to tell a retransmission that came too
+    /// late from one that came twice.
+    gave_up: VecDeque<u64>,
 }
+
+/// Packets remembered as given up, for [`NackTracker::was_given_up`].
+pub const GAVE_UP_MEMORY: usize = 256;
 
 impl NackTracker {
     /// An original packet (not a retransmission) arrived: any gap before it
@@ -212,16 +218,16 @@ impl NackTracker {
                         self.run = run + (gap as f64 - run) * RUN_WEIGHT;
                     }
                     for lost in h + 1..ext {
-                        self.missing.insert(
-                            lost,
-                            Missing {
-                                since: now,
-                                first_asked: None,
-                                asked: None,
-                            },
-                        );
+                        // A packet suspected missing at a frame's end may
+                        // have been asked for already.
+                        self.missing.entry(lost).or_insert(Missing {
+                            since: now,
+                            first_asked: None,
+                            asked: None,
+                        });
                     }
                 }
+                self.missing.remove(&ext);
                 self.highest = Some(ext);
             }
             Some(_) => {
@@ -240,7 +246,12 @@ impl NackTracker {
         let Some(ext) = self.highest.and_then(|h| extend_seq(h, seq)) else {
             return;
         };
-        if let Some(first) = self.missing.remove(&ext).and_then(|m| m.first_asked) {
+        let entry = self.missing.remove(&ext);
+        if self.highest.is_some_and(|h| ext > h) {
+            // A frame's last packet, asked for before any later one came.
+            self.arrived(now, seq);
+        }
+        if let Some(first) = entry.and_then(|m| m.first_asked) {
             if self.repair_rtts.len() >= REPAIR_RTT_SAMPLES {
                 self.repair_rtts.pop_front();
             }
@@ -255,6 +266,28 @@ impl NackTracker {
     /// long before RTCP has measured the round trip.
     pub(super) fn repair_rtt(&self) -> Option<Duration> {
         self.repair_rtts.iter().min().copied()
+    }
+
+    /// The packet after the highest so far is taken for missing: its
+    /// frame has no end yet and nothing came for a while, so the frame's
+    /// last packets were lost (otherwise only the next frame would show the
+    /// gap, a frame period later). Asked for at once.
+    pub(super) fn suspect_next(&mut self, now: Instant) {
+        let Some(h) = self.highest else {
+            return;
+        };
+        self.missing.entry(h + 1).or_insert(Missing {
+            since: now.checked_sub(MIN_REORDER_WAIT).unwrap_or(now),
+            first_asked: None,
+            asked: None,
+        });
+    }
+
+    /// Whether the packet was missing and given up lately.
+    pub(super) fn was_given_up(&self, seq: u16) -> bool {
+        self.highest
+            .and_then(|h| extend_seq(h, seq))
+            .is_some_and(|e| self.gave_up.contains(&e))
     }
 
     /// Whether the packet is on the missing list.
@@ -283,10 +316,20 @@ impl NackTracker {
         give_up: Duration,
     ) -> Vec<u16> {
         let (wait, repeat) = Self::timing(rtt, jitter);
-        let before = self.missing.len();
-        self.missing
-            .retain(|_, m| now.saturating_duration_since(m.since) <= give_up);
-        self.given_up += (before - self.missing.len()) as u64;
+        let gave_up = &mut self.gave_up;
+        let mut forgot = 0;
+        self.missing.retain(|&ext, m| {
+            let keep = now.saturating_duration_since(m.since) <= give_up;
+            if !keep {
+                if gave_up.len() >= GAVE_UP_MEMORY {
+                    gave_up.pop_front();
+                }
+                gave_up.push_back(ext);
+                forgot += 1;
+            }
+            keep
+        });
+        self.given_up += forgot;
         let mut out = Vec::new();
         for (&ext, m) in self.missing.iter_mut() {
             let due = match m.asked {
@@ -425,6 +468,15 @@ mod tests {
         n.arrived(ms(50), 3);
         assert_eq!(n.due(ms(300), rtt, j, give_up), Vec::<u16>::new());
         assert_eq!(n.given_up, 1);
+        // A frame's end suspected lost is asked for at once, and its
+        // retransmission moves the highest packet on.
+        n.suspect_next(ms(60));
+        assert_eq!(n.due(ms(60), rtt, j, give_up), vec![4]);
+        n.repaired(ms(100), 4);
+        n.arrived(ms(110), 6);
+        assert!(!n.is_missing(4));
+        assert!(n.is_missing(5), "the gap after it counts");
+        n.arrived(ms(111), 5);
         // A huge jump is a restart, not a thousand losses.
         n.arrived(ms(400), 30_000);
         assert_eq!(n.len(), 0);

@@ -94,8 +94,10 @@ pub struct RepairStats {
     pub repaired_rtx: u64,
     /// Missing packets recovered from FEC.
     pub repaired_fec: u64,
-    /// Retransmissions that came for a packet already there or given up.
+    /// Retransmissions that came for a packet already there.
     pub rtx_useless: u64,
+    /// Retransmissions that came after their packet was given up.
+    pub rtx_late: u64,
     /// Frames given up incomplete after repair had its chance.
     pub frames_lost: u64,
     /// The repair allowance of the video playout delay at the end.

@@ -268,6 +268,21 @@ impl VideoIn {
         None
     }
 
+    /// The timestamp of the oldest held frame if it is due at `now`.
+    pub(super) fn front_due(&self, now: Instant) -> Option<u32> {
+        self.held
+            .front()
+            .filter(|(due, _)| *due <= now)
+            .map(|(_, f)| f.timestamp)
+    }
+
+    /// The oldest held frame waits until `due` (its sound was delayed).
+    pub(super) fn postpone_front(&mut self, due: Instant) {
+        if let Some(front) = self.held.front_mut() {
+            front.0 = due;
+        }
+    }
+
     /// When the oldest held frame is due.
     pub(super) fn next_due(&self) -> Option<Instant> {
         self.held.front().map(|(due, _)| *due)

@@ -135,8 +135,8 @@ impl Side {
             if self.s.feedback {
                 // As a peer does: the rate control picks which frames go
                 // and how they are encoded.
-                if self.s.take_video_frame() {
-                    let t = self.s.video_target();
+                let t = self.s.video_target();
+                if t.takes(u64::from(self.video_captured)) {
                     let jpeg = self
                         .encoded
                         .entry((t.quality, t.scale))

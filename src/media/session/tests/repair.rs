@@ -96,7 +96,7 @@ fn check(
     ] {
         let r = &f.quality.repair;
         eprintln!(
-            "{name} {who}: shown {:.1}% p95 {:.1} ms freeze {:.0} ms overhead {:.3} ({:.2}x loss) skew {:?} nacks {} rtx {} useless {} lost-after-repair {} allowance {:?} rate {:?}",
+            "{name} {who}: shown {:.1}% p95 {:.1} ms freeze {:.0} ms overhead {:.3} ({:.2}x loss) skew {:?} nacks {} rtx {} useless {} late {} lost-after-repair {} allowance {:?} rate {:?}",
             f.shown * 100.0,
             f.video_p95_ms,
             f.longest_freeze_ms,
@@ -106,6 +106,7 @@ fn check(
             r.nacks_sent,
             r.repaired_rtx,
             r.rtx_useless,
+            r.rtx_late,
             r.frames_lost,
             r.playout_allowance,
             f.quality.rate,
