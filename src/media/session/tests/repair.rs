@@ -30,8 +30,11 @@ struct Figures {
     shown: f64,
     video_p95_ms: f64,
     longest_freeze_ms: f64,
-    /// Repair bytes over media bytes, as a multiple of the loss rate.
+    /// Repair bytes over media bytes.
     overhead: f64,
+    /// The share of the sender's original video packets the link lost in
+    /// this run (the seeded loss is near the asked rate, not at it).
+    link_loss: f64,
     /// Audio/video skew p5 and p95, as the report gives it.
     skew_ms: (f64, f64),
     quality: Quality,
@@ -54,6 +57,10 @@ fn figures(sender: &Side, receiver: &Side, now: Instant) -> Figures {
         video_p95_ms: pct(&q.video_latency_us, 0.95),
         longest_freeze_ms: q.video_longest_freeze.as_secs_f64() * 1000.0,
         overhead: sent.repair_overhead(),
+        link_loss: {
+            let v = receiver.s.video.as_ref().expect("video");
+            v.rx.stats.lost() as f64 / v.rx.stats.expected().max(1) as f64
+        },
         skew_ms: (lo, hi),
         quality: q,
     }
@@ -101,7 +108,7 @@ fn check(
             f.video_p95_ms,
             f.longest_freeze_ms,
             f.overhead,
-            f.overhead / loss.max(1e-9),
+            f.overhead / f.link_loss.max(1e-9),
             f.skew_ms,
             r.nacks_sent,
             r.repaired_rtx,
@@ -126,9 +133,10 @@ fn check(
         }
         if loss > 0.0 {
             assert!(
-                f.overhead <= 1.5 * loss,
-                "{name} {who}: overhead {:.3}",
-                f.overhead
+                f.overhead <= 1.5 * f.link_loss,
+                "{name} {who}: overhead {:.3} at {:.3} loss",
+                f.overhead,
+                f.link_loss
             );
         }
         assert!(
@@ -139,23 +147,26 @@ fn check(
     }
 }
 
+/// Seeds each scenario runs with: the bars hold for every one.
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=8;
+
 #[test]
 fn five_percent_loss_shows_99_percent_within_150_ms() {
-    for seed in [7, 8] {
+    for seed in SEEDS {
         check("5%", &call(lossy(0.05, seed)), 0.05, 0.99, 150.0, None);
     }
 }
 
 #[test]
 fn ten_percent_loss_shows_98_percent_within_180_ms() {
-    for seed in [7, 8] {
+    for seed in SEEDS {
         check("10%", &call(lossy(0.10, seed)), 0.10, 0.98, 180.0, None);
     }
 }
 
 #[test]
 fn twenty_percent_loss_shows_97_percent_within_200_ms() {
-    for seed in [7, 8] {
+    for seed in SEEDS {
         check(
             "20%",
             &call(lossy(0.20, seed)),
@@ -185,7 +196,7 @@ fn a_clean_link_adds_no_delay_and_no_overhead() {
 
 #[test]
 fn bursty_five_percent_loss_shows_99_percent_within_180_ms() {
-    for seed in [7, 8] {
+    for seed in SEEDS {
         let cfg = ImpairConfig {
             burst: Some(4.0),
             ..lossy(0.05, seed)
