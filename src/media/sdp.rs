@@ -5,11 +5,20 @@
 //! RTP port, RFC 3550's default, because that is what every player listens
 //! on without being told; the call itself multiplexes RTCP on the RTP port
 //! (RFC 5761), and the peer forwarding a copy to a player splits them.
+//!
+//! The video is described as RTP/AVPF (RFC 4585) with generic NACK and
+//! its retransmissions (RFC 4588, payload type 97, `apt=26`), since the
+//! forwarded copy carries the retransmissions that repaired it; a player
+//! without RTX support ignores type 97 and sees the originals.
 
-use super::rtp::{PT_JPEG, PT_OPUS};
+use super::rtp::{PT_JPEG, PT_OPUS, PT_RTX};
 use crate::wire::{AudioCodec, MediaDescription, VideoCodec};
 use std::fmt::Write;
 use std::net::IpAddr;
+
+/// How long a sender keeps packets for retransmission, as RFC 4588's
+/// `rtx-time` tells a receiver (the session's history age).
+pub const RTX_TIME_MS: u128 = super::session::MAX_HISTORY_AGE.as_millis();
 
 /// Where and what a player should listen for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +58,18 @@ pub fn describe(s: &SdpStreams) -> String {
     line(format!("c=IN {family} {addr}"));
     line("t=0 0".into());
     if s.media.video.codec == VideoCodec::Mjpeg && s.video_port != 0 {
-        line(format!("m=video {} RTP/AVP {PT_JPEG}", s.video_port));
+        line(format!(
+            "m=video {} RTP/AVPF {PT_JPEG} {PT_RTX}",
+            s.video_port
+        ));
         line(format!("a=rtpmap:{PT_JPEG} JPEG/90000"));
+        line(format!("a=rtcp-fb:{PT_JPEG} nack"));
+        line(format!("a=rtcp-fb:{PT_JPEG} ccm tmmbr"));
+        line(format!("a=rtpmap:{PT_RTX} rtx/90000"));
+        line(format!(
+            "a=fmtp:{PT_RTX} apt={PT_JPEG};rtx-time={}",
+            RTX_TIME_MS
+        ));
         line(format!(
             "a=framesize:{PT_JPEG} {}-{}",
             s.media.video.width, s.media.video.height
@@ -109,14 +128,17 @@ mod tests {
         assert_eq!(lines[0], "v=0");
         assert!(lines.contains(&"s=peercall: alice to bob"));
         assert!(lines.contains(&"c=IN IP4 127.0.0.1"));
-        assert!(lines.contains(&"m=video 5002 RTP/AVP 26"));
+        assert!(lines.contains(&"m=video 5002 RTP/AVPF 26 97"));
         assert!(lines.contains(&"a=rtpmap:26 JPEG/90000"));
+        assert!(lines.contains(&"a=rtcp-fb:26 nack"));
+        assert!(lines.contains(&"a=rtpmap:97 rtx/90000"));
+        assert!(lines.contains(&"a=fmtp:97 apt=26;rtx-time=1000"));
         assert!(lines.contains(&"m=audio 5000 RTP/AVP 111"));
         assert!(lines.contains(&"a=rtpmap:111 opus/48000/2"));
         assert!(lines.contains(&"a=fmtp:111 useinbandfec=1"));
         assert!(sdp.ends_with("\r\n"));
         // RTCP on the next port up, which players assume when not told.
-        assert!(!sdp.contains("rtcp"));
+        assert!(!sdp.contains("a=rtcp:"));
     }
 
     #[test]

@@ -182,8 +182,7 @@ MEDIA (run and call):
           `recording video to FILE`, `recording sound to FILE`
     --impair loss=5%,delay=20ms,jitter=30ms,dup=1%,seed=7
           a seeded impairment of what this peer receives (also PEERCALL_IMPAIR)
-    --no-repair
-          no NACKs, retransmissions or rate adaptation: a lost packet loses its frame
+    --no-repair   no loss repair or rate adaptation (to compare)
     --report-json
           the end-of-call quality report also as one JSON line
     --forward IP:PORT

@@ -161,6 +161,11 @@ impl FrameAssembler {
         }
     }
 
+    /// Frames being gathered that are not complete yet.
+    pub fn incomplete_frames(&self) -> usize {
+        self.pending.iter().filter(|f| !f.done).count()
+    }
+
     /// Whether the frame at `timestamp` is pending and incomplete.
     pub fn is_incomplete(&self, timestamp: u32) -> bool {
         self.pending

@@ -1045,6 +1045,8 @@ impl MediaSession {
         q.duration = now.saturating_duration_since(self.epoch);
         q.video_frames_received = self.video_in.received;
         q.video_frames_superseded = self.video_in.superseded;
+        q.video_frames_unfinished =
+            (self.video_in.held.len() + self.video_in.assembler.incomplete_frames()) as u64;
         let asm = self.video_in.assembler.stats();
         q.video_frames_incomplete = asm.frames_dropped_incomplete;
         q.audio = self.audio_in.buffer.stats().clone();

@@ -27,6 +27,10 @@ pub struct Quality {
     pub video_frames_shown: u64,
     /// Complete frames dropped because newer ones were already waiting.
     pub video_frames_superseded: u64,
+    /// Frames neither shown nor given up when the report was made: complete
+    /// and waiting for their playout time, or still gathering packets (the
+    /// last playout delay's worth of a call that just ended).
+    pub video_frames_unfinished: u64,
     /// The sound card's capture overruns recovered, when a card was used.
     pub sound_overruns: Option<u64>,
     /// The sound card's playback underruns recovered, when a card was used.
@@ -245,7 +249,7 @@ impl Quality {
                 self.stop_time.as_secs_f64() * 1000.0
             ),
             format!(
-                "  video: sent {} frames ({:.1} fps), received {} ({:.1} fps), shown {}, dropped incomplete {}, superseded {}; capture-to-playout latency p50 {} p95 {}",
+                "  video: sent {} frames ({:.1} fps), received {} ({:.1} fps), shown {}, dropped incomplete {}, superseded {}, unfinished at the end {}; capture-to-playout latency p50 {} p95 {}",
                 self.video_frames_sent,
                 self.video_frames_sent as f64 / secs,
                 self.video_frames_received,
@@ -253,6 +257,7 @@ impl Quality {
                 self.video_frames_shown,
                 self.video_frames_incomplete,
                 self.video_frames_superseded,
+                self.video_frames_unfinished,
                 ms(p.video.0),
                 ms(p.video.1),
             ),
@@ -362,6 +367,7 @@ impl Quality {
             video_frames_shown: self.video_frames_shown,
             video_frames_incomplete: self.video_frames_incomplete,
             video_frames_superseded: self.video_frames_superseded,
+            video_frames_unfinished: self.video_frames_unfinished,
             video_latency_p50_ms: ms3(p.video.0),
             video_latency_p95_ms: ms3(p.video.1),
             camera_capture_to_send_p50_ms: ms3(p.capture.0),
@@ -427,6 +433,7 @@ struct JsonReport<'a> {
     video_frames_shown: u64,
     video_frames_incomplete: u64,
     video_frames_superseded: u64,
+    video_frames_unfinished: u64,
     video_latency_p50_ms: Option<f64>,
     video_latency_p95_ms: Option<f64>,
     camera_capture_to_send_p50_ms: Option<f64>,

@@ -5,7 +5,7 @@ use super::*;
 use crate::media::session::report::keep;
 
 /// Every key scripts read, in order.
-const JSON_KEYS: [&str; 50] = [
+const JSON_KEYS: [&str; 51] = [
     "peer",
     "duration_s",
     "stop_ms",
@@ -14,6 +14,7 @@ const JSON_KEYS: [&str; 50] = [
     "video_frames_shown",
     "video_frames_incomplete",
     "video_frames_superseded",
+    "video_frames_unfinished",
     "video_latency_p50_ms",
     "video_latency_p95_ms",
     "camera_capture_to_send_p50_ms",
