@@ -9,10 +9,7 @@ use std::fmt;
 /// Samples per channel in one 20 ms frame at 48 kHz.
 pub use peercall::media::audio::FRAME_SAMPLES;
 use peercall::media::audio::SAMPLE_RATE;
-/// Voice bitrate: clear speech with room for FEC.
-pub const BITRATE: i32 = 32_000;
-/// The loss rate the encoder plans its FEC for, in percent.
-pub const EXPECTED_LOSS_PERCENT: i32 = 10;
+use peercall::media::session::AudioTarget;
 /// Largest encoded frame accepted (RFC 6716 allows up to 1275 bytes per frame).
 pub const MAX_PACKET: usize = 1275;
 
@@ -37,16 +34,38 @@ impl From<opus::Error> for OpusCodecError {
 /// The sending side: mono 20 ms frames to Opus packets.
 pub struct VoiceEncoder {
     enc: Encoder,
+    target: AudioTarget,
 }
 
 impl VoiceEncoder {
-    /// A VoIP-mode encoder with in-band FEC on.
+    /// A VoIP-mode encoder with in-band FEC on, at [`AudioTarget::INITIAL`].
     pub fn new() -> Result<Self, OpusCodecError> {
         let mut enc = Encoder::new(SAMPLE_RATE, Channels::Mono, Application::Voip)?;
-        enc.set_bitrate(Bitrate::Bits(BITRATE))?;
         enc.set_inband_fec(true)?;
-        enc.set_packet_loss_perc(EXPECTED_LOSS_PERCENT)?;
-        Ok(VoiceEncoder { enc })
+        let mut e = VoiceEncoder {
+            enc,
+            target: AudioTarget::INITIAL,
+        };
+        e.apply(AudioTarget::INITIAL)?;
+        Ok(e)
+    }
+
+    /// Follows the session's [`AudioTarget`] (bitrate and the loss FEC is
+    /// planned for); a target unchanged since the last call costs nothing.
+    pub fn set_target(&mut self, target: AudioTarget) -> Result<(), OpusCodecError> {
+        if target != self.target {
+            self.apply(target)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, target: AudioTarget) -> Result<(), OpusCodecError> {
+        self.enc
+            .set_bitrate(Bitrate::Bits(target.bitrate.min(i32::MAX as u32) as i32))?;
+        self.enc
+            .set_packet_loss_perc(i32::from(target.expected_loss_percent.min(100)))?;
+        self.target = target;
+        Ok(())
     }
 
     /// Encodes one frame of [`FRAME_SAMPLES`] samples.

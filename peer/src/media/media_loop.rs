@@ -14,7 +14,8 @@ use mio::{Events, Poll, Token};
 use peercall::media::impair::Impairment;
 use peercall::media::rtp::{classify, Kind};
 use peercall::media::session::{
-    self as session, Output, Play, Quality, Received, Show, StreamKind, VideoFrame, VideoTarget,
+    self as session, AudioTarget, Output, Play, Quality, Received, Show, StreamKind, VideoFrame,
+    VideoTarget,
 };
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
@@ -111,29 +112,47 @@ pub(super) struct MediaLoop {
     pub(super) target: Arc<SharedTarget>,
 }
 
-/// The rate control's [`VideoTarget`] passed from the media loop (which
-/// owns the session) to the video capture thread, which reads it before
-/// every frame: one atomic word, as a lock would put the loop and the
-/// camera in each other's way.
+/// The rate control's [`VideoTarget`] and [`AudioTarget`] passed from the
+/// media loop (which owns the session) to the capture threads, which read
+/// them before every frame: an atomic word each, as a lock would put the
+/// loop and the devices in each other's way.
 #[derive(Debug)]
-pub(super) struct SharedTarget(AtomicU32);
+pub(super) struct SharedTarget {
+    video: AtomicU32,
+    audio: AtomicU32,
+}
 
 impl SharedTarget {
-    pub(super) fn new(t: VideoTarget) -> SharedTarget {
-        let s = SharedTarget(AtomicU32::new(0));
-        s.publish(t);
+    pub(super) fn new(video: VideoTarget, audio: AudioTarget) -> SharedTarget {
+        let s = SharedTarget {
+            video: AtomicU32::new(0),
+            audio: AtomicU32::new(0),
+        };
+        s.publish(video, audio);
         s
     }
 
-    pub(super) fn publish(&self, t: VideoTarget) {
+    pub(super) fn publish(&self, t: VideoTarget, a: AudioTarget) {
         let packed =
             u32::from(t.quality) | (t.fps_divisor.min(255)) << 8 | (t.scale.min(255)) << 16;
-        self.0.store(packed, Ordering::Relaxed);
+        self.video.store(packed, Ordering::Relaxed);
+        // Bitrate in hundreds of bits per second (16 bits: up to 6.5 Mbit/s).
+        let audio = (a.bitrate / 100).min(0xffff) | u32::from(a.expected_loss_percent) << 16;
+        self.audio.store(audio, Ordering::Relaxed);
+    }
+
+    /// The audio target last published.
+    pub(super) fn audio(&self) -> AudioTarget {
+        let p = self.audio.load(Ordering::Relaxed);
+        AudioTarget {
+            bitrate: (p & 0xffff) * 100,
+            expected_loss_percent: (p >> 16 & 0xff) as u8,
+        }
     }
 
     /// The target last published (its bitrate is not passed on: 0).
     pub(super) fn get(&self) -> VideoTarget {
-        let p = self.0.load(Ordering::Relaxed);
+        let p = self.video.load(Ordering::Relaxed);
         VideoTarget {
             quality: (p & 0xff) as u8,
             fps_divisor: (p >> 8 & 0xff).max(1),
@@ -185,7 +204,8 @@ impl MediaLoop {
             let now = Instant::now();
             self.release_impaired(now);
             self.session.handle_timeout(now);
-            self.target.publish(self.session.video_target());
+            self.target
+                .publish(self.session.video_target(), self.session.audio_target());
             self.flush();
         }
         let now = Instant::now();

@@ -255,7 +255,10 @@ impl MediaSession {
                 feedback: !opts.no_repair,
             },
         );
-        let target = Arc::new(SharedTarget::new(session.video_target()));
+        let target = Arc::new(SharedTarget::new(
+            session.video_target(),
+            session.audio_target(),
+        ));
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
         ep.video.set_nonblocking(true)?;
@@ -365,6 +368,7 @@ impl MediaSession {
                 source: opts.audio.clone(),
                 wav,
                 muted: links.muted.clone(),
+                target: target.clone(),
             };
             let stop = stop.clone();
             Some(b.spawn(move || {

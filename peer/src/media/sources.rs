@@ -90,6 +90,8 @@ pub(super) struct AudioCapture {
     pub(super) wav: Option<Vec<i16>>,
     /// The microphone's mute switch.
     pub(super) muted: Arc<AtomicBool>,
+    /// What the session wants of the encoder (bitrate, FEC planning).
+    pub(super) target: Arc<SharedTarget>,
 }
 
 fn wallclock_us() -> u64 {
@@ -442,6 +444,9 @@ pub(super) fn capture_audio(c: AudioCapture, link: &LoopLink, stop: &Stop) -> Op
         };
         if c.muted.load(Ordering::Relaxed) {
             pcm.fill(0);
+        }
+        if let Err(e) = enc.set_target(c.target.audio()) {
+            log::warn!("audio encoder kept its settings: {e}");
         }
         match enc.encode(&pcm) {
             Ok(opus) => {

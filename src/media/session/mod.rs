@@ -34,7 +34,7 @@ mod video;
 mod tests;
 
 pub use audio::{PlayoutClock, AUDIO_FRAME};
-pub use rate::{Level, VideoTarget, LEVELS};
+pub use rate::{AudioTarget, Level, VideoTarget, LEVELS};
 pub use repair::{MAX_HISTORY_AGE, MAX_HISTORY_BYTES, MAX_MISSING};
 pub use report::{DisplayStats, Live, Quality, RateStats, RepairStats, MAX_SAMPLES};
 pub use stream::{StreamKind, BYE_REASON, RTCP_INTERVAL};
@@ -312,6 +312,8 @@ pub struct MediaSession {
     last_shown: Option<Instant>,
     /// When the repair allowance was last updated.
     allowance_at: Option<Instant>,
+    /// The other side's reported loss of our audio (an average), once known.
+    audio_loss: Option<f64>,
 }
 
 /// Most frames remembered as repaired (a playout delay's worth and more).
@@ -365,6 +367,7 @@ impl MediaSession {
             feedback: cfg.feedback,
             last_shown: None,
             allowance_at: None,
+            audio_loss: None,
         }
     }
 
@@ -514,8 +517,16 @@ impl MediaSession {
                     if news.bye {
                         self.outputs.push(Output::Event(SessionEvent::Bye(stream)));
                     }
-                    if stream == StreamKind::Video {
-                        self.video_feedback(now, news);
+                    match stream {
+                        StreamKind::Video => self.video_feedback(now, news),
+                        StreamKind::Audio => {
+                            if let Some(l) = news.loss {
+                                // Reports come once a second; half the weight
+                                // on each keeps one spell from swinging it.
+                                let avg = self.audio_loss.map_or(l, |a| (a + l) / 2.0);
+                                self.audio_loss = Some(avg);
+                            }
+                        }
                     }
                     Received::Rtcp
                 }
@@ -725,6 +736,16 @@ impl MediaSession {
             // back by lip sync at no cost, sound behind it costs latency.
             let frames = self.video_in.playout_delay().as_micros() / AUDIO_FRAME.as_micros();
             self.audio_in.buffer.set_floor(frames as usize);
+        }
+    }
+
+    /// What the audio sender's encoder should do now: FEC planned for the
+    /// loss the other side reports and a bitrate to pay for it (the initial
+    /// plan until a report came, or always with feedback off).
+    pub fn audio_target(&self) -> AudioTarget {
+        match self.audio_loss.filter(|_| self.feedback) {
+            Some(loss) => AudioTarget::for_loss(loss),
+            None => AudioTarget::INITIAL,
         }
     }
 
@@ -1060,6 +1081,8 @@ impl MediaSession {
             quality: target.quality,
             fps: self.fps / target.fps_divisor.max(1),
             scale: target.scale,
+            audio_bitrate: self.audio_target().bitrate,
+            audio_expected_loss_percent: self.audio_target().expected_loss_percent,
         };
         if let Some(v) = &self.video {
             q.video_lost = v.rx.stats.lost();

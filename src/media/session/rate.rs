@@ -133,6 +133,53 @@ impl Level {
     }
 }
 
+/// Least Opus bitrate the sender uses, bits per second.
+pub const MIN_AUDIO_BITRATE: u32 = 16_000;
+/// Most Opus bitrate the sender uses.
+pub const MAX_AUDIO_BITRATE: u32 = 48_000;
+/// Opus bitrate on a link that loses nothing: clear wideband speech.
+pub const CLEAN_AUDIO_BITRATE: u32 = 24_000;
+/// Bitrate added per percent of loss reported: in-band FEC (LBRR) takes
+/// bits from the primary frame, which this gives back.
+pub const AUDIO_BITRATE_PER_LOSS_PERCENT: u32 = 1_000;
+/// Least and most loss, in percent, the encoder is told to plan FEC for.
+pub const MIN_EXPECTED_LOSS: u8 = 1;
+/// See [`MIN_EXPECTED_LOSS`].
+pub const MAX_EXPECTED_LOSS: u8 = 40;
+/// Added to the reported loss (in percent) for the encoder's plan, as the
+/// report lags and loss comes in spells.
+pub const EXPECTED_LOSS_MARGIN: f64 = 2.0;
+
+/// What the shell's Opus encoder should do now: in-band FEC planned for the
+/// loss the other side reports, and a bitrate that pays for it, within
+/// [`MIN_AUDIO_BITRATE`] and [`MAX_AUDIO_BITRATE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioTarget {
+    /// Bits per second.
+    pub bitrate: u32,
+    /// The loss the encoder plans its FEC for, in percent.
+    pub expected_loss_percent: u8,
+}
+
+impl AudioTarget {
+    /// Before any report: 32 kbit/s planned for 10% loss, a safe middle.
+    pub const INITIAL: AudioTarget = AudioTarget {
+        bitrate: 32_000,
+        expected_loss_percent: 10,
+    };
+
+    /// The target for a reported loss fraction (0 to 1).
+    pub fn for_loss(loss: f64) -> AudioTarget {
+        let percent = (loss.clamp(0.0, 1.0) * 100.0 + EXPECTED_LOSS_MARGIN).round();
+        let expected = (percent as u8).clamp(MIN_EXPECTED_LOSS, MAX_EXPECTED_LOSS);
+        let bitrate = CLEAN_AUDIO_BITRATE + AUDIO_BITRATE_PER_LOSS_PERCENT * u32::from(expected);
+        AudioTarget {
+            bitrate: bitrate.clamp(MIN_AUDIO_BITRATE, MAX_AUDIO_BITRATE),
+            expected_loss_percent: expected,
+        }
+    }
+}
+
 /// What the shell's encoder and capture should do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VideoTarget {
@@ -358,6 +405,19 @@ impl OveruseDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audio_target_follows_loss_within_bounds() {
+        let clean = AudioTarget::for_loss(0.0);
+        assert_eq!(clean.expected_loss_percent, 2);
+        assert_eq!(clean.bitrate, CLEAN_AUDIO_BITRATE + 2_000);
+        let lossy = AudioTarget::for_loss(0.2);
+        assert_eq!(lossy.expected_loss_percent, 22);
+        assert_eq!(lossy.bitrate, 46_000);
+        let awful = AudioTarget::for_loss(0.9);
+        assert_eq!(awful.expected_loss_percent, MAX_EXPECTED_LOSS);
+        assert_eq!(awful.bitrate, MAX_AUDIO_BITRATE);
+    }
 
     #[test]
     fn levels_get_cheaper_down_the_ladder() {

@@ -120,6 +120,10 @@ pub struct RateStats {
     pub fps: u32,
     /// Picture scale divisor at the end.
     pub scale: u32,
+    /// The Opus bitrate asked of the audio encoder at the end, bits per second.
+    pub audio_bitrate: u32,
+    /// The loss the audio encoder plans its FEC for at the end, in percent.
+    pub audio_expected_loss_percent: u8,
 }
 
 /// What a display did with the frames the session said to show: the shell
@@ -296,13 +300,15 @@ impl Quality {
                 r.playout_allowance.as_secs_f64() * 1000.0,
             ),
             format!(
-                "  rate: target video rate min {} median {} max {} kbit/s; now JPEG quality {}, {} fps, scale 1/{}",
+                "  rate: target video rate min {} median {} max {} kbit/s; now JPEG quality {}, {} fps, scale 1/{}; audio {} kbit/s with FEC for {}% loss",
                 kbps(t.0),
                 kbps(t.1),
                 kbps(t.2),
                 self.rate.quality,
                 self.rate.fps,
                 self.rate.scale,
+                self.rate.audio_bitrate / 1000,
+                self.rate.audio_expected_loss_percent,
             ),
             format!(
                 "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}",
@@ -412,6 +418,8 @@ impl Quality {
             video_quality: self.rate.quality,
             video_fps_target: self.rate.fps,
             video_scale: self.rate.scale,
+            audio_bitrate_kbps: round3(f64::from(self.rate.audio_bitrate) / 1000.0),
+            audio_expected_loss_percent: self.rate.audio_expected_loss_percent,
         };
         // A struct of numbers and one string cannot fail to serialize.
         serde_json::to_string(&report).unwrap_or_default()
@@ -476,6 +484,8 @@ struct JsonReport<'a> {
     video_quality: u8,
     video_fps_target: u32,
     video_scale: u32,
+    audio_bitrate_kbps: f64,
+    audio_expected_loss_percent: u8,
 }
 
 impl RateStats {

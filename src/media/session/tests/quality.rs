@@ -5,7 +5,7 @@ use super::*;
 use crate::media::session::report::keep;
 
 /// Every key scripts read, in order.
-const JSON_KEYS: [&str; 51] = [
+const JSON_KEYS: [&str; 53] = [
     "peer",
     "duration_s",
     "stop_ms",
@@ -57,6 +57,8 @@ const JSON_KEYS: [&str; 51] = [
     "video_quality",
     "video_fps_target",
     "video_scale",
+    "audio_bitrate_kbps",
+    "audio_expected_loss_percent",
 ];
 
 fn lossy_call() -> (Pair, Quality) {

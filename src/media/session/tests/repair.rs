@@ -272,3 +272,26 @@ fn behind_a_2_mbit_bottleneck_the_rate_fits_and_comes_back_when_it_lifts() {
         "not back to full quality: {levels:?}"
     );
 }
+
+#[test]
+fn the_audio_encoder_is_told_the_loss_and_pays_for_its_fec() {
+    // Looked at while media flows (after it stops, reports say nothing was lost).
+    let running = |cfg| {
+        let mut setup = Setup::both_ways(cfg);
+        setup.feedback = true;
+        let mut p = Pair::new(setup);
+        p.run_until(Duration::from_secs(6));
+        p
+    };
+    let lossy_call = running(lossy(0.20, 7));
+    let clean_call = running(lossy(0.0, 7));
+    for side in [&lossy_call.a, &lossy_call.b] {
+        let t = side.s.audio_target();
+        assert!((18..=26).contains(&t.expected_loss_percent), "{t:?}");
+        assert!(t.bitrate > AudioTarget::for_loss(0.0).bitrate, "{t:?}");
+        assert!(t.bitrate <= rate::MAX_AUDIO_BITRATE);
+    }
+    for side in [&clean_call.a, &clean_call.b] {
+        assert_eq!(side.s.audio_target(), AudioTarget::for_loss(0.0));
+    }
+}
