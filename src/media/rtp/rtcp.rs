@@ -580,6 +580,15 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
+    /// As [`Reader::finish`], for a reader still borrowed.
+    fn finish_ref(&self) -> Result<(), RtpError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(RtpError::TrailingBytes(self.rest.len()))
+        }
+    }
+
     fn finish(self) -> Result<(), RtpError> {
         if self.rest.is_empty() {
             Ok(())

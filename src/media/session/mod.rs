@@ -821,19 +821,11 @@ impl MediaSession {
         let lost = self.nack.due(now, rtt, jitter, give_up);
         let mut packets = Vec::new();
         if !lost.is_empty() {
-            packets.push(Rtcp::Nack(Nack {
-                sender_ssrc: v.tx.ssrc,
-                media_ssrc,
-                lost,
-            }));
+            packets.push(Rtcp::Nack(Nack::from_lost(v.tx.ssrc, media_ssrc, &lost)));
         }
         if let Some(bitrate) = self.cap_request.take() {
-            packets.push(Rtcp::Tmmbr(Tmmbr {
-                sender_ssrc: v.tx.ssrc,
-                media_ssrc,
-                bitrate,
-                overhead: 40,
-            }));
+            // IPv4 + UDP + RTP headers: what each packet costs beyond its payload.
+            packets.push(Rtcp::Tmmbr(Tmmbr::new(v.tx.ssrc, media_ssrc, bitrate, 40)));
         }
         if packets.is_empty() {
             return;

@@ -308,7 +308,7 @@ impl Stream {
                     if n.media_ssrc == self.tx.ssrc
                         && self.rx.ssrc.is_none_or(|s| s == n.sender_ssrc)
                     {
-                        news.nacked.extend(n.lost);
+                        news.nacked.extend(n.lost());
                     }
                     continue;
                 }
@@ -316,7 +316,7 @@ impl Stream {
                     if t.media_ssrc == self.tx.ssrc
                         && self.rx.ssrc.is_none_or(|s| s == t.sender_ssrc)
                     {
-                        news.tmmbr = Some(t.bitrate);
+                        news.tmmbr = Some(t.bitrate());
                     }
                     continue;
                 }
