@@ -113,12 +113,12 @@ impl FecDecoder {
         if self.protected_ssrc != Some(view.ssrc()) {
             self.restart(view.ssrc());
         }
-        if !self.keep(view.sequence(), rtp_packet.to_vec()) {
+        let Some(ext) = self.keep(view.sequence(), rtp_packet.to_vec()) else {
             self.stats.media_ignored += 1;
             return Vec::new();
-        }
+        };
         self.stats.media_received += 1;
-        self.run()
+        self.run(Some(vec![ext]))
     }
 
     /// A repair packet arrived (the complete datagram); returns the media
@@ -149,7 +149,7 @@ impl FecDecoder {
             header: packet.header,
             repair_payload: packet.repair_payload.to_vec(),
         });
-        Ok(self.run())
+        Ok(self.run(None))
     }
 
     /// What the decoder has done so far.
@@ -190,14 +190,13 @@ impl FecDecoder {
         }
     }
 
-    /// Adds a packet to the history, evicting the oldest beyond the bound.
-    /// False when it is already held or older than the history remembers.
-    fn keep(&mut self, seq: u16, packet: Vec<u8>) -> bool {
-        let Some(ext) = self.extend(seq) else {
-            return false;
-        };
+    /// Adds a packet to the history, evicting the oldest beyond the bound,
+    /// and returns its extended sequence number. `None` when it is already
+    /// held or older than the history remembers.
+    fn keep(&mut self, seq: u16, packet: Vec<u8>) -> Option<u64> {
+        let ext = self.extend(seq)?;
         if ext < self.forgotten_below || self.history.contains_key(&ext) {
-            return false;
+            return None;
         }
         self.history.insert(ext, packet);
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
@@ -206,7 +205,17 @@ impl FecDecoder {
                 self.forgotten_below = self.forgotten_below.max(oldest + 1);
             }
         }
-        true
+        Some(ext)
+    }
+
+    /// Whether `pending` protects the packet numbered `ext`.
+    fn covers(&self, pending: &Pending, ext: u64) -> bool {
+        let Some(base) = self.extend(pending.header.sn_base) else {
+            return false;
+        };
+        ext.checked_sub(base).is_some_and(|offset| {
+            offset < pending.header.mask_len.bits() as u64 && pending.header.mask >> offset & 1 != 0
+        })
     }
 
     fn state(&self, pending: &Pending) -> State {
@@ -231,17 +240,28 @@ impl FecDecoder {
         missing.map_or(State::Unneeded, State::Recover)
     }
 
-    /// Settles every pending repair packet that can be settled, repeating
+    /// Settles the pending repair packets that can be settled, repeating
     /// while recoveries complete other groups; returns the recovered packets.
-    fn run(&mut self) -> Vec<Vec<u8>> {
+    /// Only those protecting a packet in `changed` (extended sequence
+    /// numbers) are looked at, or all when it is `None`: a media packet can
+    /// only complete the groups it belongs to, which keeps the work per packet
+    /// small when many repair packets wait.
+    fn run(&mut self, mut changed: Option<Vec<u64>>) -> Vec<Vec<u8>> {
         let mut recovered = Vec::new();
         let Some(ssrc) = self.protected_ssrc else {
             return recovered;
         };
         loop {
-            let mut progress = false;
+            let mut now_here = Vec::new();
             let mut i = 0;
             while let Some(pending) = self.pending.get(i) {
+                let affected = changed
+                    .as_ref()
+                    .is_none_or(|c| c.iter().any(|&ext| self.covers(pending, ext)));
+                if !affected {
+                    i += 1;
+                    continue;
+                }
                 match self.state(pending) {
                     State::Waiting => {
                         i += 1;
@@ -267,9 +287,8 @@ impl FecDecoder {
                         ) {
                             Some(packet) => {
                                 self.stats.recovered += 1;
-                                self.keep(seq, packet.clone());
+                                now_here.extend(self.keep(seq, packet.clone()));
                                 recovered.push(packet);
-                                progress = true;
                             }
                             None => self.stats.recovery_failed += 1,
                         }
@@ -277,9 +296,10 @@ impl FecDecoder {
                 }
                 self.pending.remove(i);
             }
-            if !progress {
+            if now_here.is_empty() {
                 return recovered;
             }
+            changed = Some(now_here);
         }
     }
 }
