@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod capture;
+pub mod fec;
 pub mod impair;
 pub mod jitter;
 pub mod jpeg;
