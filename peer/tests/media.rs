@@ -425,7 +425,7 @@ fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
     );
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert!(lines.contains(&"c=IN IP4 127.0.0.1"), "{text}");
-    assert!(lines.contains(&format!("m=video {} RTP/AVPF 26 97", base.port()).as_str()));
+    assert!(lines.contains(&format!("m=video {} RTP/AVPF 26 97 98", base.port()).as_str()));
     assert!(lines.contains(&format!("m=audio {} RTP/AVP 111", base.port() + 2).as_str()));
 
     // Video RTP: JPEG frames of the test pattern, in order.

@@ -8,9 +8,11 @@
 //!
 //! The video is described as RTP/AVPF (RFC 4585) with generic NACK and
 //! its retransmissions (RFC 4588, payload type 97, `apt=26`), since the
-//! forwarded copy carries the retransmissions that repaired it; a player
-//! without RTX support ignores type 97 and sees the originals.
+//! forwarded copy carries the retransmissions that repaired it, and the
+//! FlexFEC repair stream (RFC 8627, payload type 98) on long round trips; a
+//! player without them ignores types 97 and 98 and sees the originals.
 
+use super::fec::PT_FLEXFEC;
 use super::rtp::{PT_JPEG, PT_OPUS, PT_RTX};
 use crate::wire::{AudioCodec, MediaDescription, VideoCodec};
 use std::fmt::Write;
@@ -19,6 +21,11 @@ use std::net::IpAddr;
 /// How long a sender keeps packets for retransmission, as RFC 4588's
 /// `rtx-time` tells a receiver (the session's history age).
 pub const RTX_TIME_MS: u128 = super::session::MAX_HISTORY_AGE.as_millis();
+
+/// RFC 8627's `repair-window`, in microseconds: how far apart in time the
+/// packets one repair packet protects may be (a group never spans more
+/// than a frame, 33 ms at 30 fps; 200 ms, the RFC's example, is ample).
+pub const FEC_REPAIR_WINDOW_US: u32 = 200_000;
 
 /// Where and what a player should listen for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +135,8 @@ mod tests {
         assert_eq!(lines[0], "v=0");
         assert!(lines.contains(&"s=peercall: alice to bob"));
         assert!(lines.contains(&"c=IN IP4 127.0.0.1"));
-        assert!(lines.contains(&"m=video 5002 RTP/AVPF 26 97"));
+        assert!(lines.contains(&"m=video 5002 RTP/AVPF 26 97 98"));
+        assert!(lines.contains(&"a=rtpmap:98 flexfec/90000"));
         assert!(lines.contains(&"a=rtpmap:26 JPEG/90000"));
         assert!(lines.contains(&"a=rtcp-fb:26 nack"));
         assert!(lines.contains(&"a=rtpmap:97 rtx/90000"));

@@ -47,6 +47,7 @@ use self::report::keep;
 use self::rng::Rng;
 use self::stream::{signed_secs, Stream};
 use self::video::VideoIn;
+use crate::media::fec::{FecDecoder, FecEncoder, MAX_PROTECTED_PACKET_LEN, PT_FLEXFEC};
 use crate::media::jitter::Playout;
 use crate::media::jpeg::{packetize, JpegError, JpegFrame, Rejected};
 use crate::media::rtp::{
@@ -80,6 +81,19 @@ pub const LOSS_MEMORY: Duration = Duration::from_secs(4);
 /// (the marker) is taken to have lost it: packets of a frame come back to
 /// back, a few milliseconds apart at most (twice the jitter when that is more).
 pub const TAIL_WAIT: Duration = Duration::from_millis(5);
+/// Round trip above which the sender adds FEC to its video when the other
+/// side reports loss: two retransmission rounds no longer fit the longest
+/// repair allowance, so a lost packet must be rebuilt without asking.
+pub const FEC_MIN_RTT: Duration = Duration::from_millis(80);
+/// Reported loss below which no FEC is sent (a clean link costs nothing).
+pub const FEC_MIN_LOSS: f64 = 0.01;
+/// FEC overhead as a multiple of the reported loss: one repair packet per
+/// `1 / (FEC_OVERHEAD_PER_LOSS × loss)` media packets.
+pub const FEC_OVERHEAD_PER_LOSS: f64 = 1.5;
+/// Fewest and most media packets one repair packet protects.
+pub const FEC_GROUP_MIN: usize = 3;
+/// See [`FEC_GROUP_MIN`].
+pub const FEC_GROUP_MAX: usize = 24;
 /// Mean length of the runs of lost packets above which loss counts as
 /// bursty (independent loss of 10% gives runs of 1.1 on average).
 pub const BURSTY_RUN: f64 = 1.5;
@@ -314,6 +328,14 @@ pub struct MediaSession {
     allowance_at: Option<Instant>,
     /// The other side's reported loss of our audio (an average), once known.
     audio_loss: Option<f64>,
+    /// FEC we send: the encoder, the group being gathered (whole RTP
+    /// packets), and its size (`None`: no FEC).
+    fec_out: FecEncoder,
+    fec_group: Vec<Vec<u8>>,
+    fec_k: Option<usize>,
+    /// FEC we receive, and the other side's FEC SSRC, latched.
+    fec_in: FecDecoder,
+    fec_source: Option<u32>,
 }
 
 /// Most frames remembered as repaired (a playout delay's worth and more).
@@ -335,6 +357,8 @@ impl MediaSession {
         let mut rtx_rng = Rng::new(cfg.seed ^ 0x5254_5800_0000_0000);
         let rtx_ssrc = rtx_rng.u32();
         let rtx_seq = rtx_rng.u32() as u16;
+        let fec_ssrc = rtx_rng.u32();
+        let fec_seq = rtx_rng.u32() as u16;
         MediaSession {
             cname: cfg.cname,
             rng,
@@ -368,6 +392,11 @@ impl MediaSession {
             last_shown: None,
             allowance_at: None,
             audio_loss: None,
+            fec_out: FecEncoder::new(fec_ssrc, fec_seq),
+            fec_group: Vec::new(),
+            fec_k: None,
+            fec_in: FecDecoder::new(),
+            fec_source: None,
         }
     }
 
@@ -436,7 +465,12 @@ impl MediaSession {
         if !self.send_video || self.closed {
             return Ok(());
         }
-        let fragments = packetize(frame.jpeg, MAX_RTP_PAYLOAD_LEN)?;
+        // With FEC on, packets leave room for the repair packet's headers.
+        let payload_len = match self.fec_k {
+            Some(_) => MAX_PROTECTED_PACKET_LEN - crate::media::rtp::RTP_HEADER_LEN,
+            None => MAX_RTP_PAYLOAD_LEN,
+        };
+        let fragments = packetize(frame.jpeg, payload_len)?;
         let Some(s) = self.video.as_mut() else {
             return Ok(());
         };
@@ -450,8 +484,27 @@ impl MediaSession {
             let packet = h.to_bytes(&f.payload);
             bytes_sent += packet.len();
             self.history.push(now, h.sequence, packet.clone());
+            if self.fec_k.is_some() {
+                self.fec_group.push(packet.clone());
+            }
             self.outputs.transmit(StreamKind::Video, s.remote, packet);
             s.sent(now, frame.captured, ts, f.payload.len());
+            let full = self.fec_k.is_some_and(|k| self.fec_group.len() >= k);
+            // A group ends with its frame too, so a repair is never waiting
+            // for the next frame's packets.
+            if full || (f.marker && !self.fec_group.is_empty()) {
+                let group: Vec<&[u8]> = self.fec_group.iter().map(Vec::as_slice).collect();
+                match self.fec_out.protect(&group, ts) {
+                    Ok(repair) => {
+                        self.quality.repair.fec_packets_sent += 1;
+                        self.quality.repair.fec_bytes_sent += repair.len() as u64;
+                        self.rate.frame_sent_repair(now, repair.len());
+                        self.outputs.transmit(StreamKind::Video, s.remote, repair);
+                    }
+                    Err(e) => log::debug!("no FEC for a group: {e}"),
+                }
+                self.fec_group.clear();
+            }
         }
         self.quality.repair.media_bytes_sent += bytes_sent as u64;
         self.rate.frame_sent(now, bytes_sent, self.fps);
@@ -543,6 +596,9 @@ impl MediaSession {
                 if stream == StreamKind::Video && h.payload_type == PT_RTX {
                     return self.video_rtx(now, from, &h, payload);
                 }
+                if stream == StreamKind::Video && h.payload_type == PT_FLEXFEC {
+                    return self.video_fec(now, from, &h, bytes);
+                }
                 let expected = match stream {
                     StreamKind::Video => PT_JPEG,
                     StreamKind::Audio => PT_OPUS,
@@ -566,6 +622,10 @@ impl MediaSession {
                     StreamKind::Video => {
                         self.video_arrived(now, &h, bytes.len());
                         self.video_packet(now, &h, payload, newest);
+                        if self.feedback {
+                            let recovered = self.fec_in.media(bytes);
+                            self.fec_recovered(now, recovered);
+                        }
                     }
                     StreamKind::Audio => self.audio_packet(now, &h, payload),
                 }
@@ -687,7 +747,75 @@ impl MediaSession {
             self.repaired_frames.push_back(orig.timestamp);
         }
         self.video_packet(now, &orig, original_payload, false);
+        let recovered = self.fec_in.media(&orig.to_bytes(original_payload));
+        self.fec_recovered(now, recovered);
         Received::Rtp
+    }
+
+    /// A FlexFEC repair packet (RFC 8627) on the video socket: what it
+    /// rebuilds goes where the lost originals would have.
+    fn video_fec(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        h: &RtpHeader,
+        datagram: &[u8],
+    ) -> Received {
+        let Some(media_ssrc) = self.video.as_ref().and_then(|v| v.rx.ssrc) else {
+            return Received::Foreign;
+        };
+        match self.fec_source {
+            Some(s) if s != h.ssrc => {
+                log::debug!("FEC from {from} of another source dropped");
+                self.quality.foreign_dropped += 1;
+                return Received::Foreign;
+            }
+            Some(_) => {}
+            None if h.ssrc == media_ssrc || Some(h.ssrc) == self.rtx_source => {
+                return Received::Malformed;
+            }
+            None => self.fec_source = Some(h.ssrc),
+        }
+        match self.fec_in.fec(datagram) {
+            Ok(recovered) => {
+                self.fec_recovered(now, recovered);
+                Received::Rtp
+            }
+            Err(e) => {
+                log::debug!("FEC from {from} dropped: {e}");
+                Received::Malformed
+            }
+        }
+    }
+
+    /// Packets FEC rebuilt: each still missed is taken as if it had come.
+    fn fec_recovered(&mut self, now: Instant, recovered: Vec<Vec<u8>>) {
+        for packet in recovered {
+            let Ok((h, payload)) = RtpHeader::parse(&packet) else {
+                continue;
+            };
+            if !self.nack.is_missing(h.sequence) {
+                continue;
+            }
+            self.nack.repaired(now, h.sequence);
+            self.quality.repair.repaired_fec += 1;
+            self.video_packet(now, &h, payload, false);
+        }
+    }
+
+    /// Whether FEC is worth sending, and how much: only on a path whose
+    /// round trip leaves no time to ask again and that loses packets; one
+    /// repair packet per group sized so the overhead is about
+    /// [`FEC_OVERHEAD_PER_LOSS`] times the loss.
+    fn choose_fec(&mut self, loss: f64) {
+        let rtt = self.rtt().unwrap_or(DEFAULT_RTT);
+        self.fec_k = (self.feedback && rtt > FEC_MIN_RTT && loss >= FEC_MIN_LOSS).then(|| {
+            ((1.0 / (FEC_OVERHEAD_PER_LOSS * loss)).ceil() as usize)
+                .clamp(FEC_GROUP_MIN, FEC_GROUP_MAX)
+        });
+        if self.fec_k.is_none() {
+            self.fec_group.clear();
+        }
     }
 
     /// The repair allowance the loss seen calls for: enough round trips for
@@ -789,6 +917,7 @@ impl MediaSession {
         }
         if let Some(loss) = news.loss.filter(|_| self.feedback) {
             self.rate.report(now, loss, self.fps);
+            self.choose_fec(loss);
         }
         if let Some(cap) = news.tmmbr.filter(|_| self.feedback) {
             self.rate.tmmbr(now, cap, self.fps);

@@ -139,6 +139,8 @@ fn check(
                 f.link_loss
             );
         }
+        // A 50 ms round trip leaves time to ask again: no FEC.
+        assert_eq!(f.quality.repair.repaired_fec, 0, "{name} {who}");
         assert!(
             f.skew_ms.0 >= -40.0 && f.skew_ms.1 <= 40.0,
             "{name} {who}: skew {:?}",
@@ -293,5 +295,50 @@ fn the_audio_encoder_is_told_the_loss_and_pays_for_its_fec() {
     }
     for side in [&clean_call.a, &clean_call.b] {
         assert_eq!(side.s.audio_target(), AudioTarget::for_loss(0.0));
+    }
+}
+
+#[test]
+fn on_a_long_round_trip_fec_rebuilds_what_retransmission_cannot() {
+    // 120 ms each way: a retransmission comes a quarter second after its
+    // loss, beyond the longest playout allowance.
+    let long = |feedback: bool, seed: u64| {
+        let mut setup = Setup::both_ways(ImpairConfig {
+            loss: 0.05,
+            delay: Duration::from_millis(120),
+            seed,
+            ..ImpairConfig::default()
+        });
+        setup.media = MEDIA_640;
+        setup.jpeg = FULL;
+        setup.feedback = feedback;
+        let mut p = Pair::new(setup);
+        p.run_until(Duration::from_secs(10));
+        p.stop_capture();
+        p.run_for(Duration::from_secs(1));
+        p
+    };
+    for seed in 1..=3 {
+        let with = long(true, seed);
+        let without = long(false, seed);
+        let f = figures(&with.a, &with.b, with.now);
+        let plain = figures(&without.a, &without.b, without.now);
+        eprintln!(
+            "long RTT seed {seed}: shown {:.1}% with repair (FEC {} packets rebuilt, overhead {:.3}), {:.1}% without",
+            f.shown * 100.0,
+            f.quality.repair.repaired_fec,
+            f.overhead,
+            plain.shown * 100.0
+        );
+        assert!(f.quality.repair.repaired_fec > 0);
+        assert!(
+            f.shown >= plain.shown + 0.15,
+            "{} vs {}",
+            f.shown,
+            plain.shown
+        );
+        // FEC costs about 1.5 times the loss, with the retransmissions that
+        // still make it on top.
+        assert!(f.overhead <= 3.0 * f.link_loss, "overhead {}", f.overhead);
     }
 }
