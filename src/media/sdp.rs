@@ -66,7 +66,7 @@ pub fn describe(s: &SdpStreams) -> String {
     line("t=0 0".into());
     if s.media.video.codec == VideoCodec::Mjpeg && s.video_port != 0 {
         line(format!(
-            "m=video {} RTP/AVPF {PT_JPEG} {PT_RTX}",
+            "m=video {} RTP/AVPF {PT_JPEG} {PT_RTX} {PT_FLEXFEC}",
             s.video_port
         ));
         line(format!("a=rtpmap:{PT_JPEG} JPEG/90000"));
@@ -76,6 +76,10 @@ pub fn describe(s: &SdpStreams) -> String {
         line(format!(
             "a=fmtp:{PT_RTX} apt={PT_JPEG};rtx-time={}",
             RTX_TIME_MS
+        ));
+        line(format!("a=rtpmap:{PT_FLEXFEC} flexfec/90000"));
+        line(format!(
+            "a=fmtp:{PT_FLEXFEC} repair-window={FEC_REPAIR_WINDOW_US}"
         ));
         line(format!(
             "a=framesize:{PT_JPEG} {}-{}",
