@@ -338,6 +338,22 @@ pub struct MediaSession {
     fec_source: Option<u32>,
 }
 
+/// Latches the SSRC of a repair stream (RTX, FEC) from its first packet:
+/// `Err(Foreign)` for a packet of another source once latched, and
+/// `Err(Malformed)` for a first packet claiming a source the call already
+/// uses for something else (`others`).
+fn latch(latched: &mut Option<u32>, ssrc: u32, others: &[Option<u32>]) -> Result<(), Received> {
+    match *latched {
+        Some(s) if s != ssrc => Err(Received::Foreign),
+        Some(_) => Ok(()),
+        None if others.contains(&Some(ssrc)) => Err(Received::Malformed),
+        None => {
+            *latched = Some(ssrc);
+            Ok(())
+        }
+    }
+}
+
 /// Most frames remembered as repaired (a playout delay's worth and more).
 const REPAIRED_FRAMES: usize = 32;
 
@@ -715,15 +731,11 @@ impl MediaSession {
         let Some(media_ssrc) = self.video.as_ref().and_then(|v| v.rx.ssrc) else {
             return Received::Foreign;
         };
-        match self.rtx_source {
-            Some(s) if s != h.ssrc => {
-                log::debug!("RTX from {from} of another source dropped");
-                self.quality.foreign_dropped += 1;
-                return Received::Foreign;
-            }
-            Some(_) => {}
-            None if h.ssrc == media_ssrc => return Received::Malformed,
-            None => self.rtx_source = Some(h.ssrc),
+        let others = [Some(media_ssrc), self.fec_source];
+        if let Err(r) = latch(&mut self.rtx_source, h.ssrc, &others) {
+            log::debug!("RTX from {from} of another source dropped");
+            self.quality.foreign_dropped += u64::from(r == Received::Foreign);
+            return r;
         }
         let Some((orig, original_payload)) = unwrap_rtx(h, payload, PT_JPEG, media_ssrc) else {
             log::debug!("RTX from {from} too short to carry a packet dropped");
@@ -738,18 +750,26 @@ impl MediaSession {
             }
             return Received::Rtp;
         }
-        self.nack.repaired(now, orig.sequence);
         self.quality.repair.repaired_rtx += 1;
-        if !self.repaired_frames.contains(&orig.timestamp) {
+        self.take_repaired(now, &orig, original_payload);
+        Received::Rtp
+    }
+
+    /// A missing video packet repaired (retransmitted or rebuilt by FEC):
+    /// off the missing list, its frame marked repaired (its lateness says
+    /// nothing of the path), into the frame, and to the FEC decoder, which
+    /// may rebuild another with it.
+    fn take_repaired(&mut self, now: Instant, h: &RtpHeader, payload: &[u8]) {
+        self.nack.repaired(now, h.sequence);
+        if !self.repaired_frames.contains(&h.timestamp) {
             if self.repaired_frames.len() >= REPAIRED_FRAMES {
                 self.repaired_frames.pop_front();
             }
-            self.repaired_frames.push_back(orig.timestamp);
+            self.repaired_frames.push_back(h.timestamp);
         }
-        self.video_packet(now, &orig, original_payload, false);
-        let recovered = self.fec_in.media(&orig.to_bytes(original_payload));
+        self.video_packet(now, h, payload, false);
+        let recovered = self.fec_in.media(&h.to_bytes(payload));
         self.fec_recovered(now, recovered);
-        Received::Rtp
     }
 
     /// A FlexFEC repair packet (RFC 8627) on the video socket: what it
@@ -764,17 +784,11 @@ impl MediaSession {
         let Some(media_ssrc) = self.video.as_ref().and_then(|v| v.rx.ssrc) else {
             return Received::Foreign;
         };
-        match self.fec_source {
-            Some(s) if s != h.ssrc => {
-                log::debug!("FEC from {from} of another source dropped");
-                self.quality.foreign_dropped += 1;
-                return Received::Foreign;
-            }
-            Some(_) => {}
-            None if h.ssrc == media_ssrc || Some(h.ssrc) == self.rtx_source => {
-                return Received::Malformed;
-            }
-            None => self.fec_source = Some(h.ssrc),
+        let others = [Some(media_ssrc), self.rtx_source];
+        if let Err(r) = latch(&mut self.fec_source, h.ssrc, &others) {
+            log::debug!("FEC from {from} of another source dropped");
+            self.quality.foreign_dropped += u64::from(r == Received::Foreign);
+            return r;
         }
         match self.fec_in.fec(datagram) {
             Ok(recovered) => {
@@ -797,9 +811,8 @@ impl MediaSession {
             if !self.nack.is_missing(h.sequence) {
                 continue;
             }
-            self.nack.repaired(now, h.sequence);
             self.quality.repair.repaired_fec += 1;
-            self.video_packet(now, &h, payload, false);
+            self.take_repaired(now, &h, payload);
         }
     }
 

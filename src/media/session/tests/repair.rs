@@ -342,3 +342,61 @@ fn on_a_long_round_trip_fec_rebuilds_what_retransmission_cannot() {
         assert!(f.overhead <= 3.0 * f.link_loss, "overhead {}", f.overhead);
     }
 }
+
+#[test]
+fn bad_repair_packets_are_refused_and_the_call_goes_on() {
+    let mut setup = Setup::both_ways(lossy(0.05, 3));
+    setup.feedback = true;
+    let mut p = Pair::new(setup);
+    p.run_until(Duration::from_secs(2));
+    let shown = p.b.shown.len();
+    let alice = SocketAddr::from((A_IP, 5000));
+    let media_ssrc = p.b.s.video.as_ref().and_then(|v| v.rx.ssrc).unwrap();
+    let rtx_ssrc =
+        p.b.s
+            .rtx_source
+            .expect("retransmissions came under 5% loss");
+    let header = |pt, ssrc| RtpHeader {
+        marker: false,
+        payload_type: pt,
+        sequence: 9,
+        timestamp: 9,
+        ssrc,
+    };
+    let now = p.now;
+    let mut b = |bytes: &[u8]| p.b.s.handle_packet(now, StreamKind::Video, alice, bytes);
+    // A retransmission too short to hold the original sequence number.
+    assert_eq!(
+        b(&header(PT_RTX, rtx_ssrc).to_bytes(&[1])),
+        Received::Malformed
+    );
+    // A retransmission from another source than the one latched.
+    assert_eq!(
+        b(&header(PT_RTX, 12345).to_bytes(&[0, 1, 2])),
+        Received::Foreign
+    );
+    // FEC claiming the media stream's own SSRC as its source.
+    assert_eq!(
+        b(&header(PT_FLEXFEC, media_ssrc).to_bytes(&[0; 40])),
+        Received::Malformed
+    );
+    // FEC garbage from a new source: latched, but not a repair packet.
+    assert_eq!(
+        b(&header(PT_FLEXFEC, 777).to_bytes(&[0xff; 40])),
+        Received::Malformed
+    );
+    // A NACK for packets never sent is answered with nothing.
+    let nack = Rtcp::Nack(Nack::from_lost(
+        media_ssrc,
+        p.a.s.video.as_ref().unwrap().tx.ssrc,
+        &[1, 2, 3],
+    ));
+    let before = p.a.s.report(now).repair.rtx_packets_sent;
+    let a_from_b = SocketAddr::from((B_IP, 5000));
+    let _ =
+        p.a.s
+            .handle_packet(now, StreamKind::Video, a_from_b, &nack.to_bytes());
+    assert_eq!(p.a.s.report(now).repair.rtx_packets_sent, before);
+    p.run_until(Duration::from_secs(4));
+    assert!(p.b.shown.len() >= shown + 55, "video goes on");
+}
