@@ -150,6 +150,9 @@ wait_line() {
 # Starts the registry on a free loopback port; sets REG_PID and REG_ADDR.
 start_registry() {
 	local out=$WORK/registry.out line
+	# Emptied here, not by the child's redirection, which may come after
+	# the first look for the line below and let the last run's output pass.
+	: >"$out"
 	"$BIN/peercall-registry" --listen 127.0.0.1:0 >"$out" 2>"$WORK/registry.err" &
 	REG_PID=$!
 	PIDS+=("$REG_PID")
@@ -179,6 +182,7 @@ free_ports() {
 start_relay() {
 	local name=$1 out=$WORK/$1.out to=()
 	if [ -n "$2" ]; then to=(--to "127.0.0.1:$2"); fi
+	: >"$out" # see start_registry
 	"$RELAY" --listen "127.0.0.1:${5:-0}" "${to[@]}" --impair "$3" --seconds "$4" --log "$WORK/$name.log" \
 		</dev/null >"$out" 2>"$WORK/$name.err" &
 	RELAY_PID=$!
@@ -256,6 +260,8 @@ pc_call() {
 	local fwd=${PORTS[0]}
 	start_relay tap "" "" $((secs + 15)) "$fwd"
 	local tap=$RELAY_PID
+	: >"$WORK/bob.out" # see start_registry
+	: >"$WORK/alice.out"
 	# The forward goes to the tap's port; bob's copy of RTCP and audio goes
 	# to the ports above it, where nothing listens.
 	"$BIN/peercall" run --name bob --registry "$REG_ADDR" --listen 127.0.0.1:0 --auto-accept \
@@ -472,11 +478,16 @@ gst_figures() {
 	shown_a=$(wc -l <"$WORK/shown_a.txt")
 	G_SHOWN=$(calc 'printf "%.1f", 100 * (ha + hb) / (sa + sb)' ha="$shown_a" hb="$shown_b" \
 		sa="$sent_ba" sb="$sent_ab")
-	# fps over the time the senders sent (first to last picture, plus one
-	# picture's time).
-	local dur
-	dur=$(awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.3f", (b - a) / 1e6 + 1 / 30 }' "$WORK/vrtp_ab.log")
-	G_FPS=$(calc 'printf "%.1f", (ha + hb) / 2 / d' ha="$shown_a" hb="$shown_b" d="$dur")
+	# fps over the time each sender sent: from its first picture's last
+	# packet to its last picture's, plus one picture's time.
+	local d_ab d_ba
+	span() {
+		awk -v pt="$PT_JPEG" '$3 == 1 && $4 == pt { if (!a) a = $1; b = $1 }
+			END { printf "%.3f", (b - a) / 1e6 + 1 / 30 }' "$1"
+	}
+	d_ab=$(span "$WORK/vrtp_ab.log")
+	d_ba=$(span "$WORK/vrtp_ba.log")
+	G_FPS=$(calc 'printf "%.1f", (ha / da + hb / db) / 2' ha="$shown_a" hb="$shown_b" da="$d_ba" db="$d_ab")
 	# The longest time between two pictures shown, either receiver.
 	G_FREEZE=$(awk 'FNR == 1 { p = "" } { if (p != "" && $1 - p > m) m = $1 - p; p = $1 }
 		END { printf "%.0f", m / 1000 }' "$WORK/shown_a.txt" "$WORK/shown_b.txt")
@@ -530,7 +541,7 @@ DETAILS=()
 NOTES=()
 FULL_PC=n/a
 FULL_GST=n/a
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+COMMIT=$(git describe --always --dirty 2>/dev/null || echo "?")
 say "scenarios of a $CALL_SECONDS s call (cap-lift: $((2 * LIFT_AT)) s), seed $SEED," \
 	"GStreamer jitter buffer ${GST_LATENCIES// / and } ms"
 for sc in "${ALL_SCENARIOS[@]}"; do
