@@ -569,7 +569,7 @@ for sc in "${ALL_SCENARIOS[@]}"; do
 	json_line scenario "$name" system peercall commit "$COMMIT" spec "$spec" seconds "$CUR_SECS" \
 		frames_shown_pct "$PC_SHOWN" fps_shown "$PC_FPS" longest_freeze_ms "$PC_FREEZE" \
 		video_p95_ms "$PC_V95" audio_p95_ms "$PC_A95" repair_overhead_pct "$PC_OVERHEAD" \
-		sent_kbps_median "$PC_RATE"
+		arrived_kbps_median "$PC_RATE"
 	pc_rate=$PC_RATE
 	pc_sent=$WORK/pc_sent_$name.txt
 	cp "$WORK/pc_sent.txt" "$pc_sent"
@@ -621,9 +621,11 @@ echo "| scenario | frames shown % | fps shown | longest freeze ms | video p95 ms
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
-echo "Repair and rate details (peercall: alice+bob, or alice and bob; target kbps min/median/max):"
+echo "Repair and rate details (peercall: alice+bob, or alice and bob; target kbps min/median/max)." \
+	"Video kbps: GStreamer's A to B as sent (before the relay's loss); peercall's alice to bob as it" \
+	"arrived at bob (so less the loss), each packet at its RTP timestamp:"
 echo
-echo "| scenario | system | video packets lost | NACKs | packets repaired | frames lost after repair | target kbps | sent kbps (median of 1 s) |"
+echo "| scenario | system | video packets lost | NACKs | packets repaired | frames lost after repair | target kbps | video kbps (median of 1 s) |"
 echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${DETAILS[@]}"
 if [ "${#NOTES[@]}" -gt 0 ]; then
