@@ -162,12 +162,16 @@ start_registry() {
 }
 
 # Sets PORTS to $1 UDP ports that nothing holds on this machine now, even
-# ones when $2 is "even".
+# ones when $2 is "even". They are taken below the ephemeral range
+# (ip_local_port_range), where the relays' port-0 binds cannot land on them
+# before GStreamer binds them.
 free_ports() {
 	PORTS=()
-	local p
+	local p lo=32768
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$lo" -gt 12000 ] || die "the ephemeral port range starts at $lo: no room below it"
 	while [ "${#PORTS[@]}" -lt "$1" ]; do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if [ "${2:-}" = even ]; then p=$((p & ~1)); fi
 		if ! grep -qsi -- "$(printf ':%04X ' "$p")" /proc/net/udp /proc/net/udp6 &&
 			[[ " ${PORTS[*]} " != *" $p "* ]]; then
@@ -370,7 +374,7 @@ gst_peer() {
 		! vr.recv_rtp_sink
 		vr.recv_rtp_src ! rtprtxreceive payload-type-map="$rtx" ! rtpssrcdemux
 		! rtpjitterbuffer latency="$lat" do-retransmission=true
-		! rtpjpegdepay ! jpegdec idct-method=islow ! fakesink name=vsink silent=false sync=false
+		! rtpjpegdepay name=vdepay ! jpegdec idct-method=islow ! fakesink name=vsink silent=false sync=false
 		udpsrc address=127.0.0.1 port="$vsi" ! vr.recv_rtcp_sink
 		vr.send_rtcp_src ! udpsink port="$vfo" "${udp[@]}"
 
@@ -442,7 +446,10 @@ gst_run() {
 		stamp "$WORK/gst_$peer.fifo" "$WORK/shown_$peer.txt" &
 		PIDS+=("$!")
 		pids+=("$!")
-		gst-launch-1.0 -v "${GST_ARGS[@]}" </dev/null >"$WORK/gst_$peer.fifo" 2>"$WORK/gst_$peer.err" &
+		# The depayloader's log gives the RTP timestamp of each picture it
+		# passes on (see gst_latency).
+		GST_DEBUG="rtpbasedepayload:6,rtpjpegdepay:5" GST_DEBUG_NO_COLOR=1 \
+			gst-launch-1.0 -v "${GST_ARGS[@]}" </dev/null >"$WORK/gst_$peer.fifo" 2>"$WORK/gst_$peer.err" &
 		PIDS+=("$!")
 		pids+=("$!")
 	done
@@ -460,10 +467,35 @@ gst_run() {
 	forget "${pids[0]}"
 	forget "${pids[2]}"
 	for peer in a b; do
-		if grep -qi "error" "$WORK/gst_$peer.err"; then
-			die "GStreamer failed: $(head -n 5 "$WORK/gst_$peer.err")"
+		if grep -q "^ERROR" "$WORK/gst_$peer.err"; then
+			die "GStreamer failed: $(grep -m 5 "^ERROR" "$WORK/gst_$peer.err")"
 		fi
 	done
+}
+
+# The p95 of the video latency of GStreamer receiver $1 (a or b), in ms,
+# from its sender's first packet of a picture (in relay log $2) to the
+# picture reaching the fakesink (shown_$1.txt); n/a when the pictures cannot
+# be paired. The depayloader logs each packet's RTP timestamp and
+# "returning" for each picture it passes on, in the streaming thread that
+# then decodes it and hands it to the sink, so the k-th picture returned is
+# the k-th shown. It leaves out the sender's capture and JPEG encode before
+# the first packet and includes the receiver's decode.
+gst_latency() {
+	local rx=$1 sender_log=$2
+	awk -v pt="$PT_JPEG" '
+		FILENAME == ARGV[1] { if ($4 == pt && !($6 in sent)) sent[$6] = $1; next }
+		FILENAME == ARGV[2] {
+			if (index($0, "<vdepay>") == 0) next
+			if ((i = index($0, "rtptime ")) > 0) { split(substr($0, i + 8), w, ","); last = w[1] }
+			else if (index($0, "returning ") > 0) ts[++n] = last
+			next
+		}
+		{ k++; if (k <= n && (ts[k] in sent)) { print ($1 - sent[ts[k]]) / 1000; m++ } }
+		END { if (k != n || m == 0) print "mismatch" }' \
+		"$sender_log" "$WORK/gst_$rx.err" "$WORK/shown_$rx.txt" | sort -g |
+		awk '/mismatch/ { bad = 1; next } { v[++c] = $1 }
+			END { if (bad || !c) print "n/a"; else printf "%.1f\n", v[int((c - 1) * 0.95 + 0.5) + 1] }'
 }
 
 # Sets the G_* figures of the last gst_run ($1: its seconds).
@@ -491,7 +523,10 @@ gst_figures() {
 	# The longest time between two pictures shown, either receiver.
 	G_FREEZE=$(awk 'FNR == 1 { p = "" } { if (p != "" && $1 - p > m) m = $1 - p; p = $1 }
 		END { printf "%.0f", m / 1000 }' "$WORK/shown_a.txt" "$WORK/shown_b.txt")
-	G_V95=n/a
+	local la lb
+	la=$(gst_latency a "$WORK/vrtp_ba.log")
+	lb=$(gst_latency b "$WORK/vrtp_ab.log")
+	G_V95=$(calc 'printf "%.1f", (x > y ? x : y)' x="$la" y="$lb")
 	G_A95=n/a
 	# Repair: RTX bytes over JPEG bytes sent, both directions.
 	read -r G_MEDIA G_RTX G_RTX_PKTS G_LOSS < <(awk -v pt="$PT_JPEG" -v rtx="$PT_RTX" '
