@@ -41,6 +41,13 @@ bench-registry: deps
 bench-media: deps
 	bash peer/bench/media.sh
 
+# Calls under seeded loss, delay and a rate cap beside GStreamer with NACK
+# and RTX (docs/benchmarks.md, "Loss and rate"); CALL_SECONDS, SCENARIOS,
+# GST_LATENCIES, LOSS_JSON: see the script's head.
+.PHONY: bench-loss
+bench-loss: deps
+	bash peer/bench/loss.sh
+
 bench-hw: deps
 	bash hw-tests/bench.sh
 
