@@ -315,7 +315,16 @@ pc_figures() {
 	da=$(jget "$a" duration_s)
 	db=$(jget "$b" duration_s)
 	# Both directions: alice shows what bob sent and the other way round.
-	PC_SHOWN=$(calc 'printf "%.1f", 100 * (ha + hb) / (sa + sb)' ha="$ha" hb="$hb" sa="$sa" sb="$sb")
+	# Frames still within their playout time when the call ended (a
+	# receiver's video_frames_unfinished: neither shown nor lost, the call
+	# just stopped first) are left out of what was sent; before the report
+	# had the key, nothing is left out.
+	local ua ub
+	ua=$(jget "$a" video_frames_unfinished)
+	ub=$(jget "$b" video_frames_unfinished)
+	[ "$ua" = n/a ] && ua=0
+	[ "$ub" = n/a ] && ub=0
+	PC_SHOWN=$(calc 'printf "%.1f", 100 * (ha + hb) / (sa + sb - ua - ub)' ha="$ha" hb="$hb" sa="$sa" sb="$sb" ua="$ua" ub="$ub")
 	PC_FPS=$(calc 'printf "%.1f", (ha / da + hb / db) / 2' ha="$ha" hb="$hb" da="$da" db="$db")
 	PC_FREEZE=$(calc 'printf "%.0f", (x > y ? x : y)' x="$(jget "$a" video_longest_freeze_ms)" \
 		y="$(jget "$b" video_longest_freeze_ms)")

@@ -890,14 +890,22 @@ impl MediaSession {
         }
     }
 
-    /// The round trip repairs take: as RTCP measures it, or before it has,
-    /// as the first repairs took.
+    /// The round trip repairs take: the longer of RTCP's round trip and the
+    /// quickest of the last repairs (from the first NACK to the
+    /// retransmission), whichever is known.
     fn rtt(&self) -> Option<Duration> {
-        self.video
+        let reported = self
+            .video
             .as_ref()
             .and_then(|v| v.rtt)
-            .or(self.audio.as_ref().and_then(|a| a.rtt))
-            .or(self.nack.repair_rtt())
+            .or(self.audio.as_ref().and_then(|a| a.rtt));
+        // A repair also waits on the other side's turnaround and both
+        // sides' scheduling, which RTCP's round trip leaves out: on a fast
+        // link the repairs' own time is the longer, and the one that counts.
+        match (reported, self.nack.repair_rtt()) {
+            (Some(r), Some(m)) => Some(r.max(m)),
+            (r, m) => r.or(m),
+        }
     }
 
     /// Feedback about the video we send: NACKs answered with

@@ -170,9 +170,13 @@ fn relay(sock: UdpSocket, o: Options) -> Result<(), String> {
                 let now = Instant::now();
                 let d = &buf[..n];
                 received += 1;
-                let lost_before = imp.stats().lost + imp.stats().overflow;
-                imp.send(now, d.to_vec());
-                let fate = if imp.stats().lost + imp.stats().overflow > lost_before {
+                let dropped = |s: &peercall::media::impair::ImpairStats| {
+                    s.lost + s.overflow + s.queue_dropped
+                };
+                let lost_before = dropped(imp.stats());
+                // Sized, so a `rate=` bottleneck takes the datagram's time.
+                imp.send_sized(now, d.to_vec(), d.len());
+                let fate = if dropped(imp.stats()) > lost_before {
                     "lost"
                 } else {
                     "pass"
