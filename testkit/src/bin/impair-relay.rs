@@ -56,7 +56,8 @@ struct Options {
 }
 
 enum Command {
-    Relay(Options),
+    // Boxed: the impairment's settings make it far larger than the other.
+    Relay(Box<Options>),
     Check(String),
 }
 
@@ -100,13 +101,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
         }
     }
     let listen = listen.ok_or_else(|| format!("--listen is required\n{USAGE}"))?;
-    Ok(Command::Relay(Options {
+    Ok(Command::Relay(Box::new(Options {
         listen,
         to,
         impair,
         log,
         seconds,
-    }))
+    })))
 }
 
 /// One log line's RTP fields: marker, payload type, sequence number,
@@ -232,7 +233,7 @@ fn main() -> ExitCode {
         },
         Ok(Command::Relay(o)) => match UdpSocket::bind(o.listen)
             .map_err(|e| format!("bind {}: {e}", o.listen))
-            .and_then(|sock| relay(sock, o))
+            .and_then(|sock| relay(sock, *o))
         {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
