@@ -822,10 +822,14 @@ impl MediaSession {
     /// [`FEC_OVERHEAD_PER_LOSS`] times the loss.
     fn choose_fec(&mut self, loss: f64) {
         let rtt = self.rtt().unwrap_or(DEFAULT_RTT);
-        self.fec_k = (self.feedback && rtt > FEC_MIN_RTT && loss >= FEC_MIN_LOSS).then(|| {
-            ((1.0 / (FEC_OVERHEAD_PER_LOSS * loss)).ceil() as usize)
-                .clamp(FEC_GROUP_MIN, FEC_GROUP_MAX)
-        });
+        // Behind a bottleneck (a TMMBR cap in force) the loss is the queue
+        // overflowing and the round trip the queue's: FEC would add to both.
+        let congested = self.rate.capped();
+        self.fec_k = (self.feedback && !congested && rtt > FEC_MIN_RTT && loss >= FEC_MIN_LOSS)
+            .then(|| {
+                ((1.0 / (FEC_OVERHEAD_PER_LOSS * loss)).ceil() as usize)
+                    .clamp(FEC_GROUP_MIN, FEC_GROUP_MAX)
+            });
         if self.fec_k.is_none() {
             self.fec_group.clear();
         }
@@ -926,6 +930,10 @@ impl MediaSession {
             let (copies, original) = self.history.answer(now, seq, spacing);
             let original = original.to_vec();
             for _ in 0..copies {
+                if self.feedback && !self.rate.repair_allowed(original.len()) {
+                    self.quality.repair.rtx_refused += 1;
+                    break;
+                }
                 let Some(packet) = rtx_packet(&original, self.rtx_ssrc, self.rtx_seq) else {
                     break;
                 };

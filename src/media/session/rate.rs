@@ -49,6 +49,10 @@ pub const OVERUSE_DELAY: Duration = Duration::from_millis(30);
 pub const OVERUSE_FRAMES: u32 = 3;
 /// Least time between two TMMBR requests.
 pub const TMMBR_INTERVAL: Duration = Duration::from_millis(300);
+/// Most of the target bitrate retransmissions and FEC may take over
+/// [`RATE_WINDOW`]: behind a full bottleneck, where the loss is the queue
+/// overflowing, repairs would only feed the overflow.
+pub const MAX_REPAIR_SHARE: f64 = 0.4;
 /// Window over which sending and receiving rates are measured.
 pub const RATE_WINDOW: Duration = Duration::from_secs(1);
 
@@ -270,6 +274,20 @@ impl RateControl {
     /// against the target, leaving less for the picture.
     pub(super) fn frame_sent_repair(&mut self, now: Instant, bytes: usize) {
         self.repairs.push_back((now, bytes));
+    }
+
+    /// Whether another `bytes` of repair keeps repairs within
+    /// [`MAX_REPAIR_SHARE`] of the target.
+    pub(super) fn repair_allowed(&self, bytes: usize) -> bool {
+        let target = self.effective_target();
+        target == f64::MAX
+            || self.repair_rate() + bytes as f64 * 8.0 / RATE_WINDOW.as_secs_f64()
+                <= MAX_REPAIR_SHARE * target
+    }
+
+    /// Whether a receiver's TMMBR cap is in force: the path is congested.
+    pub(super) fn capped(&self) -> bool {
+        self.tmmbr.is_some()
     }
 
     /// Bits per second of repair sent over the window.

@@ -102,6 +102,9 @@ pub struct RepairStats {
     pub rtx_useless: u64,
     /// Retransmissions that came after their packet was given up.
     pub rtx_late: u64,
+    /// NACKed packets not sent again because repairs already took
+    /// their share of the rate.
+    pub rtx_refused: u64,
     /// Frames given up incomplete after repair had its chance.
     pub frames_lost: u64,
     /// The repair allowance of the video playout delay at the end.

@@ -258,7 +258,14 @@ fn behind_a_2_mbit_bottleneck_the_rate_fits_and_comes_back_when_it_lifts() {
     let fps = capped.len() as f64 / 5.0;
     let us: Vec<u64> = capped.iter().map(|d| d.as_micros() as u64).collect();
     let p95 = pct(&us, 0.95);
-    eprintln!("capped: {fps:.1} fps shown, video p95 {p95:.1} ms");
+    let q = p.a.s.report(p.now);
+    eprintln!(
+        "capped: {fps:.1} fps shown, video p95 {p95:.1} ms; repair {:.1}% of media ({} refused)",
+        q.repair_overhead() * 100.0,
+        q.repair.rtx_refused
+    );
+    // Repairs do not feed the overflowing queue.
+    assert!(q.repair_overhead() <= rate::MAX_REPAIR_SHARE, "{:?}", q.repair);
     assert!(fps >= 15.0, "{fps} fps");
     assert!(p95 <= 300.0, "p95 {p95} ms");
     // Lifted at 10 s: back to full quality by 20 s.
