@@ -279,7 +279,12 @@ impl RateControl {
     /// Whether another `bytes` of repair keeps repairs within
     /// [`MAX_REPAIR_SHARE`] of the target.
     pub(super) fn repair_allowed(&self, bytes: usize) -> bool {
-        let target = self.effective_target();
+        // Before the first report the target is open: the full rate
+        // measured stands in for it.
+        let target = match self.effective_target() {
+            t if t == f64::MAX => self.full_rate.unwrap_or(f64::MAX),
+            t => t,
+        };
         target == f64::MAX
             || self.repair_rate() + bytes as f64 * 8.0 / RATE_WINDOW.as_secs_f64()
                 <= MAX_REPAIR_SHARE * target

@@ -265,7 +265,11 @@ fn behind_a_2_mbit_bottleneck_the_rate_fits_and_comes_back_when_it_lifts() {
         q.repair.rtx_refused
     );
     // Repairs do not feed the overflowing queue.
-    assert!(q.repair_overhead() <= rate::MAX_REPAIR_SHARE, "{:?}", q.repair);
+    assert!(
+        q.repair_overhead() <= rate::MAX_REPAIR_SHARE,
+        "{:?}",
+        q.repair
+    );
     assert!(fps >= 15.0, "{fps} fps");
     assert!(p95 <= 300.0, "p95 {p95} ms");
     // Lifted at 10 s: back to full quality by 20 s.
