@@ -296,7 +296,7 @@ impl Registry {
     /// Feeds one connection event.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Opened { conn, from } => self.open(now, conn, from),
+            Input::Opened { conn, from } => self.open(now, conn, crate::wire::canonical_addr(from)),
             Input::Received { conn, msg } => self.receive(now, conn, msg),
             Input::Malformed { conn, error } => {
                 if self.conns.contains_key(&conn) {
@@ -461,7 +461,10 @@ impl Registry {
         }
     }
 
-    fn register(&mut self, now: Instant, conn: ConnId, r: Register) {
+    fn register(&mut self, now: Instant, conn: ConnId, mut r: Register) {
+        // One spelling per endpoint: ::ffff:a.b.c.d is a.b.c.d, so it can
+        // neither take a registered endpoint nor dodge ENDPOINT TAKEN.
+        r.addr = crate::wire::canonical_addr(r.addr);
         let Some(c) = self.conns.get(&conn) else {
             return;
         };

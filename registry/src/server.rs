@@ -196,6 +196,8 @@ impl Server {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, from)) => {
+                    // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d.
+                    let from = peercall::wire::canonical_addr(from);
                     let token = self.next_token;
                     self.next_token += 1;
                     let _ = stream.set_nodelay(true);

@@ -202,6 +202,27 @@ fn other_name_same_endpoint_is_endpoint_taken() {
 }
 
 #[test]
+fn a_v4_mapped_address_is_the_ipv4_endpoint() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "victim", "127.0.4.1:4701");
+    // The same host spelled as IPv6 from a dual-stack socket.
+    b.open(B, "[::ffff:127.0.0.1]:2");
+    let out = b.recv(B, register("mallory", "[::ffff:127.0.4.1]:4701"));
+    assert_eq!(
+        sent(&out, B),
+        vec![Message::EndpointTaken(sa("127.0.4.1:4701"))]
+    );
+    // And a mapped address that is free registers in its IPv4 form.
+    let out = b.recv(B, register("mallory", "[::ffff:127.0.4.2]:4701"));
+    assert!(
+        sent(&out, B)
+            .iter()
+            .any(|m| matches!(m, Message::Registered(r) if r.addr == sa("127.0.4.2:4701"))),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn a_connection_holds_one_registration() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");

@@ -11,6 +11,22 @@ use byteorder::{BigEndian, ReadBytesExt, WriteBytesExt};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+/// The one spelling of an address: an IPv4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`, as a dual-stack socket reports IPv4 peers) is the IPv4
+/// address it maps; every other address is itself. The registry, the
+/// peer and the wire format compare and store addresses only in this form.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// [`canonical_ip`] of a socket address, the port kept.
+pub fn canonical_addr(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(canonical_ip(addr.ip()), addr.port())
+}
+
 /// Address family code for IPv4 (followed by 4 address bytes).
 pub const FAMILY_IPV4: u8 = 4;
 /// Address family code for IPv6 (followed by 16 address bytes).
@@ -76,7 +92,8 @@ impl<'a> Reader<'a> {
         self.name().map(Some)
     }
 
-    /// An IP address: a family byte (4 or 6), then 4 or 16 bytes.
+    /// An IP address: a family byte (4 or 6), then 4 or 16 bytes; an
+    /// IPv4-mapped IPv6 address comes out as the IPv4 one ([`canonical_ip`]).
     pub(crate) fn ip(&mut self) -> Result<IpAddr, WireError> {
         match self.u8()? {
             FAMILY_IPV4 => {
@@ -86,7 +103,9 @@ impl<'a> Reader<'a> {
             FAMILY_IPV6 => {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(self.bytes(16)?);
-                Ok(IpAddr::V6(Ipv6Addr::from(a)))
+                // An IPv4 host written as ::ffff:a.b.c.d is that host: one
+                // spelling, so uniqueness and lookups cannot be sidestepped.
+                Ok(canonical_ip(IpAddr::V6(Ipv6Addr::from(a))))
             }
             other => Err(WireError::BadAddressFamily(other)),
         }
@@ -251,6 +270,22 @@ mod tests {
         assert!(c.len() <= MAX_TEXT_LEN);
         assert!(std::str::from_utf8(c.as_bytes()).is_ok());
         assert_eq!(text_len(&s), 2 + MAX_TEXT_LEN);
+    }
+
+    #[test]
+    fn a_v4_mapped_address_reads_as_ipv4_and_others_as_they_are() {
+        let mut mapped = vec![FAMILY_IPV6];
+        mapped.extend_from_slice(&"::ffff:127.0.4.1".parse::<Ipv6Addr>().unwrap().octets());
+        let mut r = Reader::new(&mapped);
+        assert_eq!(r.ip(), Ok(IpAddr::V4(Ipv4Addr::new(127, 0, 4, 1))));
+        // A real IPv6 address, and one that only looks IPv4-compatible
+        // (::127.0.4.1, deprecated, not mapped), stay IPv6.
+        for v6 in ["2001:db8::1", "::127.0.4.1", "::1"] {
+            let ip: IpAddr = v6.parse().unwrap();
+            assert_eq!(canonical_ip(ip), ip, "{v6}");
+        }
+        let sa: SocketAddr = "[::ffff:10.0.0.1]:4701".parse().unwrap();
+        assert_eq!(canonical_addr(sa), "10.0.0.1:4701".parse().unwrap());
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use call::{
     VideoCodec, VideoFormat,
 };
 pub use control::{ErrorCode, ErrorMsg};
-pub use field::{FAMILY_IPV4, FAMILY_IPV6, MAX_TEXT_LEN};
+pub use field::{canonical_addr, canonical_ip, FAMILY_IPV4, FAMILY_IPV6, MAX_TEXT_LEN};
 pub use frame::{
     frame_len, Frame, FrameReader, HEADER_LEN, MAGIC, MAX_FRAME_LEN, MAX_OUTBOUND_BYTES,
     MAX_PAYLOAD_LEN, VERSION,

@@ -52,7 +52,10 @@ impl CallConnections {
     ) {
         loop {
             match listener.accept() {
-                Ok((stream, from)) => self.accepted(stream, from, reg, tokens, phone),
+                Ok((stream, from)) => {
+                    let from = peercall::wire::canonical_addr(from);
+                    self.accepted(stream, from, reg, tokens, phone)
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {

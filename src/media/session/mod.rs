@@ -363,7 +363,8 @@ impl MediaSession {
         let mut rng = Rng::new(cfg.seed);
         let has_video = cfg.media.video.codec == VideoCodec::Mjpeg;
         let has_audio = cfg.media.audio.codec == AudioCodec::Opus;
-        let at = |port| SocketAddr::new(cfg.remote_ip, port);
+        let remote_ip = crate::wire::canonical_ip(cfg.remote_ip);
+        let at = |port| SocketAddr::new(remote_ip, port);
         let video =
             has_video.then(|| Stream::new(VIDEO_CLOCK_RATE, at(cfg.remote_ports.video), &mut rng));
         let audio =
@@ -564,6 +565,8 @@ impl MediaSession {
         bytes: &[u8],
     ) -> Received {
         let ntp_now = self.ntp(now);
+        // A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d.
+        let from = crate::wire::canonical_addr(from);
         let s = match stream {
             StreamKind::Video => self.video.as_mut(),
             StreamKind::Audio => self.audio.as_mut(),
