@@ -185,3 +185,54 @@ fn outputs_never_polled_stay_bounded() {
     }
     assert_eq!(s.outputs.len(), MAX_QUEUED_OUTPUTS);
 }
+
+/// One forged packet (right address, right source, the next sequence
+/// number) whose timestamp is far ahead: a frame of its own, which may be
+/// lost, but the frames after it go on.
+fn one_far_ahead_packet(feedback: bool) {
+    let mut setup = Setup {
+        jpeg: SMALL_JPEG,
+        feedback,
+        ..Setup::default()
+    };
+    setup.media = MEDIA;
+    let mut p = Pair::new(setup);
+    p.run_until(Duration::from_secs(1));
+    let v = p.a.s.video.as_ref().unwrap();
+    let (ssrc, seq) = (v.tx.ssrc, v.tx.seq);
+    let ts = v.tx.anchor.map_or(0, |(_, t)| t).wrapping_add(1 << 30);
+    let first = crate::media::jpeg::packetize(SMALL_JPEG, MAX_RTP_PAYLOAD_LEN)
+        .unwrap()
+        .next()
+        .unwrap();
+    // The forged packet takes the sequence number Alice sends next; her
+    // own packet with that number then looks like a duplicate.
+    let forged = RtpHeader {
+        marker: true,
+        payload_type: PT_JPEG,
+        sequence: seq,
+        timestamp: ts,
+        ssrc,
+    }
+    .to_bytes(&first.payload);
+    let now = p.now;
+    let alice = SocketAddr::from((A_IP, 5000));
+    let _ = p.b.s.handle_packet(now, StreamKind::Video, alice, &forged);
+    let shown = p.b.shown.len();
+    p.run_until(Duration::from_secs(3));
+    assert!(
+        p.b.shown.len() >= shown + 55,
+        "feedback {feedback}: {} frames shown in the 2 s after the forged packet",
+        p.b.shown.len() - shown
+    );
+}
+
+#[test]
+fn one_packet_far_ahead_does_not_freeze_video() {
+    one_far_ahead_packet(false);
+}
+
+#[test]
+fn one_packet_far_ahead_does_not_freeze_repaired_video() {
+    one_far_ahead_packet(true);
+}
