@@ -441,7 +441,13 @@ fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
     for d in &got[0] {
         assert_eq!(classify(d), Kind::Rtp);
         let (h, payload) = RtpHeader::parse(d).unwrap();
-        assert_eq!(h.payload_type, 26);
+        // Retransmissions (97) and FEC (98) go with the media when packets
+        // were lost on the way (under qemu-user the emulated peers lose
+        // some); the SDP names them, and a player without them skips them.
+        assert!([26, 97, 98].contains(&h.payload_type), "{}", h.payload_type);
+        if h.payload_type != 26 {
+            continue;
+        }
         if let Ok(Some(f)) = asm.push(h.sequence, h.timestamp, h.marker, payload) {
             let yuv = decode_to_yuv420(&f.jpeg).unwrap();
             frames.push(read(&yuv.y, yuv.width, yuv.height).unwrap().frame);
