@@ -6,6 +6,7 @@
 //! impairment is the same both ways).
 
 use super::*;
+use crate::media::rtp::Nack;
 
 /// 640x480, quality 75, about 29 KB: 21 RTP packets a frame.
 const FULL: &[u8] = include_bytes!(concat!(
