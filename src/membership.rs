@@ -64,6 +64,9 @@ pub enum Output {
 pub enum Refusal {
     /// The name is registered from another endpoint.
     NameTaken,
+    /// The name is a look-alike of this registered name (case, width or
+    /// confusable letters; docs/protocol.md 3.2).
+    NameResembles(Name),
     /// The endpoint is registered under another name.
     EndpointTaken(SocketAddr),
     /// Another live connection holds this very name and endpoint.
@@ -78,6 +81,10 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refusal::NameTaken => write!(f, "the name is registered by another peer"),
+            Refusal::NameResembles(held) => write!(
+                f,
+                "the name looks like {held}, which another peer has registered; pick a name that does not"
+            ),
             Refusal::EndpointTaken(a) => {
                 write!(f, "the endpoint {a} is registered under another name")
             }
@@ -407,6 +414,7 @@ impl Membership {
             },
             Message::NameTaken(_) => self.refuse(Refusal::NameTaken),
             Message::EndpointTaken(a) => self.refuse(Refusal::EndpointTaken(a)),
+            Message::NameResembles { held, .. } => self.refuse(Refusal::NameResembles(held)),
             Message::Found(e) => match self.pending.front() {
                 Some(Pending::Lookup(_)) => {
                     self.pending.pop_front();

@@ -22,7 +22,7 @@
 
 use crate::wire::{
     AlreadyRegistered, Entry, ErrorCode, ErrorMsg, GoodbyeReason, HoldStatus, ListReply, Message,
-    Name, Register, Registered, WireError, MAX_PAYLOAD_LEN,
+    Name, NameKey, Register, Registered, WireError, MAX_PAYLOAD_LEN,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -166,6 +166,16 @@ pub enum Event {
         /// The endpoint that holds it.
         holder: SocketAddr,
     },
+    /// A claim refused because the name is a look-alike of a registered one
+    /// ([`Name::keys`]).
+    NameResembles {
+        /// The name asked for.
+        name: Name,
+        /// The endpoint asked for.
+        addr: SocketAddr,
+        /// The registered name it resembles.
+        held: Name,
+    },
     /// A claim refused because the endpoint is registered under another name.
     EndpointTaken {
         /// The name asked for.
@@ -243,6 +253,8 @@ pub struct Registry {
     config: Config,
     entries: BTreeMap<Name, Holding>,
     endpoints: HashMap<SocketAddr, Name>,
+    /// Each registered name under its look-alike keys: one name per key.
+    keys: HashMap<NameKey, Name>,
     conns: HashMap<ConnId, Conn>,
     timers: BinaryHeap<Reverse<(Instant, ConnId, TimerKind)>>,
     outputs: VecDeque<Output>,
@@ -256,6 +268,7 @@ impl Registry {
             config,
             entries: BTreeMap::new(),
             endpoints: HashMap::new(),
+            keys: HashMap::new(),
             conns: HashMap::new(),
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
@@ -396,8 +409,18 @@ impl Registry {
                 self.close(now, conn, Departure::Unregistered);
             }
             Message::Lookup(name) => {
-                let reply = match self.entries.get(&name) {
-                    Some(h) => Message::Found(entry(now, name, h)),
+                // `call Alice` finds alice: the answer carries the name as
+                // registered, so the caller sees whom it reaches.
+                let held = match self.entries.get_key_value(&name) {
+                    Some(found) => Some(found),
+                    None => name
+                        .keys()
+                        .iter()
+                        .find_map(|k| self.keys.get(k))
+                        .and_then(|n| self.entries.get_key_value(n)),
+                };
+                let reply = match held {
+                    Some((n, h)) => Message::Found(entry(now, n.clone(), h)),
                     None => Message::NotFound(name),
                 };
                 self.send(conn, reply);
@@ -536,6 +559,22 @@ impl Registry {
             self.already(conn, r.name, addr, HoldStatus::Probing, probe_ms);
             return;
         }
+        if let Some(held) = r.name.keys().iter().find_map(|k| self.keys.get(k)) {
+            let held = held.clone();
+            self.send(
+                conn,
+                Message::NameResembles {
+                    asked: r.name.clone(),
+                    held: held.clone(),
+                },
+            );
+            self.event(Event::NameResembles {
+                name: r.name,
+                addr,
+                held,
+            });
+            return;
+        }
         if let Some(holder) = self.endpoints.get(&addr) {
             let holder = holder.clone();
             self.send(conn, Message::EndpointTaken(addr));
@@ -593,6 +632,9 @@ impl Registry {
             },
         );
         self.endpoints.insert(addr, name.clone());
+        for k in name.keys() {
+            self.keys.insert(k, name.clone());
+        }
         self.send(
             conn,
             Message::Registered(Registered {
@@ -695,6 +737,11 @@ impl Registry {
             return;
         };
         self.endpoints.remove(&h.addr);
+        for k in name.keys() {
+            if self.keys.get(&k) == Some(&name) {
+                self.keys.remove(&k);
+            }
+        }
         self.event(Event::Departed {
             name: name.clone(),
             addr: h.addr,

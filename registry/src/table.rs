@@ -72,6 +72,9 @@ impl<W: Write> Printer<W> {
             Event::NameTaken { name, addr, holder } => self.line(format_args!(
                 "refused: {name} at {addr}: name taken by {holder}"
             )),
+            Event::NameResembles { name, addr, held } => self.line(format_args!(
+                "refused: {name} at {addr}: looks like registered name {held}"
+            )),
             Event::EndpointTaken { name, addr, holder } => self.line(format_args!(
                 "refused: {name} at {addr}: endpoint taken by {holder}"
             )),

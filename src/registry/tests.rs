@@ -184,6 +184,60 @@ fn same_name_other_endpoint_is_name_taken() {
 }
 
 #[test]
+fn a_look_alike_of_a_registered_name_is_refused_with_its_own_reason() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.open(B, "127.0.0.2:2");
+    // Case, a trailing-dot spelling is no name at all (the wire refuses it),
+    // a Cyrillic а, a capital I for l, fullwidth letters.
+    for look_alike in ["Alice", "аlice", "AIice", "ＡＬＩＣＥ"] {
+        let out = b.recv(B, register(look_alike, "127.0.0.2:4701"));
+        assert_eq!(
+            sent(&out, B),
+            vec![Message::NameResembles {
+                asked: name(look_alike),
+                held: name("alice"),
+            }],
+            "{look_alike}"
+        );
+        assert!(
+            matches!(&events(&out)[..], [Event::NameResembles { held, .. }] if *held == name("alice"))
+        );
+        assert!(!closed(&out, B));
+    }
+    // The same spelling is still NAME TAKEN, and an unrelated name registers.
+    let out = b.recv(B, register("alice", "127.0.0.2:4701"));
+    assert_eq!(sent(&out, B), vec![Message::NameTaken(name("alice"))]);
+    let out = b.recv(B, register("alicia", "127.0.0.2:4701"));
+    assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
+}
+
+#[test]
+fn a_look_alike_is_free_again_once_the_name_departs_and_lookup_finds_by_look() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.open(C, "127.0.0.3:3");
+    // LOOKUP of a look-alike finds the registered name, spelled as registered.
+    let out = b.recv(C, Message::Lookup(name("ALICE")));
+    assert!(
+        matches!(&sent(&out, C)[..], [Message::Found(e)] if e.name == name("alice")),
+        "{out:?}"
+    );
+    b.recv(A, Message::Unregister);
+    b.open(B, "127.0.0.2:2");
+    let out = b.recv(B, register("Alice", "127.0.0.2:4701"));
+    assert!(
+        matches!(&sent(&out, B)[..], [Message::Registered(_)]),
+        "{out:?}"
+    );
+    let out = b.recv(C, Message::Lookup(name("alice")));
+    assert!(
+        matches!(&sent(&out, C)[..], [Message::Found(e)] if e.name == name("Alice")),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn other_name_same_endpoint_is_endpoint_taken() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");

@@ -133,6 +133,20 @@ fn name_taken() {
 }
 
 #[test]
+fn name_resembles() {
+    check(
+        &[
+            0x50, 0x43, 0x01, 0x29, 0x00, 0x0c, 0x05, b'A', b'l', b'i', b'c', b'e', 0x05, b'a',
+            b'l', b'i', b'c', b'e',
+        ],
+        Message::NameResembles {
+            asked: name("Alice"),
+            held: name("alice"),
+        },
+    );
+}
+
+#[test]
 fn endpoint_taken() {
     check(
         &[

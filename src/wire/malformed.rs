@@ -106,7 +106,7 @@ fn over_long_name() {
 
 #[test]
 fn names_breaking_the_rules() {
-    for bad in [&b"a b"[..], b"a\n", b"-a", b""] {
+    for bad in [&b"a b"[..], b"a\n", b"-a", b"", b"a."] {
         let mut p = vec![bad.len() as u8];
         p.extend_from_slice(bad);
         assert!(matches!(

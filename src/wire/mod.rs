@@ -25,7 +25,9 @@ pub use frame::{
     frame_len, Frame, FrameReader, HEADER_LEN, MAGIC, MAX_FRAME_LEN, MAX_OUTBOUND_BYTES,
     MAX_PAYLOAD_LEN, VERSION,
 };
-pub use name::{Name, NameError, MAX_NAME_LEN};
+pub use name::{
+    Name, NameError, NameKey, MAX_NAME_LEN, NAME_KEY_CASE_FOLDING_VERSION, NAME_KEY_UNICODE_VERSION,
+};
 pub use registry::{
     AlreadyRegistered, Entry, GoodbyeReason, HoldStatus, ListReply, Register, Registered, LIST_MORE,
 };
@@ -63,6 +65,8 @@ pub mod msg_type {
     pub const LIST_REPLY: u8 = 0x27;
     /// Registry → peer: the registry closes this connection after this message.
     pub const GOODBYE: u8 = 0x28;
+    /// Registry → peer: the name looks like one another endpoint holds.
+    pub const NAME_RESEMBLES: u8 = 0x29;
     /// Caller → callee: a call is proposed.
     pub const INVITE: u8 = 0x40;
     /// Callee → caller: the callee's user is being alerted.
@@ -197,6 +201,14 @@ pub enum Message {
     ListReply(ListReply),
     /// The registry closes this connection right after this message.
     Goodbye(GoodbyeReason),
+    /// The name asked for is a look-alike of a name another endpoint holds
+    /// (a shared [`Name::keys`] key, another spelling).
+    NameResembles {
+        /// The name asked for.
+        asked: Name,
+        /// The registered name it resembles.
+        held: Name,
+    },
     /// Propose a call.
     Invite(Invite),
     /// The callee is alerting its user.
@@ -245,6 +257,7 @@ impl Message {
             Message::NotFound(_) => NOT_FOUND,
             Message::ListReply(_) => LIST_REPLY,
             Message::Goodbye(_) => GOODBYE,
+            Message::NameResembles { .. } => NAME_RESEMBLES,
             Message::Invite(_) => INVITE,
             Message::Ringing(_) => RINGING,
             Message::Accept(_) => ACCEPT,
@@ -279,6 +292,10 @@ impl Message {
             NOT_FOUND => Message::NotFound(r.name()?),
             LIST_REPLY => Message::ListReply(ListReply::read(&mut r)?),
             GOODBYE => Message::Goodbye(GoodbyeReason::from_code(r.u8()?)),
+            NAME_RESEMBLES => Message::NameResembles {
+                asked: r.name()?,
+                held: r.name()?,
+            },
             INVITE => Message::Invite(Invite::read(&mut r)?),
             RINGING => Message::Ringing(CallId(r.u64()?)),
             ACCEPT => Message::Accept(Accept::read(&mut r)?),
@@ -316,6 +333,9 @@ impl Message {
             Message::Found(e) => e.len(),
             Message::ListReply(m) => m.len(),
             Message::Goodbye(_) => 1,
+            Message::NameResembles { asked, held } => {
+                field::name_len(asked) + field::name_len(held)
+            }
             Message::Invite(m) => m.len(),
             Message::Accept(_) => Accept::LEN,
             Message::Reject { .. } => 8 + 1,
@@ -364,6 +384,10 @@ impl Message {
             Message::Found(e) => e.write(&mut w),
             Message::ListReply(m) => m.write(&mut w),
             Message::Goodbye(r) => w.u8(r.code()),
+            Message::NameResembles { asked, held } => {
+                w.name(asked);
+                w.name(held);
+            }
             Message::Invite(m) => m.write(&mut w),
             Message::Accept(m) => m.write(&mut w),
             Message::Reject { call_id, reason } => {

@@ -3,9 +3,14 @@
 //! A name is what a person types to call someone (`call kitchen`), what the
 //! registry prints in its table, and what scripts split on whitespace, so the
 //! rules keep it short, printable and free of spaces while still allowing
-//! non-English names (`büro`, `кухня`).
+//! non-English names (`büro`, `кухня`). Because people read names rather
+//! than compare bytes, uniqueness is decided on a [`NameKey`]: two names that
+//! differ only in case, compatibility form or confusable letters (`alice`,
+//! `Alice`, `аlice` with a Cyrillic а) have the same key, and the registry
+//! holds at most one name per key.
 
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
 
 /// Longest name in bytes of UTF-8 (not characters), so a frame's size is bounded.
 pub const MAX_NAME_LEN: usize = 32;
@@ -21,6 +26,9 @@ pub enum NameError {
     NotUtf8,
     /// The name contains this character, which is not allowed (or not allowed first).
     BadChar(char),
+    /// The name ends with this separator (`-`, `_` or `.`): `alice.` would
+    /// otherwise be a second `alice` to a reader.
+    BadEnd(char),
 }
 
 impl fmt::Display for NameError {
@@ -35,6 +43,10 @@ impl fmt::Display for NameError {
                 f,
                 "a name may hold only letters, digits, '-', '_' and '.', starting with a letter or digit (found {c:?})"
             ),
+            NameError::BadEnd(c) => write!(
+                f,
+                "a name must end with a letter or digit (found {c:?} at the end)"
+            ),
         }
     }
 }
@@ -42,9 +54,11 @@ impl fmt::Display for NameError {
 impl std::error::Error for NameError {}
 
 /// A validated peer name: 1 to [`MAX_NAME_LEN`] bytes of UTF-8, made of Unicode
-/// letters and digits plus `-`, `_` and `.`, starting with a letter or digit.
+/// letters and digits plus `-`, `_` and `.`, starting and ending with a letter
+/// or digit.
 ///
-/// Names compare byte for byte: `Alice` and `alice` are two different names.
+/// Names compare byte for byte (`Alice` and `alice` are two spellings); the
+/// registry decides uniqueness on [`Name::keys`], under which they are one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Name(String);
 
@@ -63,7 +77,10 @@ impl Name {
                 return Err(NameError::BadChar(c));
             }
         }
-        Ok(Name(s.to_owned()))
+        match s.chars().last() {
+            Some(c @ ('-' | '_' | '.')) => Err(NameError::BadEnd(c)),
+            _ => Ok(Name(s.to_owned())),
+        }
     }
 
     /// Checks raw bytes from the wire against the name rules.
@@ -79,7 +96,45 @@ impl Name {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The look-alike keys: two names are one name to the registry when any
+    /// key of one equals any key of the other.
+    ///
+    /// With skeleton UTS #39's (section 4, with its confusables table) and
+    /// fold full Unicode case folding, the keys are skeleton(fold(NFKC(name)))
+    /// (`ALICE` meets `alice`) and skeleton(fold(skeleton(NFKC(name)))), whose
+    /// inner skeleton reads a capital I as the l it looks like before folding
+    /// turns it into an i (`AIice` meets `alice`).
+    pub fn keys(&self) -> [NameKey; 2] {
+        let nfkc: String = self.0.nfkc().collect();
+        let folded = caseless::default_case_fold_str(&nfkc);
+        let shapes: String = unicode_security::skeleton(&nfkc).collect();
+        let shapes_folded = caseless::default_case_fold_str(&shapes);
+        [
+            NameKey(unicode_security::skeleton(&folded).collect()),
+            NameKey(unicode_security::skeleton(&shapes_folded).collect()),
+        ]
+    }
+
+    /// Whether this name and `other` are look-alikes ([`Name::keys`]); a name
+    /// resembles itself.
+    pub fn resembles(&self, other: &Name) -> bool {
+        let theirs = other.keys();
+        self.keys().iter().any(|k| theirs.contains(k))
+    }
 }
+
+/// The Unicode version of the confusables table and of NFKC behind
+/// [`Name::keys`] (docs/protocol.md 3.2 names it; a test keeps the two equal).
+pub const NAME_KEY_UNICODE_VERSION: (u64, u64, u64) = unicode_security::UNICODE_VERSION;
+
+/// The Unicode version of the case folding behind [`Name::keys`].
+pub const NAME_KEY_CASE_FOLDING_VERSION: (u64, u64, u64) = caseless::UNICODE_VERSION;
+
+/// What [`Name::keys`] returns: a name reduced to how it reads, used only to
+/// compare names, never shown or sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NameKey(String);
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,5 +181,56 @@ mod tests {
             Err(NameError::TooLong(MAX_NAME_LEN + 1))
         );
         assert_eq!(Name::from_bytes(&[0x61, 0xff]), Err(NameError::NotUtf8));
+        assert_eq!(Name::new("alice."), Err(NameError::BadEnd('.')));
+        assert_eq!(Name::new("alice-"), Err(NameError::BadEnd('-')));
+        assert_eq!(Name::new("a_"), Err(NameError::BadEnd('_')));
+    }
+
+    fn n(s: &str) -> Name {
+        Name::new(s).unwrap()
+    }
+
+    #[test]
+    fn look_alikes_share_a_key() {
+        let alice = n("alice");
+        for same in [
+            "Alice",
+            "ALICE",
+            "аlice",      // Cyrillic а
+            "AIice",      // capital I for l
+            "a1ice",      // digit one for l
+            "ＡＬＩＣＥ", // fullwidth, folded by NFKC
+            "ΑLICE",      // Greek capital Alpha
+        ] {
+            assert!(n(same).resembles(&alice), "{same}");
+            assert!(alice.resembles(&n(same)), "{same}");
+        }
+        assert!(n("straße").resembles(&n("STRASSE")));
+        assert!(n("büro").resembles(&n("BÜRO")));
+        // A compatibility ligature is its letters.
+        assert!(n("\u{fb01}le").resembles(&n("file")));
+    }
+
+    #[test]
+    fn different_names_keep_different_keys() {
+        for (a, b) in [
+            ("alice", "alicia"),
+            ("alice", "bob"),
+            ("kitchen", "kitchen2"),
+            ("büro", "buro2"),
+            ("кухня", "kitchen"),
+            ("pi-4", "pi-5"),
+        ] {
+            assert!(!n(a).resembles(&n(b)), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn the_unicode_versions_are_the_ones_the_spec_names() {
+        // docs/protocol.md 3.2 names these; a crate update that moves them
+        // must update the spec too.
+        assert_eq!(NAME_KEY_UNICODE_VERSION, (18, 0, 0));
+        assert_eq!(NAME_KEY_CASE_FOLDING_VERSION, (16, 0, 0));
+        assert_eq!(unicode_normalization::UNICODE_VERSION, (18, 0, 0));
     }
 }
