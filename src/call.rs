@@ -220,6 +220,8 @@ pub enum Event {
         peer: Name,
         /// What we answered.
         reason: RejectReason,
+        /// For UnsupportedMedia: what in the offer could not be honoured.
+        media: Option<MediaError>,
     },
     /// The peer reported an error about something we sent.
     PeerError(ErrorMsg),
@@ -593,9 +595,10 @@ impl Phone {
             return;
         };
         self.incoming.remove(&conn);
+        let media = negotiate::answer(&inv.media, &self.config.media).err();
         let refusal = if self.call.is_some() {
             Some(RejectReason::Busy)
-        } else if negotiate::answer(&inv.media, &self.config.media).is_err() {
+        } else if media.is_some() {
             Some(RejectReason::UnsupportedMedia)
         } else {
             None
@@ -612,6 +615,7 @@ impl Phone {
             self.event(Event::Missed {
                 peer: inv.caller,
                 reason,
+                media: media.filter(|_| reason == RejectReason::UnsupportedMedia),
             });
             return;
         }

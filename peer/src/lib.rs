@@ -61,6 +61,9 @@ pub mod exit {
     pub const MEDIA: u8 = 10;
     /// `call`: the connection to the other side was lost during the call.
     pub const LOST: u8 = 11;
+    /// `call`: refused with a reason code this version does not know (a
+    /// newer callee's); the line printed gives the code.
+    pub const REJECTED_OTHER: u8 = 12;
     /// `call`: interrupted by SIGINT or SIGTERM before the call completed.
     pub const INTERRUPTED: u8 = 130;
     /// The command line is wrong.

@@ -16,7 +16,8 @@ pub const OPUS_RTP_RATE: u32 = crate::media::audio::SAMPLE_RATE;
 pub enum MediaError {
     /// The two sides have no stream in common (no shared video or audio codec).
     NothingInCommon,
-    /// The picture is empty or larger than [`MAX_VIDEO_DIMENSION`].
+    /// The picture is empty, larger than [`MAX_VIDEO_DIMENSION`], or not in
+    /// whole 8-pixel blocks (RFC 2435 counts width and height in blocks).
     VideoSize(u16, u16),
     /// The frame rate is zero.
     FrameRate,
@@ -24,6 +25,14 @@ pub enum MediaError {
     SampleRate(u32),
     /// Channels other than 1 or 2, or a frame duration Opus does not have.
     AudioFormat,
+    /// The offer's Opus frame duration is not the one this side sends (the
+    /// answer keeps the offer's duration, so it could not be honoured).
+    FrameDuration {
+        /// The offered duration, in ms.
+        offered: u8,
+        /// The duration this side sends, in ms.
+        ours: u8,
+    },
     /// The answer raises something the offer set (the rule is: lower, never raise).
     Raised(&'static str),
 }
@@ -36,7 +45,7 @@ impl fmt::Display for MediaError {
             }
             MediaError::VideoSize(w, h) => write!(
                 f,
-                "video size {w}x{h} is not between 1x1 and {MAX_VIDEO_DIMENSION}x{MAX_VIDEO_DIMENSION} (the RTP/JPEG limit)"
+                "video size {w}x{h} is not in multiples of 8 between 8x8 and {MAX_VIDEO_DIMENSION}x{MAX_VIDEO_DIMENSION} (the RTP/JPEG limit)"
             ),
             MediaError::FrameRate => write!(f, "video frame rate 0"),
             MediaError::SampleRate(r) => {
@@ -45,6 +54,10 @@ impl fmt::Display for MediaError {
             MediaError::AudioFormat => write!(
                 f,
                 "audio must be 1 or 2 channels in frames of 10, 20, 40 or 60 ms"
+            ),
+            MediaError::FrameDuration { offered, ours } => write!(
+                f,
+                "Opus frames of {offered} ms offered; this peer sends {ours} ms frames"
             ),
             MediaError::Raised(what) => write!(f, "the answer raises the offered {what}"),
         }
@@ -59,8 +72,7 @@ fn check_video(v: &VideoFormat) -> Result<(), MediaError> {
         // is left out of the answer rather than failing the call.
         VideoCodec::None | VideoCodec::Unknown(_) => Ok(()),
         VideoCodec::Mjpeg => {
-            let ok = |d: u16| (1..=MAX_VIDEO_DIMENSION).contains(&d);
-            if !ok(v.width) || !ok(v.height) {
+            if !crate::media::capture::carriable(v.width.into(), v.height.into()) {
                 Err(MediaError::VideoSize(v.width, v.height))
             } else if v.fps == 0 {
                 Err(MediaError::FrameRate)
@@ -140,6 +152,14 @@ pub fn answer(
         _ => NO_VIDEO,
     };
     let audio = match (offer.audio.codec, ours.audio.codec) {
+        // Both sides send the offer's duration: one we do not send cannot be
+        // answered, and saying so beats a call whose audio is not what was agreed.
+        (AudioCodec::Opus, AudioCodec::Opus) if offer.audio.frame_ms != ours.audio.frame_ms => {
+            return Err(MediaError::FrameDuration {
+                offered: offer.audio.frame_ms,
+                ours: ours.audio.frame_ms,
+            });
+        }
         (AudioCodec::Opus, AudioCodec::Opus) => AudioFormat {
             channels: offer.audio.channels.min(ours.audio.channels),
             ..offer.audio
@@ -287,6 +307,29 @@ mod tests {
         assert!(MediaError::VideoSize(4096, 2160)
             .to_string()
             .contains("2040"));
+        // RTP/JPEG carries whole 8-pixel blocks: 641 cannot be sent.
+        o = media(641, 480, 30, 1);
+        assert_eq!(answer(&o, &ours), Err(MediaError::VideoSize(641, 480)));
+        o = media(640, 4, 30, 1);
+        assert_eq!(answer(&o, &ours), Err(MediaError::VideoSize(640, 4)));
+        // An answer in blocks of 8 is still checked the same way.
+        assert_eq!(
+            check_answer(&media(640, 480, 30, 1), &media(636, 480, 30, 1)),
+            Err(MediaError::VideoSize(636, 480))
+        );
+        // A duration Opus has but this side does not send is refused, not
+        // answered and then broken.
+        o = media(640, 480, 30, 1);
+        o.audio.frame_ms = 40;
+        let refused = answer(&o, &ours);
+        assert_eq!(
+            refused,
+            Err(MediaError::FrameDuration {
+                offered: 40,
+                ours: 20
+            })
+        );
+        assert!(refused.unwrap_err().to_string().contains("40 ms"));
     }
 
     #[test]

@@ -301,7 +301,8 @@ fn busy_callee_refuses_a_third_caller_and_keeps_its_call() {
         net.take(1),
         [Event::Missed {
             peer: name("carol"),
-            reason: RejectReason::Busy
+            reason: RejectReason::Busy,
+            media: None
         }]
     );
     net.advance(Duration::from_secs(60));
@@ -582,6 +583,7 @@ fn unsupported_offer_is_rejected_with_that_reason() {
         &net.take(1)[..],
         [Event::Missed {
             reason: RejectReason::UnsupportedMedia,
+            media: Some(_),
             ..
         }]
     ));

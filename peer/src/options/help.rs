@@ -31,6 +31,7 @@ const EXIT_CODES: &[(u8, &str)] = &[
     (9, "callee unreachable"),
     (10, "no common media"),
     (11, "call connection lost"),
+    (12, "call refused for a reason this version does not know"),
     (64, "bad command line"),
     (130, "call interrupted by a signal"),
 ];
@@ -84,7 +85,7 @@ call     register as ME, call NAME, keep the call N seconds (--seconds; default:
                          give up after SECS without an answer (default 30)
 ",
     media: true,
-    exits: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 64, 130],
+    exits: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 64, 130],
 };
 
 const LIST: CommandHelp = CommandHelp {

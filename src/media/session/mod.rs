@@ -577,6 +577,7 @@ impl MediaSession {
                         "RTP payload type {} on the {stream:?} stream dropped",
                         h.payload_type
                     );
+                    self.quality.payload_type_dropped += 1;
                     return Received::Malformed;
                 }
                 let newest = match s.heard(now, &mut self.rng, &h) {

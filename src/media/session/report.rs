@@ -59,6 +59,9 @@ pub struct Quality {
     /// Packets from addresses other than the negotiated ones, or from
     /// another source than the stream's, dropped.
     pub foreign_dropped: u64,
+    /// RTP packets from the call's peer with a payload type the stream does
+    /// not carry (docs/protocol.md 13.4), dropped.
+    pub payload_type_dropped: u64,
     /// Round-trip time measured by RTCP on the audio stream (or video if no audio).
     pub rtt: Option<Duration>,
     /// How long media ran.
@@ -314,13 +317,14 @@ impl Quality {
                 self.rate.audio_expected_loss_percent,
             ),
             format!(
-                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}",
+                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}; packets of other payload types dropped {}",
                 self.video_lost,
                 self.audio_lost,
                 self.video_jitter.as_secs_f64() * 1000.0,
                 self.audio_jitter.as_secs_f64() * 1000.0,
                 ms(self.rtt.map(|d| d.as_secs_f64() * 1000.0)),
-                self.foreign_dropped
+                self.foreign_dropped,
+                self.payload_type_dropped
             ),
         ];
         if self.sound_overruns.is_some() || self.sound_underruns.is_some() {
@@ -396,6 +400,7 @@ impl Quality {
             audio_jitter_ms: round3(self.audio_jitter.as_secs_f64() * 1000.0),
             rtt_ms: self.rtt.map(|d| round3(d.as_secs_f64() * 1000.0)),
             foreign_packets_dropped: self.foreign_dropped,
+            other_payload_type_packets_dropped: self.payload_type_dropped,
             sound_overruns: self.sound_overruns,
             sound_underruns: self.sound_underruns,
             video_frames_displayed: self.display.as_ref().map(|d| d.displayed),
@@ -464,6 +469,7 @@ struct JsonReport<'a> {
     audio_jitter_ms: f64,
     rtt_ms: Option<f64>,
     foreign_packets_dropped: u64,
+    other_payload_type_packets_dropped: u64,
     sound_overruns: Option<u64>,
     sound_underruns: Option<u64>,
     video_frames_displayed: Option<u64>,

@@ -244,9 +244,16 @@ impl Peer {
                     self.call_over(after);
                 }
             }
-            call::Event::Missed { peer, reason } => {
+            call::Event::Missed {
+                peer,
+                reason,
+                media,
+            } => {
                 self.ringer = None;
-                let line = format!("missed call from {peer}: answered {reason}");
+                let line = match media {
+                    Some(why) => format!("missed call from {peer}: answered {reason} ({why})"),
+                    None => format!("missed call from {peer}: answered {reason}"),
+                };
                 println!("{line}");
                 self.show_phase(Phase::Idle);
                 self.screen.update(Update::Notice(line));

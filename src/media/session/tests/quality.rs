@@ -5,7 +5,7 @@ use super::*;
 use crate::media::session::report::keep;
 
 /// Every key scripts read, in order.
-const JSON_KEYS: [&str; 53] = [
+const JSON_KEYS: [&str; 54] = [
     "peer",
     "duration_s",
     "stop_ms",
@@ -34,6 +34,7 @@ const JSON_KEYS: [&str; 53] = [
     "audio_jitter_ms",
     "rtt_ms",
     "foreign_packets_dropped",
+    "other_payload_type_packets_dropped",
     "sound_overruns",
     "sound_underruns",
     "video_frames_displayed",

@@ -36,6 +36,38 @@ fn a_packet_from_a_stranger_is_dropped_and_counted() {
 }
 
 #[test]
+fn a_payload_type_the_stream_does_not_carry_is_dropped_and_counted() {
+    let mut p = Pair::clean();
+    p.run_until(Duration::from_secs(1));
+    let shown = p.b.shown.len();
+    let from = p.a.video_addr;
+    // Right source, but PT 111 (Opus) and PT 0 on the video stream.
+    for (pt, seq) in [(PT_OPUS, 40_000), (0, 40_001)] {
+        let rtp = RtpHeader {
+            marker: true,
+            payload_type: pt,
+            sequence: seq,
+            timestamp: 1,
+            ssrc: 7,
+        }
+        .to_bytes(&[0; 100]);
+        let now = p.now;
+        assert_eq!(
+            p.b.s.handle_packet(now, StreamKind::Video, from, &rtp),
+            Received::Malformed
+        );
+    }
+    p.run_until(Duration::from_secs(2));
+    let q = p.b.s.report(p.now);
+    assert_eq!((q.payload_type_dropped, q.foreign_dropped), (2, 0));
+    assert!(p.b.shown.len() >= shown + 29);
+    assert!(q
+        .lines("alice")
+        .iter()
+        .any(|l| l.contains("packets of other payload types dropped 2")));
+}
+
+#[test]
 fn sequence_numbers_wrapping_lose_nothing() {
     let mut p = Pair::clean();
     for side in [&mut p.a, &mut p.b] {
