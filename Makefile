@@ -17,6 +17,20 @@ demo: deps
 test: deps
 	cargo test --workspace
 
+# The abuse suite (docs/threat-model.md): floods, idle and slow connections,
+# forged and odd packets, look-alike names, against the release binaries on
+# loopback, each load bounded in count and time. Its tests are #[ignore]d in
+# `make test` and live in test targets named abuse*.
+.PHONY: test-abuse
+test-abuse: deps
+	cargo test --release -p peercall-registry -p peercall-peer --test 'abuse*' -- --include-ignored --test-threads=1
+
+# Every fuzz target for FUZZ_SECONDS (default 20) from the corpus kept in
+# fuzz/corpus; installs nightly and cargo-fuzz when missing (scripts/fuzz.sh).
+.PHONY: fuzz
+fuzz: deps
+	bash scripts/fuzz.sh
+
 build: deps
 	cargo build --release --workspace
 
