@@ -29,7 +29,7 @@ pub const MAX_QUEUED_BYTES: usize = 256 * 1024;
 #[derive(Default)]
 struct State {
     /// Batches of whole lines, oldest first.
-    queue: VecDeque<String>,
+    queue: VecDeque<Vec<u8>>,
     /// Bytes in `queue` plus the batch being written.
     queued_bytes: usize,
     /// Lines dropped since the last count was printed.
@@ -56,9 +56,15 @@ impl Shared {
 /// queue is full. Neither ever blocks on stdout.
 pub struct StdoutQueue {
     shared: Arc<Shared>,
-    /// Text written since the last flush.
-    pending: String,
+    /// Bytes written since the last flush (kept as bytes: a character may
+    /// come in two writes).
+    pending: Vec<u8>,
     writer: Option<JoinHandle<()>>,
+}
+
+/// Where the last whole line in `bytes` ends (after its newline).
+fn last_line_end(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1)
 }
 
 /// The line printed in place of `n` lines that found the queue full.
@@ -85,7 +91,7 @@ impl StdoutQueue {
             .spawn(move || write_loop(&s, out))?;
         Ok(StdoutQueue {
             shared,
-            pending: String::new(),
+            pending: Vec::new(),
             writer: Some(writer),
         })
     }
@@ -117,14 +123,14 @@ impl StdoutQueue {
 
 impl Write for StdoutQueue {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.push_str(&String::from_utf8_lossy(buf));
+        self.pending.extend_from_slice(buf);
         Ok(buf.len())
     }
 
     /// Queues the whole lines written so far, as many as fit; counts the rest
     /// as dropped. A partial last line waits for its end.
     fn flush(&mut self) -> io::Result<()> {
-        let Some(end) = self.pending.rfind('\n').map(|i| i + 1) else {
+        let Some(end) = last_line_end(&self.pending) else {
             return Ok(());
         };
         let mut state = self.shared.lock();
@@ -133,16 +139,20 @@ impl Write for StdoutQueue {
         let fit = if end <= room {
             end
         } else {
-            self.pending[..room].rfind('\n').map_or(0, |i| i + 1)
+            last_line_end(&self.pending[..room]).unwrap_or(0)
         };
-        let lost = self.pending[fit..end].matches('\n').count() as u64;
+        let lost = self.pending[fit..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
         if fit > 0 {
-            let mut batch = String::with_capacity(fit + 64);
+            let mut batch = Vec::with_capacity(fit + 64);
             if state.dropped > 0 {
                 // Where the lost lines would have been.
-                batch.push_str(&dropped_line(std::mem::take(&mut state.dropped)));
+                batch
+                    .extend_from_slice(dropped_line(std::mem::take(&mut state.dropped)).as_bytes());
             }
-            batch.push_str(&self.pending[..fit]);
+            batch.extend_from_slice(&self.pending[..fit]);
             state.queued_bytes += batch.len();
             state.queue.push_back(batch);
         }
@@ -175,7 +185,7 @@ fn write_loop(shared: &Shared, mut out: impl Write) {
             batch
         } else if state.dropped > 0 {
             // Output flows again and no later line carried the count: say it now.
-            let line = dropped_line(std::mem::take(&mut state.dropped));
+            let line = dropped_line(std::mem::take(&mut state.dropped)).into_bytes();
             state.queued_bytes += line.len();
             line
         } else if state.closed {
@@ -190,7 +200,7 @@ fn write_loop(shared: &Shared, mut out: impl Write) {
         drop(state);
         // A closed stdout (EPIPE) loses the text, as a terminal nobody
         // watches would; the registry keeps serving either way.
-        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        let _ = out.write_all(&text).and_then(|()| out.flush());
         state = shared.lock();
         state.queued_bytes -= text.len();
         shared.changed.notify_all();
@@ -296,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn a_partial_line_waits_for_its_end() {
+    fn a_partial_line_or_character_waits_for_its_end() {
         let (open, gate) = mpsc::channel();
         let written = Arc::new(Mutex::new(String::new()));
         let mut q = StdoutQueue::new(Gate {
@@ -307,9 +317,14 @@ mod tests {
         q.write_all(b"half").unwrap();
         q.flush().unwrap();
         assert_eq!(q.shared.lock().queued_bytes, 0);
+        // A character cut in two by the writes that carry it stays whole.
+        let e = "é".as_bytes();
+        q.write_all(&e[..1]).unwrap();
+        q.flush().unwrap();
+        q.write_all(&e[1..]).unwrap();
         q.write_all(b" and the rest\n").unwrap();
         let _ = open.send(());
         assert!(q.wait_written(Duration::from_secs(10)));
-        assert_eq!(*written.lock().unwrap(), "half and the rest\n");
+        assert_eq!(*written.lock().unwrap(), "halfé and the rest\n");
     }
 }
