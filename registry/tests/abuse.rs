@@ -467,9 +467,8 @@ fn the_connection_cap_refuses_cleanly() {
         }
         assert_eq!(extra.recv(), None);
     }
-    reg.proc
-        .expect("refused connection from 127.0.0.1:")
-        .to_string();
+    let line = reg.proc.expect("refused connection from 127.0.0.1:");
+    eprintln!("{CAP} held, 10 refused with ERROR and a close; registry: {line}");
     for c in &mut held {
         assert_eq!(c.ask(&Message::Ping(2)), Message::Pong(2));
     }
