@@ -68,7 +68,10 @@ fi
 # Starts the registry on a free loopback port; sets REG_PID and REG_ADDR.
 start_registry() {
 	local out=$WORK/registry.$1.out
-	"$BIN/peercall-registry" --listen 127.0.0.1:0 >"$out" 2>"$WORK/registry.$1.err" &
+	# Every loadgen connection comes from 127.0.0.1: lift the per-address
+	# limit (MAX_CONNECTIONS_PER_SOURCE) so HOLD of them fit.
+	"$BIN/peercall-registry" --listen 127.0.0.1:0 --max-connections-per-ip "$((HOLD + 1000))" \
+		>"$out" 2>"$WORK/registry.$1.err" &
 	REG_PID=$!
 	PIDS+=("$REG_PID")
 	local line= i

@@ -5,6 +5,7 @@
 //! expects of a `Type=notify` service.
 
 mod server;
+mod stdout_queue;
 mod systemd;
 mod table;
 
@@ -36,6 +37,8 @@ OPTIONS:
     --idle-timeout SECS       close a connection that registers nothing and is silent this long (default 15)
     --probe-timeout SECS      how long the holder of a name may take to answer a probe (default 2)
     --max-connections N       connections served at once (default 16384, capped by the open-file limit)
+    --max-connections-per-ip N
+                              connections one address (IPv4, or IPv6 /64) may hold at once (default 1024)
     -h, --help                print this help
     -V, --version             print the version
 
@@ -49,6 +52,8 @@ Log detail on stderr: RUST_LOG=debug.
 struct Options {
     listen: SocketAddr,
     config: Config,
+    /// See [`server::MAX_CONNECTIONS_PER_SOURCE`].
+    max_per_source: usize,
 }
 
 fn parse_seconds(flag: &str, v: &str) -> Result<Duration, String> {
@@ -87,6 +92,7 @@ fn parse_args() -> Result<Parsed, String> {
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
         },
+        max_per_source: server::MAX_CONNECTIONS_PER_SOURCE,
     };
     let mut p = lexopt::Parser::from_env();
     let value = |p: &mut lexopt::Parser, flag: &str| -> Result<String, String> {
@@ -124,6 +130,17 @@ fn parse_args() -> Result<Parsed, String> {
                     }
                 };
             }
+            Long("max-connections-per-ip") => {
+                let v = value(&mut p, "--max-connections-per-ip")?;
+                opts.max_per_source = match v.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        return Err(format!(
+                            "--max-connections-per-ip takes a whole number above 0 (got '{v}')"
+                        ))
+                    }
+                };
+            }
             Short('h') | Long("help") => return Ok(Parsed::Exit(HELP)),
             Short('V') | Long("version") => {
                 return Ok(Parsed::Exit(concat!(
@@ -151,7 +168,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match server::run(opts.listen, opts.config) {
+    match server::run(opts.listen, opts.config, opts.max_per_source) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("peercall-registry: {e}");

@@ -2,7 +2,31 @@
 //! frames, feed the [`Registry`] machine, write what it says, and print what
 //! happened. Per-connection memory is bounded: a partial frame at most on the
 //! way in, [`MAX_OUTBOUND_BYTES`] on the way out.
-
+//!
+//! One turn of the loop, and why it is in this order:
+//!
+//! ```text
+//!  poll (timeout 0 while a connection or the listener has bytes left over)
+//!   wake = now
+//!   accept up to ACCEPT_BUDGET_PER_TURN (per-source limit, then the cap)
+//!   every ready connection in turn: read up to READ_BUDGET_PER_TURN,
+//!     feed the registry at `wake`, answer; not drained? stays ready
+//!   registry timers due at `wake`
+//!   write, print (through the stdout queue, never waiting on stdout)
+//! ```
+//!
+//! Fairness: each connection gets at most [`READ_BUDGET_PER_TURN`] bytes a
+//! turn, so one client streaming frames cannot hold the loop; mio is
+//! edge-triggered, so a connection left with unread bytes is kept on a ready
+//! list and served again next turn before the loop sleeps.
+//!
+//! Time: everything read in a turn is fed at the instant the poll woke, and
+//! the timers due are run after the reads, at that same instant. Every byte
+//! that reached a socket before the wake-up has then been seen (it raised an
+//! event in that poll, or sits on a connection served this turn), so a
+//! holder's answer to a probe is judged by when it arrived, not by when a busy
+//! loop got to it.
+use crate::stdout_queue::StdoutQueue;
 use crate::systemd::Notifier;
 use crate::table::Printer;
 use mio::net::{TcpListener, TcpStream};
@@ -11,10 +35,10 @@ use peercall::registry::{Config, ConnId, Input, Output, Registry};
 use peercall::wire::{frame_len, ErrorCode, ErrorMsg, Message, MAX_FRAME_LEN};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::io::{self, BufWriter, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(0);
@@ -31,8 +55,28 @@ pub use peercall::wire::MAX_OUTBOUND_BYTES;
 pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// How long shutdown waits for GOODBYEs to be written.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
-/// Bytes read from a socket in one call.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from one connection in one turn of the loop, at most: enough
+/// for the largest frame ([`MAX_FRAME_LEN`]) and a dozen small ones, and
+/// little enough that a client streaming frames as fast as it can costs the
+/// others a fraction of a millisecond per turn. A connection with more to
+/// read stays on the ready list for the next turn.
+pub const READ_BUDGET_PER_TURN: usize = 16 * 1024;
+/// Connections accepted in one turn of the loop, at most, so a connection
+/// flood cannot hold up the connections already served; the rest of the
+/// backlog is accepted next turn.
+pub const ACCEPT_BUDGET_PER_TURN: usize = 64;
+/// Connections one source may hold at once (an IPv4 address, or an IPv6 /64,
+/// the block one host is given), so one host cannot take all
+/// [`MAX_CONNECTIONS`](peercall::registry::MAX_CONNECTIONS). Past it a
+/// connection is refused as the cap refuses: ERROR too many connections, then
+/// close. A sixteenth of the cap: room for a site of boards behind one NAT
+/// address. `--max-connections-per-ip` changes it.
+pub const MAX_CONNECTIONS_PER_SOURCE: usize = 1024;
+/// How long the registry waits at exit for its last lines to reach stdout;
+/// a reader that stopped reading must not keep it from exiting.
+pub const STDOUT_DRAIN_AT_EXIT: Duration = Duration::from_secs(1);
+/// Events taken from one poll.
+const EVENTS_PER_POLL: usize = 1024;
 /// File descriptors kept free of connections (listener, signal pipe, epoll, stdio).
 const RESERVED_FDS: usize = 16;
 
@@ -71,6 +115,11 @@ impl fmt::Display for ServerError {
 
 struct Conn {
     stream: TcpStream,
+    /// The source it counts against, or `None` for a connection refused at
+    /// accept (it counts against nothing while its refusal is written).
+    source: Option<IpAddr>,
+    /// On the ready list: it may have bytes not read yet.
+    ready: bool,
     /// A partial frame carried over between reads.
     inbuf: Vec<u8>,
     out: Vec<u8>,
@@ -85,10 +134,25 @@ struct Server {
     reg: Registry,
     conns: HashMap<usize, Conn>,
     next_token: usize,
-    printer: Printer<BufWriter<io::Stdout>>,
+    printer: Printer<StdoutQueue>,
     scratch: Vec<u8>,
     /// Connections with output queued since the last flush.
     dirty: Vec<usize>,
+    /// Closing connections in the order they began to close, so finding the
+    /// ones past [`CLOSE_LINGER`] costs nothing per turn when there are none
+    /// (a flood makes turns short and many; 10,000 idle connections must not
+    /// be walked in each). An entry whose connection is gone is skipped.
+    lingering: VecDeque<(Instant, usize)>,
+    /// Connections that may have unread bytes, served in turn.
+    ready: VecDeque<usize>,
+    /// The listener may have connections waiting to be accepted.
+    listener_ready: bool,
+    /// Open connections per source (see [`source_of`]).
+    per_source: HashMap<IpAddr, usize>,
+    /// See [`MAX_CONNECTIONS_PER_SOURCE`].
+    max_per_source: usize,
+    /// Connections refused for the per-source limit since the start.
+    refused_per_source: u64,
     /// Readiness and watchdog pings for systemd (nothing outside systemd).
     systemd: Notifier,
 }
@@ -100,8 +164,26 @@ fn open_file_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// Runs the registry on `listen` until SIGINT or SIGTERM.
-pub fn run(listen: SocketAddr, mut config: Config) -> Result<(), ServerError> {
+/// The source a connection from `ip` counts against: the IPv4 address, or
+/// the /64 an IPv6 address is in (one host typically has a whole /64).
+fn source_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
+/// Runs the registry on `listen` until SIGINT or SIGTERM, with at most
+/// `max_per_source` connections from one source (see
+/// [`MAX_CONNECTIONS_PER_SOURCE`]).
+pub fn run(
+    listen: SocketAddr,
+    mut config: Config,
+    max_per_source: usize,
+) -> Result<(), ServerError> {
     if let Some(limit) = open_file_limit() {
         let fit = limit.saturating_sub(RESERVED_FDS).max(1);
         if config.max_connections > fit {
@@ -130,35 +212,52 @@ pub fn run(listen: SocketAddr, mut config: Config) -> Result<(), ServerError> {
         reg: Registry::new(config),
         conns: HashMap::new(),
         next_token: FIRST_CONN,
-        printer: Printer::new(BufWriter::new(io::stdout()), now),
-        scratch: vec![0; READ_CHUNK],
+        printer: Printer::new(StdoutQueue::stdout().map_err(ServerError::Setup)?, now),
+        scratch: vec![0; READ_BUDGET_PER_TURN],
         dirty: Vec::new(),
+        lingering: VecDeque::new(),
+        ready: VecDeque::new(),
+        listener_ready: false,
+        per_source: HashMap::new(),
+        max_per_source,
+        refused_per_source: 0,
         systemd: Notifier::from_env(),
     };
     server.printer.line(format_args!("listening on {bound}"));
     server.printer.flush(now, &server.reg);
-    // Only once the line is out: whoever waits for readiness can read it.
+    // Only once the line is out (or could not be, for a while): whoever
+    // waits for readiness can read it.
+    server.printer.out().wait_written(STDOUT_DRAIN_AT_EXIT);
     server.systemd.ready(now, bound);
 
-    let mut events = Events::with_capacity(1024);
+    let mut events = Events::with_capacity(EVENTS_PER_POLL);
     loop {
-        let timeout = server
-            .next_timeout()
-            .map(|t| t.saturating_duration_since(Instant::now()));
+        let timeout = if server.has_backlog() {
+            Some(Duration::ZERO)
+        } else {
+            server
+                .next_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()))
+        };
         if let Err(e) = server.poll.poll(&mut events, timeout) {
             if e.kind() == ErrorKind::Interrupted {
                 continue;
             }
             return Err(ServerError::Poll(e));
         }
+        // Everything read this turn reached its socket before this instant
+        // or during the turn: the registry hears it at the wake-up.
+        let wake = Instant::now();
         let mut stop = false;
+        let mut seen = 0;
         for ev in events.iter() {
+            seen += 1;
             match ev.token() {
-                LISTENER => server.accept(),
+                LISTENER => server.listener_ready = true,
                 SIGNALS => stop |= signals.pending().next().is_some(),
                 Token(t) => {
                     if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                        server.read(t);
+                        server.mark_ready(t);
                     }
                     if ev.is_writable() {
                         server.dirty.push(t);
@@ -166,9 +265,19 @@ pub fn run(listen: SocketAddr, mut config: Config) -> Result<(), ServerError> {
                 }
             }
         }
+        if server.listener_ready {
+            server.accept(wake);
+        }
+        server.serve_ready(wake);
+        // Input first, then the timers due at the wake-up: an answer that
+        // arrived in time is seen before its deadline is judged. A full
+        // events buffer means more readiness is waiting in the kernel: take
+        // it before judging anything.
+        if seen < EVENTS_PER_POLL {
+            server.reg.handle_timeout(wake);
+        }
+        server.apply_outputs(wake);
         let now = Instant::now();
-        server.reg.handle_timeout(now);
-        server.apply_outputs(now);
         server.expire_lingering(now);
         server.systemd.handle_timeout(now);
         if stop {
@@ -179,8 +288,39 @@ pub fn run(listen: SocketAddr, mut config: Config) -> Result<(), ServerError> {
 }
 
 impl Server {
+    /// Whether a connection or the listener was left with work this turn.
+    fn has_backlog(&self) -> bool {
+        self.listener_ready || !self.ready.is_empty()
+    }
+
+    fn mark_ready(&mut self, token: usize) {
+        if let Some(c) = self.conns.get_mut(&token) {
+            if !c.ready {
+                c.ready = true;
+                self.ready.push_back(token);
+            }
+        }
+    }
+
+    /// Serves each connection on the ready list once, in order, up to its
+    /// read budget; those not drained go to the back for the next turn.
+    fn serve_ready(&mut self, now: Instant) {
+        for _ in 0..self.ready.len() {
+            let Some(t) = self.ready.pop_front() else {
+                break;
+            };
+            let more = self.read(t, now);
+            if let Some(c) = self.conns.get_mut(&t) {
+                c.ready = more;
+                if more {
+                    self.ready.push_back(t);
+                }
+            }
+        }
+    }
+
     fn next_timeout(&self) -> Option<Instant> {
-        let linger = self.conns.values().filter_map(|c| c.closing).min();
+        let linger = self.lingering.front().map(|(t, _)| *t);
         [
             self.reg.next_timeout(),
             self.printer.next_timeout(),
@@ -192,8 +332,11 @@ impl Server {
         .min()
     }
 
-    fn accept(&mut self) {
-        loop {
+    /// Accepts up to [`ACCEPT_BUDGET_PER_TURN`] connections; the listener
+    /// stays ready while its backlog may hold more.
+    fn accept(&mut self, now: Instant) {
+        self.listener_ready = false;
+        for _ in 0..ACCEPT_BUDGET_PER_TURN {
             match self.listener.accept() {
                 Ok((mut stream, from)) => {
                     // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d.
@@ -209,18 +352,44 @@ impl Server {
                         log::warn!("cannot watch connection from {from}: {e}");
                         continue;
                     }
-                    self.conns.insert(
-                        token,
-                        Conn {
-                            stream,
-                            inbuf: Vec::new(),
-                            out: Vec::new(),
-                            closing: None,
-                            write_interest: false,
-                        },
-                    );
+                    let source = source_of(from.ip());
+                    let held = self.per_source.get(&source).copied().unwrap_or(0);
+                    let mut conn = Conn {
+                        stream,
+                        source: None,
+                        ready: false,
+                        inbuf: Vec::new(),
+                        out: Vec::new(),
+                        closing: None,
+                        write_interest: false,
+                    };
+                    if held >= self.max_per_source {
+                        // Refused as the connection cap refuses: one ERROR,
+                        // then close once it is written.
+                        self.refused_per_source += 1;
+                        let msg = Message::Error(ErrorMsg::new(
+                            ErrorCode::TooManyConnections,
+                            format!(
+                                "the registry serves at most {} connections from one address",
+                                self.max_per_source
+                            ),
+                        ));
+                        msg.emit_into(&mut conn.out);
+                        conn.closing = Some(now);
+                        self.lingering.push_back((now, token));
+                        self.conns.insert(token, conn);
+                        self.dirty.push(token);
+                        self.printer.line(format_args!(
+                            "refused connection from {from}: {held} connections from {source} already (the limit per address); {} refused so far",
+                            self.refused_per_source
+                        ));
+                        continue;
+                    }
+                    *self.per_source.entry(source).or_insert(0) += 1;
+                    conn.source = Some(source);
+                    self.conns.insert(token, conn);
                     self.reg.handle_input(
-                        Instant::now(),
+                        now,
                         Input::Opened {
                             conn: ConnId(token as u64),
                             from,
@@ -236,50 +405,56 @@ impl Server {
                 }
             }
         }
+        self.listener_ready = true;
     }
 
-    /// Reads until the socket would block, feeding every whole frame to the registry.
-    fn read(&mut self, token: usize) {
+    /// Reads up to [`READ_BUDGET_PER_TURN`] bytes, feeding every whole frame
+    /// to the registry at `now`. Returns whether the connection may have more
+    /// to read (the budget ran out before the socket would block).
+    fn read(&mut self, token: usize, now: Instant) -> bool {
         let conn_id = ConnId(token as u64);
-        loop {
+        let mut left = READ_BUDGET_PER_TURN;
+        while left > 0 {
             let Some(conn) = self.conns.get_mut(&token) else {
-                return;
+                return false;
             };
+            let chunk = &mut self.scratch[..left];
             if conn.closing.is_some() {
                 // The registry is done with it; discard what still arrives.
-                match conn.stream.read(&mut self.scratch) {
+                match conn.stream.read(chunk) {
                     Ok(0) => {
                         self.remove(token);
-                        return;
+                        return false;
                     }
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                    Ok(n) => {
+                        left -= n;
+                        continue;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     Err(_) => {
                         self.remove(token);
-                        return;
+                        return false;
                     }
                 }
             }
-            let n = match conn.stream.read(&mut self.scratch) {
+            let n = match conn.stream.read(chunk) {
                 Ok(0) => {
-                    self.reg
-                        .handle_input(Instant::now(), Input::Closed { conn: conn_id });
+                    self.reg.handle_input(now, Input::Closed { conn: conn_id });
                     self.remove(token);
-                    return;
+                    return false;
                 }
                 Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     log::debug!("connection {token}: read failed: {e}");
-                    self.reg
-                        .handle_input(Instant::now(), Input::Closed { conn: conn_id });
+                    self.reg.handle_input(now, Input::Closed { conn: conn_id });
                     self.remove(token);
-                    return;
+                    return false;
                 }
             };
-            let now = Instant::now();
+            left -= n;
             if conn.inbuf.is_empty() {
                 let rest = feed(&mut self.reg, now, conn_id, &self.scratch[..n]);
                 conn.inbuf.extend_from_slice(rest);
@@ -296,6 +471,7 @@ impl Server {
             // Answer as we go so a fast client cannot queue unbounded replies.
             self.apply_outputs(now);
         }
+        true
     }
 
     /// Carries out everything the registry asked for, then writes what was queued.
@@ -317,7 +493,10 @@ impl Server {
                     Output::Close { conn } => {
                         let t = conn.0 as usize;
                         if let Some(c) = self.conns.get_mut(&t) {
-                            c.closing.get_or_insert(now);
+                            if c.closing.is_none() {
+                                c.closing = Some(now);
+                                self.lingering.push_back((now, t));
+                            }
                             self.dirty.push(t);
                         }
                     }
@@ -385,7 +564,9 @@ impl Server {
                 "too many unread replies; read each reply before sending more",
             ));
             msg.emit_into(&mut c.out);
-            c.closing = Some(Instant::now());
+            let now = Instant::now();
+            c.closing = Some(now);
+            self.lingering.push_back((now, token));
             self.reg.handle_input(
                 Instant::now(),
                 Input::Closed {
@@ -414,18 +595,26 @@ impl Server {
     fn remove(&mut self, token: usize) {
         if let Some(mut c) = self.conns.remove(&token) {
             let _ = self.poll.registry().deregister(&mut c.stream);
+            if let Some(source) = c.source {
+                if let Some(n) = self.per_source.get_mut(&source) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.per_source.remove(&source);
+                    }
+                }
+            }
         }
     }
 
     fn expire_lingering(&mut self, now: Instant) {
-        let late: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.closing.is_some_and(|t| now >= t + CLOSE_LINGER))
-            .map(|(t, _)| *t)
-            .collect();
-        for t in late {
-            self.remove(t);
+        while let Some(&(t, token)) = self.lingering.front() {
+            if now < t + CLOSE_LINGER {
+                break;
+            }
+            self.lingering.pop_front();
+            if self.conns.get(&token).is_some_and(|c| c.closing == Some(t)) {
+                self.remove(token);
+            }
         }
     }
 
@@ -458,6 +647,7 @@ impl Server {
             "shutting down: said goodbye to {n} connection{s}"
         ));
         self.printer.flush(Instant::now(), &self.reg);
+        self.printer.out().wait_written(STDOUT_DRAIN_AT_EXIT);
     }
 }
 

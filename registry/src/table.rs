@@ -33,6 +33,11 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// The writer, for what only it can do (waiting for output to drain).
+    pub fn out(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Writes a plain line. Output errors (a closed pipe) are ignored: the
     /// registry keeps serving when nobody watches.
     pub fn line(&mut self, text: std::fmt::Arguments<'_>) {

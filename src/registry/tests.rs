@@ -369,6 +369,45 @@ fn claim_on_a_live_holder_fails_and_the_holder_keeps_it() {
     );
 }
 
+/// The shell's side of the bargain (registry/src/server.rs): after a stall
+/// it feeds what it read at the instant its poll woke, before running the
+/// timers due at that same instant. An answer read only after the deadline
+/// then still counts, while the probe's timer, fed first, would evict.
+#[test]
+fn an_answer_read_late_but_before_the_timers_keeps_the_name() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.open(B, "127.0.0.1:2");
+    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    let Message::Ping(token) = sent(&out, A)[0] else {
+        panic!("holder not probed")
+    };
+    // The loop was busy past the deadline; it wakes and reads the answer first.
+    b.now += DEFAULT_PROBE_TIMEOUT + Duration::from_millis(500);
+    let out = b.recv(A, Message::Pong(token));
+    assert!(matches!(
+        &sent(&out, B)[..],
+        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::HolderAlive
+    ));
+    b.reg.handle_timeout(b.now);
+    let out = b.drain();
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:1"));
+
+    // The other order is what evicted live holders: timers first.
+    b.open(C, "127.0.0.1:3");
+    let out = b.recv(C, register("pi", "127.0.0.1:4701"));
+    let Message::Ping(token) = sent(&out, A)[0] else {
+        panic!("holder not probed")
+    };
+    b.now += DEFAULT_PROBE_TIMEOUT + Duration::from_millis(500);
+    b.reg.handle_timeout(b.now);
+    let out = b.drain();
+    assert!(closed(&out, A), "{out:?}");
+    b.recv(A, Message::Pong(token));
+    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:3"));
+}
+
 #[test]
 fn holder_leaving_during_the_probe_hands_over_at_once() {
     let mut b = Bench::new();
