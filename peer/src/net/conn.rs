@@ -13,12 +13,34 @@ use std::net::SocketAddr;
 /// What reading found besides messages.
 #[derive(Debug)]
 pub enum ReadEnd {
-    /// The socket is drained and still open.
+    /// The socket is still open (and drained, unless a budgeted read says
+    /// [`ReadTurn::unread`]).
     Open,
     /// The other side closed, or the connection failed (the text says how).
     Closed(String),
     /// The bytes are not peercall messages.
     Malformed(WireError),
+}
+
+/// What one budgeted read ([`FramedConn::read_within`]) found.
+#[derive(Debug)]
+pub struct ReadTurn {
+    /// The whole messages read, in order.
+    pub msgs: Vec<Message>,
+    /// How reading ended.
+    pub end: ReadEnd,
+    /// Bytes taken from the socket.
+    pub bytes: usize,
+    /// The budget ran out while the socket was still open and not drained:
+    /// more bytes may be waiting.
+    pub unread: bool,
+}
+
+impl ReadTurn {
+    fn ended(mut self, end: ReadEnd) -> ReadTurn {
+        self.end = end;
+        self
+    }
 }
 
 /// One connection.
@@ -100,6 +122,11 @@ impl FramedConn {
         }
     }
 
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.out.len()
+    }
+
     /// Writes what is queued. `Ok(true)` when nothing is left; an error when
     /// the connection failed or its peer stopped reading.
     pub fn flush(&mut self) -> Result<bool, String> {
@@ -134,27 +161,49 @@ impl FramedConn {
     /// Reads until the socket would block; returns the whole messages read and
     /// how reading ended.
     pub fn read(&mut self, scratch: &mut [u8]) -> (Vec<Message>, ReadEnd) {
-        let mut msgs = Vec::new();
+        let turn = self.read_within(scratch, usize::MAX);
+        (turn.msgs, turn.end)
+    }
+
+    /// Reads at most `budget` bytes from the socket (and every whole message
+    /// they complete), so one busy connection cannot hold the loop: a
+    /// [`ReadTurn`] with `unread` set must be read again later, since an
+    /// edge-triggered poll will not report those bytes a second time.
+    pub fn read_within(&mut self, scratch: &mut [u8], budget: usize) -> ReadTurn {
+        let mut turn = ReadTurn {
+            msgs: Vec::new(),
+            end: ReadEnd::Open,
+            bytes: 0,
+            unread: false,
+        };
         loop {
             loop {
                 match self.reader.next_frame() {
                     Ok(Some(f)) => match Message::parse(&f) {
-                        Ok(m) => msgs.push(m),
-                        Err(e) => return (msgs, ReadEnd::Malformed(e)),
+                        Ok(m) => turn.msgs.push(m),
+                        Err(e) => return turn.ended(ReadEnd::Malformed(e)),
                     },
                     Ok(None) => break,
-                    Err(e) => return (msgs, ReadEnd::Malformed(e)),
+                    Err(e) => return turn.ended(ReadEnd::Malformed(e)),
                 }
             }
-            match self.stream.read(scratch) {
-                Ok(0) => return (msgs, ReadEnd::Closed("closed by the other side".into())),
-                Ok(n) => self.reader.push(&scratch[..n]),
+            let room = budget.saturating_sub(turn.bytes).min(scratch.len());
+            let Some(buf) = scratch.get_mut(..room).filter(|b| !b.is_empty()) else {
+                turn.unread = true;
+                return turn;
+            };
+            match self.stream.read(buf) {
+                Ok(0) => return turn.ended(ReadEnd::Closed("closed by the other side".into())),
+                Ok(n) => {
+                    turn.bytes += n;
+                    self.reader.push(buf.get(..n).unwrap_or_default());
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.reader.shrink();
-                    return (msgs, ReadEnd::Open);
+                    return turn;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return (msgs, ReadEnd::Closed(describe(&e))),
+                Err(e) => return turn.ended(ReadEnd::Closed(describe(&e))),
             }
         }
     }
@@ -162,5 +211,58 @@ impl FramedConn {
     /// Stops watching the socket (it closes when this value is dropped).
     pub fn deregister(&mut self, reg: &Registry) {
         let _ = reg.deregister(&mut self.stream);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Poll, Token};
+    use std::net::TcpListener;
+
+    /// A framed connection accepted from a plain loopback client.
+    fn pair(poll: &Poll) -> (FramedConn, std::net::TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, from) = listener.accept().unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let stream = TcpStream::from_std(stream);
+        let conn = FramedConn::accepted(poll.registry(), Token(7), stream, from).unwrap();
+        (conn, client)
+    }
+
+    #[test]
+    fn a_budgeted_read_stops_at_its_budget_and_says_more_is_waiting() {
+        let poll = Poll::new().unwrap();
+        let (mut conn, mut client) = pair(&poll);
+        let ping_len = Message::Ping(0).to_bytes().len();
+        let bytes: Vec<u8> = (0..1000)
+            .flat_map(|i| Message::Ping(i).to_bytes())
+            .collect();
+        client.write_all(&bytes).unwrap();
+        let mut scratch = vec![0; 4096];
+        let budget = 100 * ping_len;
+        let mut got = Vec::new();
+        let mut turns = 0;
+        while got.len() < 1000 {
+            let turn = conn.read_within(&mut scratch, budget);
+            assert!(turn.bytes <= budget, "{} > {budget}", turn.bytes);
+            assert!(matches!(turn.end, ReadEnd::Open), "{:?}", turn.end);
+            got.extend(turn.msgs);
+            turns += 1;
+            assert!(turns < 1000, "reading made no progress");
+            if !turn.unread {
+                // Drained for now: the rest is still on its way.
+                std::thread::yield_now();
+            }
+        }
+        assert!(turns >= 10, "{turns} turns for 10 budgets' worth");
+        assert_eq!(got.len(), 1000);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, m)| *m == Message::Ping(i as u64)));
+        let last = conn.read_within(&mut scratch, budget);
+        assert!(!last.unread && last.msgs.is_empty() && last.bytes == 0);
     }
 }

@@ -38,7 +38,7 @@ use std::io::{self, ErrorKind, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const CALLS: Token = Token(1);
 /// The stdin thread and the registry resolver wake the loop here (a poll
@@ -222,6 +222,8 @@ impl Peer {
     ) -> u8 {
         let mut events = Events::with_capacity(64);
         let mut stdin_open = true;
+        // The call port had more connections waiting than one turn accepts.
+        let mut accept_more = false;
         loop {
             // While a call's media stops, what the machines say waits, so
             // its report is printed before anything that follows the call.
@@ -234,9 +236,13 @@ impl Peer {
             if let Some(code) = self.exit_code.filter(|_| !self.media.is_stopping()) {
                 return code;
             }
+            // While a call's media stops, the phone's outputs wait, so call
+            // connections are not read (what they say would pile up).
+            let reading = !self.media.is_stopping();
             let timeout = [
                 self.membership.next_timeout(),
                 self.phone.next_timeout(),
+                self.calls.next_timeout(),
                 self.plan.hangup_at,
                 self.screen.next_timeout(),
             ]
@@ -244,6 +250,9 @@ impl Peer {
             .flatten()
             .min()
             .map(|t| t.saturating_duration_since(Instant::now()));
+            // Work left from the last turn: look for events, do not wait.
+            let busy = reading && (accept_more || self.calls.has_unread());
+            let timeout = if busy { Some(Duration::ZERO) } else { timeout };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == ErrorKind::Interrupted {
                     continue;
@@ -253,18 +262,24 @@ impl Peer {
             }
             for ev in events.iter() {
                 match ev.token() {
-                    CALLS => self.calls.accept_all(
-                        listener,
-                        self.poll.registry(),
-                        &mut self.tokens,
-                        &mut self.phone,
-                    ),
+                    CALLS => accept_more = true,
                     SIGNALS if signals.pending().next().is_some() => self.interrupted(),
                     // WAKE: lines and resolved addresses are taken below,
                     // after every wakeup.
                     t if t.0 >= FIRST_CONN => self.ready(t),
                     _ => {}
                 }
+            }
+            if reading {
+                if accept_more {
+                    accept_more = self.calls.accept_some(
+                        listener,
+                        self.poll.registry(),
+                        &mut self.tokens,
+                        &mut self.phone,
+                    );
+                }
+                self.calls.read_turn(self.poll.registry(), &mut self.phone);
             }
             while stdin_open {
                 match lines.try_recv() {
@@ -287,6 +302,8 @@ impl Peer {
                 let _ = self.phone.hangup(now);
             }
             self.membership.handle_timeout(now);
+            self.calls
+                .handle_timeout(now, self.poll.registry(), &mut self.phone);
             self.phone.handle_timeout(now);
             if self.plan.hangup_at.is_some_and(|t| t <= now) {
                 self.plan.hangup_at = None;
