@@ -120,6 +120,9 @@ ensure_tools() {
         command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
         command -v aarch64-linux-gnu-gcc-12 >/dev/null || missing+=(gcc-12-aarch64-linux-gnu)
     fi
+    # A busybox of another architecture is run by qemu-user, named explicitly, to
+    # list its applets (busybox_applets).
+    [[ $ARCH == "$(uname -m)" ]] || command -v "qemu-$ARCH" >/dev/null || missing+=(qemu-user)
     # screendump.py, which takes the pictures of the guest's screen.
     command -v python3 >/dev/null || missing+=(python3)
     command -v cpio >/dev/null || missing+=(cpio)
@@ -300,12 +303,27 @@ prepare_rootfs() {
     find "$CACHE/$ARCH" -maxdepth 1 -name 'rootfs-*' ! -name "rootfs-$key" -mtime +7 -exec $SUDO rm -rf {} +
 }
 
+# The applets of $BUSYBOX, the guest's static busybox, one a line; exits when it
+# cannot tell or the list has no shell. A busybox of another architecture runs
+# under qemu-user named explicitly rather than through binfmt_misc, which a fresh
+# machine may not have: there the exec failed, the list came back empty, the
+# initramfs had no /bin/sh and the guest panicked ("Requested init /init failed").
+busybox_applets() {
+    local runner=() list
+    [[ $ARCH == "$(uname -m)" ]] || runner=("qemu-$ARCH")
+    list=$("${runner[@]}" "$BUSYBOX" --list) ||
+        die "cannot list the applets of $BUSYBOX (${runner[*]:-run directly}): see above"
+    grep -qx sh <<<"$list" ||
+        die "$BUSYBOX --list (${runner[*]:-run directly}) names no 'sh' applet, so the guest's /init could not run: got '${list:0:200}'"
+    echo "$list"
+}
+
 prepare_initramfs() {
-    local modlist conf key
+    local modlist conf key applets
     modlist=$(module_list)
     conf=$(printf 'KVER=%q\nEXPECT_DEVICES=%q\n' "$KVER" "$EXPECT_DEVICES")
     # Keyed by everything that goes in, including how this function lays it out.
-    key=$( { cat "$INIT_SCRIPT"; echo "$modlist"; echo "$conf"; sha256sum "$BUSYBOX"; declare -f prepare_initramfs; } |
+    key=$( { cat "$INIT_SCRIPT"; echo "$modlist"; echo "$conf"; sha256sum "$BUSYBOX"; declare -f prepare_initramfs busybox_applets; } |
         sha256sum | cut -c1-16)
     INITRD=$KDIR/initramfs-$key.cpio.gz
     if [[ -f $INITRD ]]; then
@@ -317,12 +335,15 @@ prepare_initramfs() {
     rm -rf "$tree"
     mkdir -p "$tree"/{bin,sbin,etc,proc,sys,dev,host,out,lib/modules/"$KVER"}
     cp "$BUSYBOX" "$tree/bin/busybox"
-    for applet in $("$tree/bin/busybox" --list); do
+    # Not in the for list itself, where a failure would go unnoticed.
+    applets=$(busybox_applets) || exit 125
+    for applet in $applets; do
         # A link named busybox would point at itself; an init applet would only be
         # a fallback that waits for Enter on the console if /init is broken.
         case $applet in busybox|init|linuxrc) continue ;; esac
         ln -sf busybox "$tree/bin/$applet"
     done
+    [[ -L $tree/bin/sh ]] || die "the initramfs has no /bin/sh for /init"
     install -m 755 "$INIT_SCRIPT" "$tree/init"
     echo "$modlist" >"$tree/etc/peercall-modules"
     echo "$conf" >"$tree/etc/peercall-vm.conf"

@@ -2,10 +2,26 @@
 
 use peercall::wire::{GoodbyeReason, Message, Name, Register};
 use peercall_testkit::{Client, Registry};
+use std::time::Duration;
+
+/// The registry's silence and idle timeouts here, as `--...-timeout` takes them.
+const TIMEOUT_SECS: &str = "1";
+
+/// How often the chatty client speaks: a tenth of the timeout, so a loaded
+/// machine that delays the test thread does not make it look silent.
+const CHATTY_GAP: Duration = Duration::from_millis(100);
+
+/// How many times it speaks: for twice the timeout, so it outlives one.
+const CHATTY_PINGS: u64 = 20;
 
 #[test]
 fn silent_registration_expires_and_idle_connection_is_closed() {
-    let mut reg = Registry::start(&["--silence-timeout", "0.5", "--idle-timeout", "0.5"]);
+    let mut reg = Registry::start(&[
+        "--silence-timeout",
+        TIMEOUT_SECS,
+        "--idle-timeout",
+        TIMEOUT_SECS,
+    ]);
     let mut silent = Client::connect(reg.addr);
     let mut idle = Client::connect(reg.addr);
     let mut chatty = Client::connect(reg.addr);
@@ -18,10 +34,10 @@ fn silent_registration_expires_and_idle_connection_is_closed() {
             Message::Registered(_)
         ));
     }
-    // chatty pings every 100 ms for 1.2 s; the others say nothing.
-    for t in 0..12 {
+    // chatty keeps speaking past the timeout; the others say nothing.
+    for t in 0..CHATTY_PINGS {
         assert_eq!(chatty.ask(&Message::Ping(t)), Message::Pong(t));
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(CHATTY_GAP);
     }
     assert_eq!(
         silent.recv(),
