@@ -23,6 +23,7 @@ test: deps
 # `make test` and live in test targets named abuse*.
 .PHONY: test-abuse
 test-abuse: deps
+	cargo build --release -p peercall-registry -p peercall-peer
 	cargo test --release -p peercall-registry -p peercall-peer --test 'abuse*' -- --include-ignored --test-threads=1
 
 # Every fuzz target for FUZZ_SECONDS (default 20) from the corpus kept in

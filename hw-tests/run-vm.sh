@@ -71,7 +71,9 @@ for t in "$@"; do
 	echo "== $(basename "$t")"
 	"$t" --test-threads=1 2>&1 | tee "$log"
 	[ "${PIPESTATUS[0]}" = 0 ] || status=1
-	if grep -q "skipped: " "$log"; then
+	# bash itself, not grep: the arm64 guest has no grep, and a check that
+	# cannot run must not pass.
+	if [[ "$(<"$log")" == *"skipped: "* ]]; then
 		echo "hw-test-vm: $(basename "$t") skipped tests in the VM, which should provide all they need"
 		status=1
 	fi
