@@ -10,12 +10,11 @@
 use peercall::media::jpeg::packetize;
 use peercall::media::rtp::{RtpHeader, PT_JPEG, PT_OPUS};
 use peercall::wire::{
-    AudioCodec, AudioFormat, CallId, FrameReader, Invite, MediaDescription, MediaPorts, Message,
-    Name, VideoCodec, VideoFormat,
+    AudioCodec, AudioFormat, CallId, Invite, MediaDescription, MediaPorts, Message, Name,
+    VideoCodec, VideoFormat,
 };
-use peercall_testkit::{start_answering_peer, Registry};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use peercall_testkit::{start_answering_peer, Client, Registry};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 const JPEG: &[u8] = include_bytes!("../../tests/data/jpeg/cjpeg-320x240-420-q75.jpg");
@@ -25,18 +24,6 @@ const FRAMES: u32 = 90;
 const FORGED_AFTER: u32 = 30;
 /// 90 kHz ticks per frame at 30 fps.
 const TICKS: u32 = 3000;
-
-fn next_message(s: &mut TcpStream, reader: &mut FrameReader) -> Message {
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(f) = reader.next_frame().expect("valid framing") {
-            return Message::parse(&f).expect("a valid message");
-        }
-        let n = s.read(&mut buf).expect("a message before the timeout");
-        assert!(n > 0, "the callee closed the call connection");
-        reader.push(&buf[..n]);
-    }
-}
 
 /// The number after `key` in `line`, up to the next non-digit.
 fn number_after(line: &str, key: &str) -> u64 {
@@ -67,9 +54,7 @@ fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_c
     let video = UdpSocket::bind("127.0.0.1:0").unwrap();
     let audio = UdpSocket::bind("127.0.0.1:0").unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut s = TcpStream::connect(call_addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = FrameReader::new();
+    let mut c = Client::connect(call_addr);
     let id = CallId(7);
     let invite = Message::Invite(Invite {
         call_id: id,
@@ -93,9 +78,9 @@ fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_c
             },
         },
     });
-    s.write_all(&invite.to_bytes()).unwrap();
+    c.send(&invite);
     let accept = loop {
-        match next_message(&mut s, &mut reader) {
+        match c.recv().expect("an answer before the callee closed") {
             Message::Ringing(_) => {}
             Message::Accept(a) => break a,
             other => panic!("expected ACCEPT, got {other:?}"),
@@ -145,7 +130,7 @@ fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_c
     }
     // Let the last frames play out, then hang up.
     std::thread::sleep(Duration::from_millis(500));
-    s.write_all(&Message::Bye(id).to_bytes()).unwrap();
+    c.send(&Message::Bye(id));
     let line = bob.expect("  video: sent");
     let network = bob.expect("  network:");
     let shown = number_after(&line, "shown ");

@@ -6,15 +6,11 @@
 //! its own exit code (12), not the one for "declined".
 
 use peercall::wire::{
-    AudioCodec, AudioFormat, CallId, FrameReader, Invite, MediaDescription, MediaPorts, Message,
-    Name, Register, RejectReason, VideoCodec, VideoFormat,
+    AudioCodec, AudioFormat, CallId, Invite, MediaDescription, MediaPorts, Message, Name, Register,
+    RejectReason, VideoCodec, VideoFormat,
 };
 use peercall_testkit::{call_once, start_answering_peer, Client, Registry};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(10);
+use std::net::{SocketAddr, TcpListener};
 
 fn offer(width: u16, height: u16, frame_ms: u8) -> MediaDescription {
     MediaDescription {
@@ -33,19 +29,13 @@ fn offer(width: u16, height: u16, frame_ms: u8) -> MediaDescription {
     }
 }
 
-/// Reads frames from `s` until one parses to a message other than RINGING.
-fn next_answer(s: &mut TcpStream, reader: &mut FrameReader) -> Message {
-    let mut buf = [0u8; 4096];
+/// The next message other than RINGING.
+fn next_answer(c: &mut Client) -> Message {
     loop {
-        while let Some(f) = reader.next_frame().expect("valid framing") {
-            match Message::parse(&f).expect("a valid message") {
-                Message::Ringing(_) => {}
-                m => return m,
-            }
+        match c.recv().expect("an answer before the callee closed") {
+            Message::Ringing(_) => {}
+            m => return m,
         }
-        let n = s.read(&mut buf).expect("an answer before the timeout");
-        assert!(n > 0, "the callee closed without an answer");
-        reader.push(&buf[..n]);
     }
 }
 
@@ -66,8 +56,7 @@ fn offers_the_callee_cannot_honour_are_refused_as_unsupported_media() {
         (2, offer(640, 482, 20), "640x482"),
         (3, offer(640, 480, 40), "40 ms"),
     ] {
-        let mut s = TcpStream::connect(addr).expect("bob's call port");
-        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut c = Client::connect(addr);
         let invite = Message::Invite(Invite {
             call_id: CallId(n),
             caller: Name::new("mallory").unwrap(),
@@ -77,8 +66,8 @@ fn offers_the_callee_cannot_honour_are_refused_as_unsupported_media() {
             },
             media,
         });
-        s.write_all(&invite.to_bytes()).unwrap();
-        let answer = next_answer(&mut s, &mut FrameReader::new());
+        c.send(&invite);
+        let answer = next_answer(&mut c);
         assert_eq!(
             answer,
             Message::Reject {
@@ -110,18 +99,17 @@ fn a_refusal_with_an_unknown_reason_ends_a_one_shot_call_with_exit_12() {
         "{registered:?}"
     );
     let answering = std::thread::spawn(move || {
-        let (mut s, _) = callee.accept().unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        let Message::Invite(invite) = next_answer(&mut s, &mut FrameReader::new()) else {
+        let mut c = Client::from_stream(callee.accept().unwrap().0);
+        let Message::Invite(invite) = next_answer(&mut c) else {
             panic!("expected an INVITE");
         };
         let reject = Message::Reject {
             call_id: invite.call_id,
             reason: RejectReason::Unknown(9),
         };
-        s.write_all(&reject.to_bytes()).unwrap();
-        // Hold the connection until the caller has read it.
-        let _ = s.read(&mut [0u8; 64]);
+        c.send(&reject);
+        // Hold the connection until the caller has read it and closed.
+        while c.recv().is_some() {}
     });
     let (code, out, err) = call_once("newer", "alice", &reg.arg(), &[]);
     answering.join().unwrap();

@@ -233,7 +233,12 @@ pub struct Client {
 impl Client {
     /// Connects to `addr`.
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connecting to the registry");
+        Client::from_stream(TcpStream::connect(addr).expect("connecting to the registry"))
+    }
+
+    /// A client over a connection already open, such as one a test's own
+    /// listener accepted (a hand-made callee).
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(WAIT)).expect("read timeout");
         Client {
             stream,
