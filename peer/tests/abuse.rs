@@ -8,14 +8,11 @@
 //! Run with `make test-abuse` (release build, one test at a time).
 
 use peercall::call::MAX_PENDING_INCOMING;
-use peercall::wire::{
-    AudioCodec, AudioFormat, CallId, Invite, MediaDescription, MediaPorts, Message, Name,
-    VideoCodec, VideoFormat,
-};
+use peercall::wire::{CallId, Invite, MediaPorts, Message, Name};
 use peercall_peer::net::call_port::{
     FIRST_BYTES_WAIT, MAX_PENDING_PER_SOURCE, PENDING_INVITE_WAIT,
 };
-use peercall_testkit::{start_call, start_peer_with, Client, Proc, Registry};
+use peercall_testkit::{mjpeg_opus_offer, start_call, start_peer_with, Client, Proc, Registry};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -108,24 +105,6 @@ fn bob() -> (Registry, Proc, SocketAddr) {
     (reg, bob, addr)
 }
 
-/// What every test INVITE offers: what a peer offers by default.
-fn offer() -> MediaDescription {
-    MediaDescription {
-        video: VideoFormat {
-            codec: VideoCodec::Mjpeg,
-            width: 640,
-            height: 480,
-            fps: 30,
-        },
-        audio: AudioFormat {
-            codec: AudioCodec::Opus,
-            sample_rate: 48_000,
-            channels: 1,
-            frame_ms: 20,
-        },
-    }
-}
-
 /// Places a call with a raw client (connect, INVITE) and returns how long
 /// the callee took to say RINGING, then cancels it; `Err` says what came
 /// instead.
@@ -139,7 +118,7 @@ fn ring(addr: SocketAddr, id: u64, bob: &mut Proc) -> Result<Duration, String> {
             audio: 40_000,
             video: 40_002,
         },
-        media: offer(),
+        media: mjpeg_opus_offer(640, 480, 20),
     }));
     let answer = c.recv();
     let took = start.elapsed();

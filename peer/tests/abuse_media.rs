@@ -9,11 +9,8 @@
 
 use peercall::media::jpeg::packetize;
 use peercall::media::rtp::{RtpHeader, PT_JPEG, PT_OPUS};
-use peercall::wire::{
-    AudioCodec, AudioFormat, CallId, Invite, MediaDescription, MediaPorts, Message, Name,
-    VideoCodec, VideoFormat,
-};
-use peercall_testkit::{start_answering_peer, Client, Registry};
+use peercall::wire::{CallId, Invite, MediaPorts, Message, Name};
+use peercall_testkit::{mjpeg_opus_offer, start_answering_peer, Client, Registry};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
@@ -63,20 +60,7 @@ fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_c
             audio: audio.local_addr().unwrap().port(),
             video: video.local_addr().unwrap().port(),
         },
-        media: MediaDescription {
-            video: VideoFormat {
-                codec: VideoCodec::Mjpeg,
-                width: 320,
-                height: 240,
-                fps: 30,
-            },
-            audio: AudioFormat {
-                codec: AudioCodec::Opus,
-                sample_rate: 48_000,
-                channels: 1,
-                frame_ms: 20,
-            },
-        },
+        media: mjpeg_opus_offer(320, 240, 20),
     });
     c.send(&invite);
     let accept = loop {

@@ -5,29 +5,9 @@
 //! audio; and a caller refused with a reason code it does not know ends with
 //! its own exit code (12), not the one for "declined".
 
-use peercall::wire::{
-    AudioCodec, AudioFormat, CallId, Invite, MediaDescription, MediaPorts, Message, Name, Register,
-    RejectReason, VideoCodec, VideoFormat,
-};
-use peercall_testkit::{call_once, start_answering_peer, Client, Registry};
+use peercall::wire::{CallId, Invite, MediaPorts, Message, Name, Register, RejectReason};
+use peercall_testkit::{call_once, mjpeg_opus_offer, start_answering_peer, Client, Registry};
 use std::net::{SocketAddr, TcpListener};
-
-fn offer(width: u16, height: u16, frame_ms: u8) -> MediaDescription {
-    MediaDescription {
-        video: VideoFormat {
-            codec: VideoCodec::Mjpeg,
-            width,
-            height,
-            fps: 30,
-        },
-        audio: AudioFormat {
-            codec: AudioCodec::Opus,
-            sample_rate: 48_000,
-            channels: 1,
-            frame_ms,
-        },
-    }
-}
 
 /// The next message other than RINGING.
 fn next_answer(c: &mut Client) -> Message {
@@ -52,9 +32,9 @@ fn offers_the_callee_cannot_honour_are_refused_as_unsupported_media() {
         .parse()
         .expect("an address");
     for (n, media, reason) in [
-        (1, offer(641, 480, 20), "641x480"),
-        (2, offer(640, 482, 20), "640x482"),
-        (3, offer(640, 480, 40), "40 ms"),
+        (1, mjpeg_opus_offer(641, 480, 20), "641x480"),
+        (2, mjpeg_opus_offer(640, 482, 20), "640x482"),
+        (3, mjpeg_opus_offer(640, 480, 40), "40 ms"),
     ] {
         let mut c = Client::connect(addr);
         let invite = Message::Invite(Invite {

@@ -14,7 +14,9 @@ pub mod image;
 pub mod process;
 pub mod xwd;
 
-use peercall::wire::{FrameReader, Message};
+use peercall::wire::{
+    AudioCodec, AudioFormat, FrameReader, MediaDescription, Message, VideoCodec, VideoFormat,
+};
 use process::{Process, Transcript};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -410,4 +412,24 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("binding a free loopback port")
         .port()
+}
+
+/// The offer of a hand-made caller's INVITE: MJPEG `width`x`height` at 30
+/// fps and mono Opus in `frame_ms` frames, which a peer accepts as they are
+/// when they are what it sends.
+pub fn mjpeg_opus_offer(width: u16, height: u16, frame_ms: u8) -> MediaDescription {
+    MediaDescription {
+        video: VideoFormat {
+            codec: VideoCodec::Mjpeg,
+            width,
+            height,
+            fps: 30,
+        },
+        audio: AudioFormat {
+            codec: AudioCodec::Opus,
+            sample_rate: 48_000,
+            channels: 1,
+            frame_ms,
+        },
+    }
 }
