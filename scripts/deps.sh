@@ -39,5 +39,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
+# A mirror caught mid-sync fails one index but leaves the rest usable: go on,
+# and let the install say if what it needs is missing.
+$sudo apt-get update -qq || echo "deps: apt-get update reported errors (above); trying the install anyway" >&2
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -97,7 +97,9 @@ apt_update() {
     if ((APT_UPDATED == 0)); then
         log "apt-get update"
         APT_UPDATED=1
-        $SUDO apt-get update -qq >&2 || { log "apt-get update failed"; return 1; }
+        # A mirror caught mid-sync fails one index but leaves the rest usable: go
+        # on, and let the install or download say if what it needs is missing.
+        $SUDO apt-get update -qq >&2 || log "apt-get update reported errors (above); going on with the lists it left"
     fi
 }
 
@@ -133,7 +135,7 @@ ensure_tools() {
     command -v gcc-12 >/dev/null || missing+=(gcc)
     ((${#missing[@]})) || return 0
     log "installing ${missing[*]}"
-    apt_update || die "cannot install ${missing[*]}"
+    apt_update
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
 }
@@ -145,7 +147,7 @@ ensure_tools
 if [[ -n $KPKG_SUFFIX ]] && ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH"; then
     log "dpkg --add-architecture $DEB_ARCH"
     $SUDO dpkg --add-architecture "$DEB_ARCH" || die "dpkg --add-architecture $DEB_ARCH failed"
-    apt_update || die "apt-get update failed"
+    apt_update
 fi
 
 # ---------------------------------------------------------------- kernel, modules, initramfs
