@@ -20,6 +20,8 @@
 //! - [`registry`]: the registry's table and its rules (server side).
 //! - [`membership`]: a peer's membership in a registry (client side):
 //!   register, keep alive, reconnect with backoff, look up, list, leave.
+//! - [`identity`]: a peer's key pair, its public key's text form, and
+//!   signatures.
 //! - [`call`]: call signalling between two peers: invite, ring, accept or
 //!   reject, cancel, hang up, keepalive, media negotiation.
 //!
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod call;
+pub mod identity;
 pub mod media;
 pub mod membership;
 pub mod registry;

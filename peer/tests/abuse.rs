@@ -238,7 +238,7 @@ fn pending_connections_are_closed_at_their_deadlines() {
     let mut silent = connect_from(source(2), addr).expect("connecting");
     let mut partial = connect_from(source(3), addr).expect("connecting");
     // A frame header that promises more than it sends: bytes, but never an INVITE.
-    partial.write_all(b"PC\x01\x10\x00\x40").expect("writing");
+    partial.write_all(b"PC\x02\x10\x00\x40").expect("writing");
     let limit = PENDING_INVITE_WAIT + Duration::from_secs(2);
     let silent_closed = time_to_close(&mut silent, start, limit);
     let partial_closed = time_to_close(&mut partial, start, limit);

@@ -583,7 +583,14 @@ fn garbage_closes_only_that_connection() {
             // A whole REGISTER frame of noise, so the garbage reaches the
             // parser: its name's length byte points past the payload.
             let len = (bytes.len() - 6) as u16;
-            bytes[..6].copy_from_slice(&[0x50, 0x43, 0x01, 0x03, (len >> 8) as u8, len as u8]);
+            bytes[..6].copy_from_slice(&[
+                0x50,
+                0x43,
+                peercall::wire::VERSION,
+                0x03,
+                (len >> 8) as u8,
+                len as u8,
+            ]);
             bytes[6] = 0xff;
         }
         let mut bad = Client::connect(reg.addr);

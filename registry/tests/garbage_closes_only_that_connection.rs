@@ -31,15 +31,22 @@ fn garbage_clients_are_cut_off_alone() {
             ErrorCode::UnsupportedVersion,
         ),
         (
-            vec![0x50, 0x43, 0x01, 0x03, too_long[0], too_long[1]],
+            vec![
+                0x50,
+                0x43,
+                peercall::wire::VERSION,
+                0x03,
+                too_long[0],
+                too_long[1],
+            ],
             ErrorCode::FrameTooLong,
         ),
         (
-            vec![0x50, 0x43, 0x01, 0x03, 0, 2, 1, b' '],
+            vec![0x50, 0x43, peercall::wire::VERSION, 0x03, 0, 2, 1, b' '],
             ErrorCode::BadName,
         ),
         (
-            vec![0x50, 0x43, 0x01, 0x70, 0, 3, 1, 2, 3],
+            vec![0x50, 0x43, peercall::wire::VERSION, 0x70, 0, 3, 1, 2, 3],
             ErrorCode::Malformed,
         ),
     ];
@@ -56,13 +63,13 @@ fn garbage_clients_are_cut_off_alone() {
 
     // An unknown message type is answered, and the connection stays usable.
     let mut newer = Client::connect(reg.addr);
-    newer.send_raw(&[0x50, 0x43, 0x01, 0x5a, 0, 1, 0]);
+    newer.send_raw(&[0x50, 0x43, peercall::wire::VERSION, 0x5a, 0, 1, 0]);
     assert!(matches!(newer.recv(), Some(Message::Error(e)) if e.code == ErrorCode::UnknownType));
     lookup_works(&mut newer);
 
     // A client that disappears mid-frame hurts nobody.
     let mut half = Client::connect(reg.addr);
-    half.send_raw(&[0x50, 0x43, 0x01, 0x03, 0, 10, 5]);
+    half.send_raw(&[0x50, 0x43, peercall::wire::VERSION, 0x03, 0, 10, 5]);
     drop(half);
     lookup_works(&mut alice);
 }

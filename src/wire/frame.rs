@@ -16,8 +16,9 @@ use byteorder::{BigEndian, ByteOrder};
 
 /// The two bytes every frame starts with: ASCII "PC".
 pub const MAGIC: [u8; 2] = *b"PC";
-/// The protocol version this code speaks.
-pub const VERSION: u8 = 1;
+/// The protocol version this code speaks. Version 2 binds names to keys and
+/// runs call signalling inside a Noise handshake; version 1 had neither.
+pub const VERSION: u8 = 2;
 /// Size of the fixed frame header.
 pub const HEADER_LEN: usize = 6;
 /// Largest payload a frame may carry; larger length fields are refused unread.

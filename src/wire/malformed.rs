@@ -50,13 +50,33 @@ fn wrong_magic() {
 #[test]
 fn wrong_version() {
     assert_eq!(
-        Message::parse_bytes(&[0x50, 0x43, 2, 2, 0, 0]),
-        Err(WireError::UnsupportedVersion(2))
+        Message::parse_bytes(&[0x50, 0x43, 3, 2, 0, 0]),
+        Err(WireError::UnsupportedVersion(3))
+    );
+    assert_eq!(
+        Message::parse_bytes(&[0x50, 0x43, 1, 2, 0, 0]),
+        Err(WireError::UnsupportedVersion(1))
     );
     assert_eq!(
         Message::parse_bytes(&[0x50, 0x43, 0, 2, 0, 0]),
         Err(WireError::UnsupportedVersion(0))
     );
+}
+
+#[test]
+fn an_older_version_is_answered_in_its_own_framing_and_told_to_upgrade() {
+    let reply = version_error_frame(1);
+    assert_eq!(&reply[..3], &[0x50, 0x43, 1]);
+    // The old side parses it as its own version would: same ERROR layout.
+    let mut as_current = reply.clone();
+    as_current[2] = VERSION;
+    let Ok(Message::Error(e)) = Message::parse_bytes(&as_current) else {
+        panic!("not an ERROR: {reply:?}");
+    };
+    assert_eq!(e.code, ErrorCode::UnsupportedVersion);
+    assert!(e.text.contains("upgrade"), "{}", e.text);
+    // A newer side's frame is answered in ours.
+    assert_eq!(version_error_frame(9)[2], VERSION);
 }
 
 #[test]

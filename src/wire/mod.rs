@@ -115,6 +115,8 @@ pub enum WireError {
     BadAddressFamily(u8),
     /// Undefined flag bits are set.
     BadFlags(u8),
+    /// A public key field is not a valid Ed25519 key.
+    BadKey,
 }
 
 impl WireError {
@@ -130,7 +132,8 @@ impl WireError {
             | WireError::TrailingBytes(_)
             | WireError::BadUtf8
             | WireError::TextTooLong(_)
-            | WireError::BadFlags(_) => ErrorCode::Malformed,
+            | WireError::BadFlags(_)
+            | WireError::BadKey => ErrorCode::Malformed,
         };
         ErrorMsg::new(code, self.to_string())
     }
@@ -143,12 +146,14 @@ impl fmt::Display for WireError {
             WireError::BadMagic => {
                 write!(f, "stream does not start with the peercall magic \"PC\"")
             }
-            WireError::UnsupportedVersion(v) => {
-                write!(
-                    f,
-                    "protocol version {v} is not supported (this side speaks {VERSION})"
-                )
-            }
+            WireError::UnsupportedVersion(v) if *v < VERSION => write!(
+                f,
+                "protocol version {v} is not supported (this side speaks {VERSION}): the other side runs an older peercall; upgrade it"
+            ),
+            WireError::UnsupportedVersion(v) => write!(
+                f,
+                "protocol version {v} is not supported (this side speaks {VERSION}): upgrade this peercall"
+            ),
             WireError::TooLong(n) => {
                 write!(
                     f,
@@ -165,6 +170,7 @@ impl fmt::Display for WireError {
                 write!(f, "address family {b} is neither 4 (IPv4) nor 6 (IPv6)")
             }
             WireError::BadFlags(b) => write!(f, "undefined flag bits set in {b:#04x}"),
+            WireError::BadKey => write!(f, "a public key field is not a valid Ed25519 key"),
         }
     }
 }
@@ -418,6 +424,19 @@ impl Message {
         self.emit_into(&mut v);
         v
     }
+}
+
+/// The ERROR frame that answers a frame of protocol version `their_version`,
+/// framed in that version when it is older, so that an old peer or client
+/// can read why it was refused ("upgrade it") instead of a version it cannot
+/// parse. ERROR's payload layout is the same in every version for this reason.
+pub fn version_error_frame(their_version: u8) -> Vec<u8> {
+    let msg = Message::Error(WireError::UnsupportedVersion(their_version).to_error_msg());
+    let mut bytes = msg.to_bytes();
+    if their_version < VERSION {
+        bytes[2] = their_version;
+    }
+    bytes
 }
 
 #[cfg(test)]
