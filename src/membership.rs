@@ -12,6 +12,7 @@
 //! [`Membership::received`]) plus [`Membership::handle_timeout`] at
 //! [`Membership::next_timeout`].
 
+use crate::identity::Identity;
 use crate::wire::{
     Entry, ErrorCode, ErrorMsg, GoodbyeReason, HoldStatus, ListReply, Message, Name, Register,
     Registered,
@@ -240,11 +241,27 @@ impl Pending {
     }
 }
 
+/// What a member registers, and the identity that proves the name is its own.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The peer's identity: REGISTER is signed with it, and the name is bound
+    /// to its public key.
+    pub identity: Identity,
+    /// The name to claim.
+    pub name: Name,
+    /// The call endpoint (an unspecified IP lets the registry record the
+    /// address it sees).
+    pub addr: SocketAddr,
+}
+
 /// A peer's membership in one registry.
 #[derive(Debug)]
 pub struct Membership {
     /// What to register; `None` for a query, which registers nothing.
-    claim: Option<Register>,
+    claim: Option<Claim>,
+    /// Whether this connection's REGISTER has gone out (it waits for the
+    /// registry's CHALLENGE, whose nonce it signs).
+    register_sent: bool,
     state: State,
     backoff: Duration,
     timers: [Option<Instant>; TIMERS.len()],
@@ -259,10 +276,11 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// A membership that will claim `name` for the call endpoint `addr` (an
-    /// unspecified IP lets the registry record the address it sees).
-    pub fn new(name: Name, addr: SocketAddr, now: Instant) -> Self {
-        Membership::with_claim(Some(Register { name, addr }), now)
+    /// A membership that will claim `claim.name` for the call endpoint
+    /// `claim.addr`, proving on every connection that it holds
+    /// `claim.identity`.
+    pub fn new(claim: Claim, now: Instant) -> Self {
+        Membership::with_claim(Some(claim), now)
     }
 
     /// A machine for one-shot lookups and lists: after [`Membership::start`]
@@ -273,9 +291,10 @@ impl Membership {
         Membership::with_claim(None, now)
     }
 
-    fn with_claim(claim: Option<Register>, now: Instant) -> Self {
+    fn with_claim(claim: Option<Claim>, now: Instant) -> Self {
         Membership {
             claim,
+            register_sent: false,
             state: State::Idle,
             backoff: INITIAL_BACKOFF,
             timers: [None; TIMERS.len()],
@@ -314,16 +333,17 @@ impl Membership {
         self.set(Timer::Connect, None);
         self.last_heard = now;
         match &self.claim {
-            Some(claim) => {
+            Some(_) => {
+                // REGISTER follows the registry's CHALLENGE (see `received`).
                 self.state = State::Registering;
-                self.send(Message::Register(claim.clone()));
+                self.register_sent = false;
                 self.set(Timer::Ping, Some(now + PING_INTERVAL));
             }
             // A query asks at once; the answers keep the connection alive.
-            None => self.state = State::Registered,
-        }
-        for msg in std::mem::take(&mut self.unsent) {
-            self.send(msg);
+            None => {
+                self.state = State::Registered;
+                self.flush_unsent();
+            }
         }
         self.set(Timer::Silence, Some(now + self.silence_timeout()));
     }
@@ -379,6 +399,10 @@ impl Membership {
         self.last_heard = now;
         if let Some(why) = call_port_answer(&msg) {
             self.not_a_registry(now, why, true);
+            return;
+        }
+        if let Message::Challenge(nonce) = msg {
+            self.challenged(&nonce);
             return;
         }
         if self.claim.is_none() && !self.answers_query(&msg) {
@@ -440,9 +464,14 @@ impl Membership {
             Message::Ping(t) => self.send(Message::Pong(t)),
             Message::Pong(_) => {}
             Message::Error(e) => {
+                // UNEXPECTED MESSAGE answers a REGISTER whose signature the
+                // registry could not verify: retrying would be refused again.
                 let about_register = matches!(
                     e.code,
-                    ErrorCode::BadName | ErrorCode::BadAddress | ErrorCode::AlreadyHolds
+                    ErrorCode::BadName
+                        | ErrorCode::BadAddress
+                        | ErrorCode::AlreadyHolds
+                        | ErrorCode::UnexpectedMessage
                 );
                 if self.state == State::Registering && about_register {
                     self.refuse(Refusal::Error(e));
@@ -454,6 +483,26 @@ impl Membership {
                 "ignoring message type {:#04x} from the registry",
                 other.msg_type()
             ),
+        }
+    }
+
+    /// The registry's CHALLENGE: a member signs its nonce into the REGISTER
+    /// (once per connection); a query registers nothing and ignores it.
+    fn challenged(&mut self, nonce: &crate::wire::Nonce) {
+        if self.state != State::Registering || self.register_sent {
+            return;
+        }
+        let Some(c) = &self.claim else { return };
+        let register = Register::signed(&c.identity, c.name.clone(), c.addr, nonce);
+        self.register_sent = true;
+        self.send(Message::Register(register));
+        // Requests made meanwhile follow the REGISTER, as they always did.
+        self.flush_unsent();
+    }
+
+    fn flush_unsent(&mut self) {
+        for msg in std::mem::take(&mut self.unsent) {
+            self.send(msg);
         }
     }
 
@@ -650,7 +699,8 @@ impl Membership {
             }),
             None => {
                 self.pending.push_back(pending);
-                if self.state == State::Connecting {
+                let before_register = self.state == State::Registering && !self.register_sent;
+                if self.state == State::Connecting || before_register {
                     self.unsent.push(msg);
                 } else {
                     self.send(msg);

@@ -20,9 +20,10 @@
 //! - A connection silent for the silence timeout (registered) or the idle
 //!   timeout (not registered) gets GOODBYE and is closed.
 
+use crate::identity::PublicKey;
 use crate::wire::{
     AlreadyRegistered, Entry, ErrorCode, ErrorMsg, GoodbyeReason, HoldStatus, ListReply, Message,
-    Name, NameKey, Register, Registered, WireError, MAX_PAYLOAD_LEN,
+    Name, NameKey, Nonce, Register, Registered, WireError, MAX_PAYLOAD_LEN,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -40,6 +41,9 @@ pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the holder of a registration has to answer the probe sent when a
 /// new connection claims the same name and endpoint.
 pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The ERROR text answering a REGISTER whose signature does not verify.
+pub const BAD_SIGNATURE_TEXT: &str = "REGISTER signature does not verify for this connection's CHALLENGE (wrong key, or a REGISTER replayed from another connection)";
+
 /// How many connections the registry serves at once; more are refused with an error.
 pub const MAX_CONNECTIONS: usize = 16_384;
 
@@ -78,6 +82,10 @@ pub enum Input {
         conn: ConnId,
         /// Where it comes from.
         from: SocketAddr,
+        /// The nonce its CHALLENGE carries and its REGISTER must sign: fresh
+        /// from the operating system's random source for every connection
+        /// (the library draws no randomness itself).
+        nonce: Nonce,
     },
     /// A whole, valid message arrived.
     Received {
@@ -194,6 +202,14 @@ pub enum Event {
         /// Why.
         reason: Departure,
     },
+    /// A REGISTER refused because its signature does not verify against the
+    /// connection's challenge (a forged or replayed claim).
+    BadSignature {
+        /// The name it asked for.
+        name: Name,
+        /// Where the connection comes from.
+        from: SocketAddr,
+    },
     /// A connection was refused because [`Config::max_connections`] are open.
     ConnectionRefused {
         /// Where it came from.
@@ -229,6 +245,7 @@ struct Probe {
 
 #[derive(Debug)]
 struct Holding {
+    key: PublicKey,
     addr: SocketAddr,
     observed: SocketAddr,
     since: Instant,
@@ -244,7 +261,9 @@ struct Conn {
     silence_timer: Instant,
     holds: Option<Name>,
     /// A name this connection claimed while its holder is being probed.
-    claim: Option<(Name, SocketAddr)>,
+    claim: Option<(Name, SocketAddr, PublicKey)>,
+    /// The nonce of this connection's CHALLENGE.
+    nonce: Nonce,
 }
 
 /// The registry: the table, the connections, and their timers.
@@ -309,7 +328,9 @@ impl Registry {
     /// Feeds one connection event.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Opened { conn, from } => self.open(now, conn, crate::wire::canonical_addr(from)),
+            Input::Opened { conn, from, nonce } => {
+                self.open(now, conn, crate::wire::canonical_addr(from), nonce)
+            }
             Input::Received { conn, msg } => self.receive(now, conn, msg),
             Input::Malformed { conn, error } => {
                 if self.conns.contains_key(&conn) {
@@ -361,7 +382,7 @@ impl Registry {
         self.timers.clear();
     }
 
-    fn open(&mut self, now: Instant, conn: ConnId, from: SocketAddr) {
+    fn open(&mut self, now: Instant, conn: ConnId, from: SocketAddr, nonce: Nonce) {
         if self.conns.len() >= self.config.max_connections {
             self.send(
                 conn,
@@ -386,10 +407,12 @@ impl Registry {
                 silence_timer: deadline,
                 holds: None,
                 claim: None,
+                nonce,
             },
         );
         self.timers
             .push(Reverse((deadline, conn, TimerKind::Silence)));
+        self.send(conn, Message::Challenge(nonce));
     }
 
     fn receive(&mut self, now: Instant, conn: ConnId, msg: Message) {
@@ -491,6 +514,18 @@ impl Registry {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
+        if !r.verify(&c.nonce) {
+            let from = c.from;
+            self.send(
+                conn,
+                Message::Error(ErrorMsg::new(
+                    ErrorCode::UnexpectedMessage,
+                    BAD_SIGNATURE_TEXT,
+                )),
+            );
+            self.event(Event::BadSignature { name: r.name, from });
+            return;
+        }
         if r.addr.port() == 0 {
             self.send(
                 conn,
@@ -553,7 +588,7 @@ impl Registry {
             self.next_ping += 1;
             self.send(holder, Message::Ping(token));
             if let Some(c) = self.conns.get_mut(&conn) {
-                c.claim = Some((r.name.clone(), addr));
+                c.claim = Some((r.name.clone(), addr, r.key));
             }
             let probe_ms = u16::try_from(self.config.probe_timeout.as_millis()).unwrap_or(u16::MAX);
             self.already(conn, r.name, addr, HoldStatus::Probing, probe_ms);
@@ -585,7 +620,7 @@ impl Registry {
             });
             return;
         }
-        self.insert(now, conn, r.name, addr, false);
+        self.insert(now, conn, r.name, addr, r.key, false);
     }
 
     fn already(&mut self, conn: ConnId, name: Name, addr: SocketAddr, status: HoldStatus, ms: u16) {
@@ -606,6 +641,7 @@ impl Registry {
         conn: ConnId,
         name: Name,
         addr: SocketAddr,
+        key: PublicKey,
         handed_over: bool,
     ) {
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -624,6 +660,7 @@ impl Registry {
         self.entries.insert(
             name.clone(),
             Holding {
+                key,
                 addr,
                 observed,
                 since: now,
@@ -723,7 +760,7 @@ impl Registry {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
-        if let Some((name, _)) = c.claim {
+        if let Some((name, _, _)) = c.claim {
             if let Some(h) = self.entries.get_mut(&name) {
                 if h.probe.as_ref().is_some_and(|p| p.claimant == conn) {
                     h.probe = None;
@@ -752,9 +789,9 @@ impl Registry {
                 .conns
                 .get(&p.claimant)
                 .and_then(|c| c.claim.clone())
-                .filter(|(n, _)| *n == name);
-            if let Some((name, addr)) = waiting {
-                self.insert(now, p.claimant, name, addr, true);
+                .filter(|(n, _, _)| *n == name);
+            if let Some((name, addr, key)) = waiting {
+                self.insert(now, p.claimant, name, addr, key, true);
             }
         }
     }
@@ -772,6 +809,7 @@ fn entry(now: Instant, name: Name, h: &Holding) -> Entry {
     let age = now.saturating_duration_since(h.since).as_secs();
     Entry {
         name,
+        key: h.key,
         addr: h.addr,
         observed: h.observed,
         age_secs: u32::try_from(age).unwrap_or(u32::MAX),

@@ -3,6 +3,7 @@
 //! deadline: no sockets, no sleeping.
 
 use super::*;
+use crate::identity::Identity;
 use crate::registry::{self, ConnId, Registry};
 
 /// One registry and several peers. A peer whose `link` is up has a
@@ -32,6 +33,22 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
+/// A claim of `n` at `addr` by the identity whose seed is the name's first byte.
+fn claim(n: &str, addr: &str) -> Claim {
+    Claim {
+        identity: Identity::from_seed(&[n.as_bytes()[0]; 32]),
+        name: name(n),
+        addr: sa(addr),
+    }
+}
+
+/// A connection's nonce: its id, so two connections never share one.
+fn nonce_of(conn: ConnId) -> crate::wire::Nonce {
+    let mut n = [0u8; 32];
+    n[..8].copy_from_slice(&conn.0.to_be_bytes());
+    n
+}
+
 fn wire(msg: &Message) -> Message {
     Message::parse_bytes(&msg.to_bytes()).expect("what we emit parses")
 }
@@ -48,7 +65,7 @@ impl World {
     }
 
     fn add(&mut self, n: &str, addr: &str, from: &str) -> usize {
-        let i = self.start(Membership::new(name(n), sa(addr), self.now), from);
+        let i = self.start(Membership::new(claim(n, addr), self.now), from);
         self.settle();
         i
     }
@@ -98,8 +115,9 @@ impl World {
                     let conn = ConnId(self.next_conn);
                     self.next_conn += 1;
                     let from = self.peers[i].from;
+                    let nonce = nonce_of(conn);
                     self.reg
-                        .handle_input(now, registry::Input::Opened { conn, from });
+                        .handle_input(now, registry::Input::Opened { conn, from, nonce });
                     self.peers[i].link = Some(conn);
                     self.peers[i].m.connected(now);
                 } else {
@@ -457,7 +475,7 @@ fn registry_goodbye_on_shutdown_leads_to_reconnect() {
 #[test]
 fn requests_made_while_connecting_are_sent_once_connected() {
     let mut w = World::new();
-    let mut m = Membership::new(name("alice"), sa("127.0.0.1:4701"), w.now);
+    let mut m = Membership::new(claim("alice", "127.0.0.1:4701"), w.now);
     m.start(w.now);
     m.lookup(name("alice"));
     m.list();
@@ -481,6 +499,7 @@ fn requests_made_while_connecting_are_sent_once_connected() {
         registry::Input::Opened {
             conn,
             from: sa("127.0.0.1:1"),
+            nonce: nonce_of(conn),
         },
     );
     w.peers[0].link = Some(conn);
@@ -612,7 +631,7 @@ fn a_query_fed_garbage_says_the_registry_misbehaved_where_a_member_reconnects() 
     );
     assert!(m.is_done());
 
-    let mut member = Membership::new(name("alice"), sa("127.0.0.1:4701"), now);
+    let mut member = Membership::new(claim("alice", "127.0.0.1:4701"), now);
     member.start(now);
     member.connected(now);
     while member.poll_output().is_some() {}
@@ -636,7 +655,7 @@ fn call_port_error() -> Message {
 #[test]
 fn a_call_port_is_told_apart_from_a_registry() {
     let now = Instant::now();
-    let mut member = Membership::new(name("alice"), sa("127.0.0.1:4701"), now);
+    let mut member = Membership::new(claim("alice", "127.0.0.1:4701"), now);
     member.start(now);
     member.connected(now);
     while member.poll_output().is_some() {}

@@ -1,6 +1,7 @@
 //! Every registry rule, driven with injected time: no sockets, no sleeping.
 
 use super::*;
+use crate::identity::Identity;
 use crate::wire::Register;
 
 const A: ConnId = ConnId(1);
@@ -20,11 +21,22 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn register(n: &str, addr: &str) -> Message {
-    Message::Register(Register {
-        name: name(n),
-        addr: sa(addr),
-    })
+/// The identity made from seed `seed` (every byte).
+fn ident(seed: u8) -> Identity {
+    Identity::from_seed(&[seed; 32])
+}
+
+/// The owner of `n` in tests that use one key per name: its seed is the
+/// name's first byte, so alice and Alice differ, alice and alicia share.
+fn owner(n: &str) -> Identity {
+    ident(n.as_bytes()[0])
+}
+
+/// The nonce the bench hands the registry for `conn`.
+fn nonce_of(conn: ConnId) -> Nonce {
+    let mut n = [0u8; 32];
+    n[..8].copy_from_slice(&conn.0.to_be_bytes());
+    n
 }
 
 impl Bench {
@@ -46,9 +58,18 @@ impl Bench {
             Input::Opened {
                 conn,
                 from: sa(from),
+                nonce: nonce_of(conn),
             },
         );
         self.drain()
+    }
+    /// A REGISTER of `n` at `addr` by [`owner`]`(n)`, signed for `conn`.
+    fn reg(&self, conn: ConnId, n: &str, addr: &str) -> Message {
+        self.reg_as(conn, &owner(n), n, addr)
+    }
+    /// A REGISTER of `n` at `addr` by `id`, signed for `conn`.
+    fn reg_as(&self, conn: ConnId, id: &Identity, n: &str, addr: &str) -> Message {
+        Message::Register(Register::signed(id, name(n), sa(addr), &nonce_of(conn)))
     }
     fn recv(&mut self, conn: ConnId, msg: Message) -> Vec<Output> {
         self.reg
@@ -70,7 +91,7 @@ impl Bench {
     /// `conn` opens from `from` and registers `n` at `addr` successfully.
     fn registered(&mut self, conn: ConnId, from: &str, n: &str, addr: &str) {
         self.open(conn, from);
-        let out = self.recv(conn, register(n, addr));
+        let out = self.recv(conn, self.reg(conn, n, addr));
         assert!(
             matches!(
                 &out[0],
@@ -111,7 +132,7 @@ fn events(out: &[Output]) -> Vec<Event> {
 fn register_then_lookup_hit_and_miss() {
     let mut b = Bench::new();
     b.open(A, "127.0.0.1:50000");
-    let out = b.recv(A, register("alice", "127.0.0.1:4701"));
+    let out = b.recv(A, b.reg(A, "alice", "127.0.0.1:4701"));
     assert_eq!(
         sent(&out, A),
         vec![Message::Registered(Registered {
@@ -134,6 +155,7 @@ fn register_then_lookup_hit_and_miss() {
         sent(&out, B),
         vec![Message::Found(Entry {
             name: name("alice"),
+            key: owner("alice").public(),
             addr: sa("127.0.0.1:4701"),
             observed: sa("127.0.0.1:50000"),
             age_secs: 5,
@@ -147,7 +169,7 @@ fn register_then_lookup_hit_and_miss() {
 fn empty_ip_records_the_observed_address() {
     let mut b = Bench::new();
     b.open(A, "127.0.0.9:40000");
-    let out = b.recv(A, register("pi", "0.0.0.0:4701"));
+    let out = b.recv(A, b.reg(A, "pi", "0.0.0.0:4701"));
     assert!(matches!(
         &sent(&out, A)[..],
         [Message::Registered(r)] if r.addr == sa("127.0.0.9:4701") && r.observed == sa("127.0.0.9:40000")
@@ -158,7 +180,7 @@ fn empty_ip_records_the_observed_address() {
 fn same_name_same_endpoint_same_connection_is_already_yours() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
-    let out = b.recv(A, register("alice", "127.0.0.1:4701"));
+    let out = b.recv(A, b.reg(A, "alice", "127.0.0.1:4701"));
     assert_eq!(
         sent(&out, A),
         vec![Message::AlreadyRegistered(AlreadyRegistered {
@@ -175,7 +197,7 @@ fn same_name_other_endpoint_is_name_taken() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
     b.open(B, "127.0.0.2:2");
-    let out = b.recv(B, register("alice", "127.0.0.2:4701"));
+    let out = b.recv(B, b.reg(B, "alice", "127.0.0.2:4701"));
     assert_eq!(sent(&out, B), vec![Message::NameTaken(name("alice"))]);
     assert!(
         matches!(&events(&out)[..], [Event::NameTaken { holder, .. }] if *holder == sa("127.0.0.1:4701"))
@@ -191,7 +213,7 @@ fn a_look_alike_of_a_registered_name_is_refused_with_its_own_reason() {
     // Case, a trailing-dot spelling is no name at all (the wire refuses it),
     // a Cyrillic а, a capital I for l, fullwidth letters.
     for look_alike in ["Alice", "аlice", "AIice", "ＡＬＩＣＥ"] {
-        let out = b.recv(B, register(look_alike, "127.0.0.2:4701"));
+        let out = b.recv(B, b.reg(B, look_alike, "127.0.0.2:4701"));
         assert_eq!(
             sent(&out, B),
             vec![Message::NameResembles {
@@ -206,9 +228,9 @@ fn a_look_alike_of_a_registered_name_is_refused_with_its_own_reason() {
         assert!(!closed(&out, B));
     }
     // The same spelling is still NAME TAKEN, and an unrelated name registers.
-    let out = b.recv(B, register("alice", "127.0.0.2:4701"));
+    let out = b.recv(B, b.reg(B, "alice", "127.0.0.2:4701"));
     assert_eq!(sent(&out, B), vec![Message::NameTaken(name("alice"))]);
-    let out = b.recv(B, register("alicia", "127.0.0.2:4701"));
+    let out = b.recv(B, b.reg(B, "alicia", "127.0.0.2:4701"));
     assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
 }
 
@@ -225,7 +247,7 @@ fn a_look_alike_is_free_again_once_the_name_departs_and_lookup_finds_by_look() {
     );
     b.recv(A, Message::Unregister);
     b.open(B, "127.0.0.2:2");
-    let out = b.recv(B, register("Alice", "127.0.0.2:4701"));
+    let out = b.recv(B, b.reg(B, "Alice", "127.0.0.2:4701"));
     assert!(
         matches!(&sent(&out, B)[..], [Message::Registered(_)]),
         "{out:?}"
@@ -242,13 +264,13 @@ fn other_name_same_endpoint_is_endpoint_taken() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    let out = b.recv(B, register("bob", "127.0.0.1:4701"));
+    let out = b.recv(B, b.reg(B, "bob", "127.0.0.1:4701"));
     assert_eq!(
         sent(&out, B),
         vec![Message::EndpointTaken(sa("127.0.0.1:4701"))]
     );
     // An empty IP resolves to the observed one, which collides the same way.
-    let out = b.recv(B, register("bob", "0.0.0.0:4701"));
+    let out = b.recv(B, b.reg(B, "bob", "0.0.0.0:4701"));
     assert_eq!(
         sent(&out, B),
         vec![Message::EndpointTaken(sa("127.0.0.1:4701"))]
@@ -261,13 +283,13 @@ fn a_v4_mapped_address_is_the_ipv4_endpoint() {
     b.registered(A, "127.0.0.1:1", "victim", "127.0.4.1:4701");
     // The same host spelled as IPv6 from a dual-stack socket.
     b.open(B, "[::ffff:127.0.0.1]:2");
-    let out = b.recv(B, register("mallory", "[::ffff:127.0.4.1]:4701"));
+    let out = b.recv(B, b.reg(B, "mallory", "[::ffff:127.0.4.1]:4701"));
     assert_eq!(
         sent(&out, B),
         vec![Message::EndpointTaken(sa("127.0.4.1:4701"))]
     );
     // And a mapped address that is free registers in its IPv4 form.
-    let out = b.recv(B, register("mallory", "[::ffff:127.0.4.2]:4701"));
+    let out = b.recv(B, b.reg(B, "mallory", "[::ffff:127.0.4.2]:4701"));
     assert!(
         sent(&out, B)
             .iter()
@@ -280,7 +302,7 @@ fn a_v4_mapped_address_is_the_ipv4_endpoint() {
 fn a_connection_holds_one_registration() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
-    let out = b.recv(A, register("bob", "127.0.0.1:4702"));
+    let out = b.recv(A, b.reg(A, "bob", "127.0.0.1:4702"));
     assert!(matches!(
         &sent(&out, A)[..],
         [Message::Error(e)] if e.code == ErrorCode::AlreadyHolds
@@ -292,7 +314,7 @@ fn a_connection_holds_one_registration() {
 fn port_zero_is_refused() {
     let mut b = Bench::new();
     b.open(A, "127.0.0.1:1");
-    let out = b.recv(A, register("alice", "127.0.0.1:0"));
+    let out = b.recv(A, b.reg(A, "alice", "127.0.0.1:0"));
     assert!(matches!(&sent(&out, A)[..], [Message::Error(e)] if e.code == ErrorCode::BadAddress));
     assert!(b.reg.is_empty());
 }
@@ -302,7 +324,7 @@ fn claim_on_a_silent_holder_is_handed_over_after_the_probe() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     assert_eq!(
         sent(&out, B),
         vec![Message::AlreadyRegistered(AlreadyRegistered {
@@ -349,7 +371,7 @@ fn claim_on_a_live_holder_fails_and_the_holder_keeps_it() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     let Message::Ping(token) = sent(&out, A)[0] else {
         panic!("holder not probed")
     };
@@ -363,7 +385,7 @@ fn claim_on_a_live_holder_fails_and_the_holder_keeps_it() {
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:1"));
     // B may claim again later.
-    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     assert!(
         matches!(&sent(&out, B)[..], [Message::AlreadyRegistered(a)] if a.status == HoldStatus::Probing)
     );
@@ -378,7 +400,7 @@ fn an_answer_read_late_but_before_the_timers_keeps_the_name() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     let Message::Ping(token) = sent(&out, A)[0] else {
         panic!("holder not probed")
     };
@@ -396,7 +418,7 @@ fn an_answer_read_late_but_before_the_timers_keeps_the_name() {
 
     // The other order is what evicted live holders: timers first.
     b.open(C, "127.0.0.1:3");
-    let out = b.recv(C, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(C, b.reg(C, "pi", "127.0.0.1:4701"));
     let Message::Ping(token) = sent(&out, A)[0] else {
         panic!("holder not probed")
     };
@@ -413,7 +435,7 @@ fn holder_leaving_during_the_probe_hands_over_at_once() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    b.recv(B, register("pi", "127.0.0.1:4701"));
+    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     b.reg.handle_input(b.now, Input::Closed { conn: A });
     let out = b.drain();
     assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
@@ -424,7 +446,7 @@ fn claimant_leaving_during_the_probe_withdraws_the_claim() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    b.recv(B, register("pi", "127.0.0.1:4701"));
+    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     b.reg.handle_input(b.now, Input::Closed { conn: B });
     b.drain();
     let out = b.advance(Duration::from_secs(3));
@@ -438,13 +460,13 @@ fn a_second_claim_while_probing_is_told_a_claim_is_pending() {
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
     b.open(C, "127.0.0.1:3");
-    b.recv(B, register("pi", "127.0.0.1:4701"));
-    let out = b.recv(C, register("pi", "127.0.0.1:4701"));
+    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
+    let out = b.recv(C, b.reg(C, "pi", "127.0.0.1:4701"));
     assert!(matches!(
         &sent(&out, C)[..],
         [Message::AlreadyRegistered(a)] if a.status == HoldStatus::ClaimPending
     ));
-    let out = b.recv(B, register("pi", "127.0.0.1:4701"));
+    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     assert!(matches!(
         &sent(&out, B)[..],
         [Message::AlreadyRegistered(a)] if a.status == HoldStatus::ClaimPending
@@ -730,7 +752,7 @@ fn holder_unregistering_during_the_probe_hands_over() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    b.recv(B, register("pi", "127.0.0.1:4701"));
+    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
     let out = b.recv(A, Message::Unregister);
     assert!(
         matches!(&sent(&out, B)[..], [Message::Registered(_)]),

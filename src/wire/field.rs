@@ -7,6 +7,7 @@
 //! was computed by the message's `buffer_len`.
 
 use super::{Name, WireError};
+use crate::identity::{PublicKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 use byteorder::{BigEndian, ReadBytesExt, WriteBytesExt};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -74,6 +75,25 @@ impl<'a> Reader<'a> {
         let (head, tail) = self.rest.split_at(n);
         self.rest = tail;
         Ok(head)
+    }
+
+    /// Exactly `N` bytes, as an array.
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.bytes(N)?);
+        Ok(a)
+    }
+
+    /// A public key: 32 bytes that must be a valid Ed25519 point, so a key
+    /// no one can hold is refused at the edge ([`WireError::BadKey`]).
+    pub(crate) fn public_key(&mut self) -> Result<PublicKey, WireError> {
+        let raw = self.array::<PUBLIC_KEY_LEN>()?;
+        PublicKey::from_bytes(raw).map_err(|_| WireError::BadKey)
+    }
+
+    /// A signature: 64 opaque bytes (checked by the one who verifies it).
+    pub(crate) fn signature(&mut self) -> Result<[u8; SIGNATURE_LEN], WireError> {
+        self.array::<SIGNATURE_LEN>()
     }
 
     /// A name: one length byte, then that many bytes of UTF-8.
@@ -215,6 +235,10 @@ impl<'a> Writer<'a> {
         self.rest.write_all(b).expect(SIZED_BY_BUFFER_LEN);
     }
 
+    pub(crate) fn public_key(&mut self, key: &PublicKey) {
+        self.bytes(key.as_bytes());
+    }
+
     pub(crate) fn name(&mut self, name: &Name) {
         let s = name.as_str().as_bytes();
         // Name::new guarantees len <= MAX_NAME_LEN < 256.
@@ -286,6 +310,25 @@ mod tests {
         }
         let sa: SocketAddr = "[::ffff:10.0.0.1]:4701".parse().unwrap();
         assert_eq!(canonical_addr(sa), "10.0.0.1:4701".parse().unwrap());
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_point_is_refused_and_a_short_one_truncated() {
+        // y = 2 has no x on the curve: no one holds this key's secret.
+        let mut not_a_point = [0u8; PUBLIC_KEY_LEN];
+        not_a_point[0] = 2;
+        assert_eq!(
+            Reader::new(&not_a_point).public_key(),
+            Err(WireError::BadKey)
+        );
+        assert_eq!(
+            Reader::new(&[0u8; PUBLIC_KEY_LEN - 1]).public_key(),
+            Err(WireError::Truncated)
+        );
+        assert_eq!(
+            Reader::new(&[0u8; SIGNATURE_LEN - 1]).signature(),
+            Err(WireError::Truncated)
+        );
     }
 
     #[test]

@@ -22,48 +22,66 @@ fn check(fixture: &[u8], msg: Message) {
     assert_eq!(buf, fixture, "emit of {msg:?}");
 }
 
+/// The identity of every fixture: seed 0x11 repeated.
+fn fixture_identity() -> crate::identity::Identity {
+    crate::identity::Identity::from_seed(&[0x11; 32])
+}
+
+/// The nonce of every fixture: bytes 0, 1, 2, ..., 31.
+fn fixture_nonce() -> Nonce {
+    std::array::from_fn(|i| i as u8)
+}
+
 #[test]
 fn register() {
-    check(
-        &[
-            0x50, 0x43, 0x02, 0x01, 0x00, 0x0d, // header: "PC" v2 REGISTER len 13
-            0x05, b'a', b'l', b'i', b'c', b'e', // name
-            0x04, 192, 0, 2, 20, // IPv4 192.0.2.20
-            0x12, 0x5d, // port 4701
-        ],
-        Message::Register(Register {
-            name: name("alice"),
-            addr: v4(192, 0, 2, 20, 4701),
-        }),
+    let id = fixture_identity();
+    let msg = Register::signed(
+        &id,
+        name("alice"),
+        v4(192, 0, 2, 20, 4701),
+        &fixture_nonce(),
     );
+    let mut fx = vec![
+        0x50, 0x43, 0x02, 0x01, 0x00, 0x6d, // header: "PC" v2 REGISTER len 109
+        0x05, b'a', b'l', b'i', b'c', b'e', // name
+        0x04, 192, 0, 2, 20, // IPv4 192.0.2.20
+        0x12, 0x5d, // port 4701
+    ];
+    fx.extend_from_slice(&FIXTURE_KEY);
+    fx.extend_from_slice(&REGISTER_FIXTURE_SIGNATURE);
+    assert!(msg.verify(&fixture_nonce()));
+    check(&fx, Message::Register(msg));
 }
 
 #[test]
 fn register_with_empty_ip_and_ipv6() {
-    check(
-        &[
-            0x50, 0x43, 0x02, 0x01, 0x00, 0x09, 0x01, b'b', 0x04, 0, 0, 0, 0, 0x12, 0x5e,
-        ],
-        Message::Register(Register {
-            name: name("b"),
-            addr: v4(0, 0, 0, 0, 4702),
-        }),
-    );
-    let mut fx = vec![0x50, 0x43, 0x02, 0x01, 0x00, 0x15, 0x01, b'b', 0x06];
+    let id = fixture_identity();
+    let mut fx = vec![0x50, 0x43, 0x02, 0x01, 0x00, 0x69, 0x01, b'b'];
+    fx.extend_from_slice(&[0x04, 0, 0, 0, 0, 0x12, 0x5e]);
+    let r = Register::signed(&id, name("b"), v4(0, 0, 0, 0, 4702), &fixture_nonce());
+    fx.extend_from_slice(id.public().as_bytes());
+    fx.extend_from_slice(&r.signature);
+    check(&fx, Message::Register(r));
+    let mut fx = vec![0x50, 0x43, 0x02, 0x01, 0x00, 0x75, 0x01, b'b', 0x06];
     fx.extend_from_slice(&[
         0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
     ]);
     fx.extend_from_slice(&[0x12, 0x5e]);
-    check(
-        &fx,
-        Message::Register(Register {
-            name: name("b"),
-            addr: SocketAddr::new(
-                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
-                4702,
-            ),
-        }),
+    let v6 = SocketAddr::new(
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        4702,
     );
+    let r = Register::signed(&id, name("b"), v6, &fixture_nonce());
+    fx.extend_from_slice(id.public().as_bytes());
+    fx.extend_from_slice(&r.signature);
+    check(&fx, Message::Register(r));
+}
+
+#[test]
+fn challenge() {
+    let mut fx = vec![0x50, 0x43, 0x02, 0x2a, 0x00, 0x20];
+    fx.extend(0u8..32);
+    check(&fx, Message::Challenge(fixture_nonce()));
 }
 
 #[test]
@@ -158,14 +176,20 @@ fn endpoint_taken() {
 
 fn entry_pi() -> (Vec<u8>, Entry) {
     (
-        vec![
+        [
             0x02, b'p', b'i', // name
+        ]
+        .into_iter()
+        .chain(FIXTURE_KEY) // key
+        .chain([
             0x04, 192, 0, 2, 7, 0x12, 0x5d, // 192.0.2.7:4701
             0x04, 198, 51, 100, 9, 0x9c, 0x40, // observed 198.51.100.9:40000
             0x00, 0x00, 0x0e, 0x10, // 3600 s
-        ],
+        ])
+        .collect(),
         Entry {
             name: name("pi"),
+            key: fixture_identity().public(),
             addr: v4(192, 0, 2, 7, 4701),
             observed: v4(198, 51, 100, 9, 40000),
             age_secs: 3600,
@@ -262,6 +286,7 @@ fn unknown_type_is_kept_with_its_code() {
 fn a_full_list_page_fits_one_frame() {
     let e = Entry {
         name: name(&"n".repeat(MAX_NAME_LEN)),
+        key: fixture_identity().public(),
         addr: SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 1),
         observed: SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 1),
         age_secs: 0,
@@ -378,4 +403,67 @@ fn call_id_only_messages() {
     check(&call_only(0x45), Message::Bye(CALL_ID));
     check(&call_only(0x46), Message::ByeAck(CALL_ID));
     check(&call_only(0x47), Message::Keepalive(CALL_ID));
+}
+
+/// The public key of [`fixture_identity`] (text form
+/// `0EqyMnQrtKs6E2i9RhXk5tAiSrcaAWuvhSCjMsl3hzc=`), as docs/protocol.md lists it.
+const FIXTURE_KEY: [u8; 32] = [
+    0xd0, 0x4a, 0xb2, 0x32, 0x74, 0x2b, 0xb4, 0xab, 0x3a, 0x13, 0x68, 0xbd, 0x46, 0x15, 0xe4, 0xe6,
+    0xd0, 0x22, 0x4a, 0xb7, 0x1a, 0x01, 0x6b, 0xaf, 0x85, 0x20, 0xa3, 0x32, 0xc9, 0x77, 0x87, 0x37,
+];
+
+/// Ed25519 is deterministic: this is [`fixture_identity`]'s signature of the
+/// REGISTER of alice at 192.0.2.20:4701 for [`fixture_nonce`], the test
+/// vector of docs/protocol.md.
+const REGISTER_FIXTURE_SIGNATURE: [u8; 64] = [
+    0x14, 0xfc, 0x58, 0x98, 0xbe, 0x76, 0xa4, 0xdc, 0x03, 0x62, 0xf1, 0x65, 0xaa, 0x9f, 0xc8, 0xd5,
+    0xe8, 0xf3, 0x95, 0xd4, 0x44, 0x49, 0x1d, 0x8a, 0x40, 0x98, 0x36, 0xb1, 0xa5, 0x6d, 0x98, 0xc7,
+    0x03, 0xd3, 0x0f, 0x2e, 0x72, 0x76, 0xa1, 0x39, 0xc0, 0x09, 0xd6, 0x31, 0x42, 0x8e, 0x44, 0xbb,
+    0x61, 0xb6, 0x01, 0x7b, 0xda, 0x3e, 0xe8, 0xc0, 0x4a, 0x5a, 0x08, 0x1b, 0xf4, 0x84, 0x8f, 0x0b,
+];
+
+#[test]
+fn the_fixture_key_and_signing_message_match_the_documented_vector() {
+    assert_eq!(fixture_identity().public().as_bytes(), &FIXTURE_KEY);
+    let mut msg = b"peercall register v2\0".to_vec();
+    msg.extend(0u8..32);
+    msg.extend_from_slice(&[
+        0x05, b'a', b'l', b'i', b'c', b'e', 0x04, 192, 0, 2, 20, 0x12, 0x5d,
+    ]);
+    assert_eq!(
+        Register::signing_message(&name("alice"), &v4(192, 0, 2, 20, 4701), &fixture_nonce()),
+        msg
+    );
+}
+
+#[test]
+fn a_register_verifies_only_for_its_own_nonce_name_and_address() {
+    let id = fixture_identity();
+    let nonce = fixture_nonce();
+    let r = Register::signed(&id, name("alice"), v4(192, 0, 2, 20, 4701), &nonce);
+    assert!(r.verify(&nonce));
+    let mut other_nonce = nonce;
+    other_nonce[31] ^= 1;
+    assert!(!r.verify(&other_nonce), "replayed on another connection");
+    let mut renamed = r.clone();
+    renamed.name = name("alicf");
+    assert!(!renamed.verify(&nonce));
+    let mut moved = r.clone();
+    moved.addr = v4(192, 0, 2, 21, 4701);
+    assert!(!moved.verify(&nonce));
+    let mut other_key = r.clone();
+    other_key.key = crate::identity::Identity::from_seed(&[0x22; 32]).public();
+    assert!(!other_key.verify(&nonce), "a signature under another key");
+    // An IPv4-mapped address is signed in the form the registry reads.
+    let mapped = Register::signed(
+        &id,
+        name("alice"),
+        "[::ffff:192.0.2.20]:4701".parse().unwrap(),
+        &nonce,
+    );
+    let parsed = Message::parse_bytes(&Message::Register(mapped).to_bytes()).unwrap();
+    let Message::Register(parsed) = parsed else {
+        unreachable!()
+    };
+    assert!(parsed.verify(&nonce));
 }

@@ -192,10 +192,13 @@ fn over_long_error_text() {
 #[test]
 fn no_input_panics() {
     let samples = [
-        Message::Register(Register {
-            name: Name::new("alice").unwrap(),
-            addr: "192.0.2.1:4701".parse().unwrap(),
-        }),
+        Message::Register(Register::signed(
+            &crate::identity::Identity::from_seed(&[3; 32]),
+            Name::new("alice").unwrap(),
+            "192.0.2.1:4701".parse().unwrap(),
+            &[9; NONCE_LEN],
+        )),
+        Message::Challenge([0xff; NONCE_LEN]),
         Message::List { after: None },
         Message::Error(ErrorMsg::new(ErrorCode::BadName, "x")),
         Message::Goodbye(GoodbyeReason::Replaced),
@@ -266,5 +269,51 @@ fn call_messages_truncated_or_padded() {
     assert_eq!(
         Message::parse_bytes(&with_payload(msg_type::BYE, &[1, 2, 3, 4, 5, 6, 7])),
         Err(WireError::Truncated)
+    );
+}
+
+#[test]
+fn challenge_and_register_keys_truncated_padded_or_off_the_curve() {
+    assert_eq!(
+        Message::parse_bytes(&with_payload(msg_type::CHALLENGE, &[0; NONCE_LEN - 1])),
+        Err(WireError::Truncated)
+    );
+    assert_eq!(
+        Message::parse_bytes(&with_payload(msg_type::CHALLENGE, &[0; NONCE_LEN + 1])),
+        Err(WireError::TrailingBytes(1))
+    );
+    let good = Message::Register(Register::signed(
+        &crate::identity::Identity::from_seed(&[5; 32]),
+        Name::new("a").unwrap(),
+        "192.0.2.1:4701".parse().unwrap(),
+        &[1; NONCE_LEN],
+    ))
+    .to_bytes();
+    // Name (2) and address (7) come before the key.
+    let key_at = HEADER_LEN + 2 + 7;
+    let mut off_curve = good.clone();
+    off_curve[key_at..key_at + 32].copy_from_slice(&{
+        let mut k = [0u8; 32];
+        k[0] = 2; // y = 2 is on no Ed25519 point
+        k
+    });
+    assert_eq!(Message::parse_bytes(&off_curve), Err(WireError::BadKey));
+    assert_eq!(WireError::BadKey.to_error_msg().code, ErrorCode::Malformed);
+    for cut in HEADER_LEN..good.len() {
+        let mut short = good[..cut].to_vec();
+        short[5] = (cut - HEADER_LEN) as u8;
+        assert_eq!(
+            Message::parse_bytes(&short),
+            Err(WireError::Truncated),
+            "cut {cut}"
+        );
+    }
+    // An entry with a key that is no point is refused too.
+    let mut found = vec![1, b'a'];
+    found.extend_from_slice(&off_curve[key_at..key_at + 32]);
+    found.extend_from_slice(&[4, 127, 0, 0, 1, 0, 1, 4, 127, 0, 0, 1, 0, 2, 0, 0, 0, 0]);
+    assert_eq!(
+        Message::parse_bytes(&with_payload(msg_type::FOUND, &found)),
+        Err(WireError::BadKey)
     );
 }

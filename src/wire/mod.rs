@@ -29,7 +29,8 @@ pub use name::{
     Name, NameError, NameKey, MAX_NAME_LEN, NAME_KEY_CASE_FOLDING_VERSION, NAME_KEY_UNICODE_VERSION,
 };
 pub use registry::{
-    AlreadyRegistered, Entry, GoodbyeReason, HoldStatus, ListReply, Register, Registered, LIST_MORE,
+    AlreadyRegistered, Entry, GoodbyeReason, HoldStatus, ListReply, Nonce, Register, Registered,
+    LIST_MORE, NONCE_LEN, REGISTER_SIGNING_CONTEXT,
 };
 
 use field::{Reader, Writer};
@@ -67,6 +68,8 @@ pub mod msg_type {
     pub const GOODBYE: u8 = 0x28;
     /// Registry → peer: the name looks like one another endpoint holds.
     pub const NAME_RESEMBLES: u8 = 0x29;
+    /// Registry → peer, first on every connection: the nonce a REGISTER signs.
+    pub const CHALLENGE: u8 = 0x2a;
     /// Caller → callee: a call is proposed.
     pub const INVITE: u8 = 0x40;
     /// Callee → caller: the callee's user is being alerted.
@@ -215,6 +218,9 @@ pub enum Message {
         /// The registered name it resembles.
         held: Name,
     },
+    /// The nonce this connection's REGISTER must sign (the registry's first
+    /// message on every connection; LOOKUP and LIST clients ignore it).
+    Challenge(Nonce),
     /// Propose a call.
     Invite(Invite),
     /// The callee is alerting its user.
@@ -264,6 +270,7 @@ impl Message {
             Message::ListReply(_) => LIST_REPLY,
             Message::Goodbye(_) => GOODBYE,
             Message::NameResembles { .. } => NAME_RESEMBLES,
+            Message::Challenge(_) => CHALLENGE,
             Message::Invite(_) => INVITE,
             Message::Ringing(_) => RINGING,
             Message::Accept(_) => ACCEPT,
@@ -302,6 +309,7 @@ impl Message {
                 asked: r.name()?,
                 held: r.name()?,
             },
+            CHALLENGE => Message::Challenge(r.array::<NONCE_LEN>()?),
             INVITE => Message::Invite(Invite::read(&mut r)?),
             RINGING => Message::Ringing(CallId(r.u64()?)),
             ACCEPT => Message::Accept(Accept::read(&mut r)?),
@@ -342,6 +350,7 @@ impl Message {
             Message::NameResembles { asked, held } => {
                 field::name_len(asked) + field::name_len(held)
             }
+            Message::Challenge(_) => NONCE_LEN,
             Message::Invite(m) => m.len(),
             Message::Accept(_) => Accept::LEN,
             Message::Reject { .. } => 8 + 1,
@@ -394,6 +403,7 @@ impl Message {
                 w.name(asked);
                 w.name(held);
             }
+            Message::Challenge(nonce) => w.bytes(nonce),
             Message::Invite(m) => m.write(&mut w),
             Message::Accept(m) => m.write(&mut w),
             Message::Reject { call_id, reason } => {

@@ -6,33 +6,103 @@
 
 use super::field::{self, Reader, Writer};
 use super::{Name, WireError};
+use crate::identity::{Identity, PublicKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 use std::fmt;
 use std::net::SocketAddr;
 
-/// REGISTER: claim `name` for the call endpoint `addr`. An unspecified IP
-/// (`0.0.0.0` or `::`) asks the registry to record the address it sees the
-/// connection coming from.
+/// Bytes of the nonce a CHALLENGE carries.
+pub const NONCE_LEN: usize = 32;
+
+/// The nonce of a CHALLENGE: drawn by the registry's shell from the operating
+/// system's random source, one per connection.
+pub type Nonce = [u8; NONCE_LEN];
+
+/// The context that starts every message a REGISTER signs. Its version and the
+/// trailing NUL keep a registration signature from being valid as anything
+/// else a peercall key signs, and from being replayed against a later format.
+pub const REGISTER_SIGNING_CONTEXT: &[u8] = b"peercall register v2\0";
+
+/// REGISTER: claim `name` for the call endpoint `addr`, as the holder of `key`.
+/// An unspecified IP (`0.0.0.0` or `::`) asks the registry to record the
+/// address it sees the connection coming from.
+///
+/// `signature` is `key`'s Ed25519 signature over
+/// [`Register::signing_message`]: the context, this connection's CHALLENGE
+/// nonce, then the name and addr fields exactly as encoded on the wire. The
+/// nonce ties it to one connection, so a recorded REGISTER is worthless on
+/// another one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Register {
     /// The name to claim.
     pub name: Name,
     /// The call endpoint (IP and TCP call port) to record for it.
     pub addr: SocketAddr,
+    /// The key that will own the name.
+    pub key: PublicKey,
+    /// `key`'s signature of [`Register::signing_message`].
+    pub signature: [u8; SIGNATURE_LEN],
 }
 
 impl Register {
+    /// A REGISTER for `name` and `addr`, signed by `identity` for the
+    /// connection whose CHALLENGE carried `nonce`. The address is put in its
+    /// one spelling first ([`field::canonical_addr`]), as the registry reads
+    /// it, so the signed bytes are the ones the registry re-encodes.
+    pub fn signed(identity: &Identity, name: Name, addr: SocketAddr, nonce: &Nonce) -> Register {
+        let addr = field::canonical_addr(addr);
+        let signature = identity.sign(&Self::signing_message(&name, &addr, nonce));
+        Register {
+            name,
+            addr,
+            key: identity.public(),
+            signature,
+        }
+    }
+
+    /// The bytes a REGISTER's signature covers: [`REGISTER_SIGNING_CONTEXT`],
+    /// the 32-byte nonce, the name field (length byte and UTF-8) and the
+    /// address field (family, IP, port), as on the wire.
+    pub fn signing_message(name: &Name, addr: &SocketAddr, nonce: &Nonce) -> Vec<u8> {
+        let len = REGISTER_SIGNING_CONTEXT.len()
+            + NONCE_LEN
+            + field::name_len(name)
+            + field::socket_addr_len(addr);
+        let mut msg = vec![0u8; len];
+        let mut w = Writer::new(&mut msg);
+        w.bytes(REGISTER_SIGNING_CONTEXT);
+        w.bytes(nonce);
+        w.name(name);
+        w.socket_addr(addr);
+        debug_assert_eq!(w.remaining(), 0);
+        msg
+    }
+
+    /// Whether the signature is `key`'s over this REGISTER's name and address
+    /// for the connection challenged with `nonce`.
+    pub fn verify(&self, nonce: &Nonce) -> bool {
+        let msg = Self::signing_message(&self.name, &self.addr, nonce);
+        self.key.verify(&msg, &self.signature)
+    }
+
     pub(crate) fn len(&self) -> usize {
-        field::name_len(&self.name) + field::socket_addr_len(&self.addr)
+        field::name_len(&self.name)
+            + field::socket_addr_len(&self.addr)
+            + PUBLIC_KEY_LEN
+            + SIGNATURE_LEN
     }
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Register {
             name: r.name()?,
             addr: r.socket_addr()?,
+            key: r.public_key()?,
+            signature: r.signature()?,
         })
     }
     pub(crate) fn write(&self, w: &mut Writer<'_>) {
         w.name(&self.name);
         w.socket_addr(&self.addr);
+        w.public_key(&self.key);
+        w.bytes(&self.signature);
     }
 }
 
@@ -72,12 +142,12 @@ impl Registered {
 pub enum HoldStatus {
     /// This connection already holds it; nothing changed.
     Yours,
-    /// Another connection holds it; the registry is probing that holder and
-    /// will send REGISTERED on this connection if it does not answer in time.
+    /// Version 1 only (a v2 registry hands the name to the same key at once):
+    /// another connection holds it and is being probed.
     Probing,
-    /// The holder answered the probe: the registration stays with it. Final.
+    /// Version 1 only: the holder answered the probe. Final.
     HolderAlive,
-    /// Another connection's claim on this name is already being decided. Final.
+    /// Version 1 only: another claim on this name is being decided. Final.
     ClaimPending,
     /// A status code this version does not know.
     Unknown(u8),
@@ -138,6 +208,9 @@ impl AlreadyRegistered {
 pub struct Entry {
     /// The peer's name.
     pub name: Name,
+    /// The key the name is bound to: the one the peer at `addr` must prove
+    /// in the call port's handshake.
+    pub key: PublicKey,
     /// Its call endpoint (where to send an INVITE).
     pub addr: SocketAddr,
     /// The source address its registry connection comes from (differs from
@@ -150,6 +223,7 @@ pub struct Entry {
 impl Entry {
     pub(crate) fn len(&self) -> usize {
         field::name_len(&self.name)
+            + PUBLIC_KEY_LEN
             + field::socket_addr_len(&self.addr)
             + field::socket_addr_len(&self.observed)
             + 4
@@ -157,6 +231,7 @@ impl Entry {
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Entry {
             name: r.name()?,
+            key: r.public_key()?,
             addr: r.socket_addr()?,
             observed: r.socket_addr()?,
             age_secs: r.u32()?,
@@ -164,6 +239,7 @@ impl Entry {
     }
     pub(crate) fn write(&self, w: &mut Writer<'_>) {
         w.name(&self.name);
+        w.public_key(&self.key);
         w.socket_addr(&self.addr);
         w.socket_addr(&self.observed);
         w.u32(self.age_secs);
@@ -226,7 +302,8 @@ pub enum GoodbyeReason {
     IdleTimeout,
     /// The registered connection went silent too long; its registration is gone.
     SilenceTimeout,
-    /// A new connection claimed this registration and this one did not answer the probe.
+    /// A new connection of the same key claimed this registration (the owner
+    /// came back after a crash, freeze or link break); this one is stale.
     Replaced,
     /// A reason code this version does not know.
     Unknown(u8),
@@ -262,7 +339,9 @@ impl fmt::Display for GoodbyeReason {
             GoodbyeReason::ShuttingDown => write!(f, "registry shutting down"),
             GoodbyeReason::IdleTimeout => write!(f, "idle too long without registering"),
             GoodbyeReason::SilenceTimeout => write!(f, "silent too long, registration dropped"),
-            GoodbyeReason::Replaced => write!(f, "registration handed to a new connection"),
+            GoodbyeReason::Replaced => {
+                write!(f, "replaced: the same key registered on a new connection")
+            }
             GoodbyeReason::Unknown(c) => write!(f, "reason {c}"),
         }
     }
