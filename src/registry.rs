@@ -1,24 +1,34 @@
-//! The registry's table and its rules, without any IO: which connection holds
-//! which name and endpoint, what each request is answered, when a silent
-//! connection loses its registration, and how a rebooted board takes its name
-//! back from a half-open connection.
+//! The registry's table and its rules, without any IO: which key owns which
+//! name, which connection holds which name and endpoint now, what each request
+//! is answered, when a silent connection loses its registration, and how an
+//! owner takes its name back at once from a stale connection of its own.
 //!
-//! The server feeds [`Registry::handle_input`] with connection events and
-//! parsed messages, calls [`Registry::handle_timeout`] at
-//! [`Registry::next_timeout`], and drains [`Registry::poll_output`] for frames
-//! to send, connections to close and events to print.
+//! The server feeds [`Registry::handle_input`] with connection events (each
+//! new connection with a fresh random nonce) and parsed messages, tells it the
+//! wall-clock time with [`Registry::set_wall_clock`] (leases last days and
+//! outlive restarts, so they count in Unix seconds), calls
+//! [`Registry::handle_timeout`] at [`Registry::next_timeout`], drains
+//! [`Registry::poll_output`] for frames to send, connections to close and
+//! events to print, and saves [`Registry::bindings`] whenever
+//! [`Registry::take_bindings_changed`] says so.
 //!
 //! Rules:
-//! - A name is unique, and so is an endpoint (IP, call port). A registration
-//!   belongs to the connection that made it; one registration per connection.
-//! - The same name from the same endpoint on another connection while the
-//!   holder lives: ALREADY REGISTERED (probing); the holder is pinged and, if it
-//!   sends nothing within the probe timeout, loses the registration to the new
-//!   connection, which then receives REGISTERED. If it answers, the claimant gets
-//!   ALREADY REGISTERED (holder alive).
-//! - Same name, other endpoint: NAME TAKEN. Other name, same endpoint: ENDPOINT TAKEN.
-//! - A connection silent for the silence timeout (registered) or the idle
-//!   timeout (not registered) gets GOODBYE and is closed.
+//! - Every connection first receives a CHALLENGE with its nonce. A REGISTER is
+//!   taken only if its signature verifies for that nonce ([`Register::verify`]).
+//! - A name is bound to the key that registered it (a *binding*), and the
+//!   binding outlives the connection: another key gets NAME TAKEN while the
+//!   owner's lease lasts, counted from when the owner was last seen
+//!   (registered, or connected while holding it). A look-alike of a bound name
+//!   is refused the same way (NAME RESEMBLES).
+//! - The owner's key gets its name back at once: an older connection of the
+//!   same key that still holds it (a crashed, frozen or cut-off peer) is told
+//!   GOODBYE (replaced) and closed, and the new one is REGISTERED.
+//! - An endpoint (IP, call port) is held by one name at a time: another name
+//!   at the same endpoint is refused with ENDPOINT TAKEN, unless the same key
+//!   holds it (a renamed peer), which is replaced.
+//! - One registration per connection. A connection silent for the silence
+//!   timeout (registered) or the idle timeout (not registered) gets GOODBYE
+//!   and is closed; its name stays bound to its key.
 
 use crate::identity::PublicKey;
 use crate::wire::{
@@ -38,14 +48,20 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// before its registration is dropped. Peers ping every
 /// [`crate::membership::PING_INTERVAL`], a third of this.
 pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the holder of a registration has to answer the probe sent when a
-/// new connection claims the same name and endpoint.
-pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// The ERROR text answering a REGISTER whose signature does not verify.
-pub const BAD_SIGNATURE_TEXT: &str = "REGISTER signature does not verify for this connection's CHALLENGE (wrong key, or a REGISTER replayed from another connection)";
-
+/// How long a name stays bound to its key after the owner was last seen: 30
+/// days, so a board switched off for a holiday finds its name waiting, and a
+/// name given up for good is free again a month later.
+pub const DEFAULT_NAME_LEASE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How many connections the registry serves at once; more are refused with an error.
 pub const MAX_CONNECTIONS: usize = 16_384;
+/// How many name bindings the registry remembers, live or not. When full,
+/// expired bindings are forgotten first; a new name beyond it is refused with
+/// an error, so a flood of keys cannot grow the table (and its file) without
+/// bound. Live names keep their bindings.
+pub const MAX_BINDINGS: usize = 100_000;
+
+/// The ERROR text answering a REGISTER whose signature does not verify.
+pub const BAD_SIGNATURE_TEXT: &str = "REGISTER signature does not verify for this connection's CHALLENGE (wrong key, or a REGISTER replayed from another connection)";
 
 pub use crate::ConnId;
 
@@ -56,10 +72,12 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// See [`DEFAULT_SILENCE_TIMEOUT`].
     pub silence_timeout: Duration,
-    /// See [`DEFAULT_PROBE_TIMEOUT`].
-    pub probe_timeout: Duration,
+    /// See [`DEFAULT_NAME_LEASE`].
+    pub name_lease: Duration,
     /// See [`MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`MAX_BINDINGS`].
+    pub max_bindings: usize,
 }
 
 impl Default for Config {
@@ -67,8 +85,9 @@ impl Default for Config {
         Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             silence_timeout: DEFAULT_SILENCE_TIMEOUT,
-            probe_timeout: DEFAULT_PROBE_TIMEOUT,
+            name_lease: DEFAULT_NAME_LEASE,
             max_connections: MAX_CONNECTIONS,
+            max_bindings: MAX_BINDINGS,
         }
     }
 }
@@ -111,7 +130,7 @@ pub enum Input {
 /// What the server must do, or may tell the user.
 pub type Output = crate::ConnOutput<Event>;
 
-/// Why a registration left the table.
+/// Why a registration left the table (its name stays bound to its key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Departure {
     /// The peer unregistered.
@@ -120,8 +139,9 @@ pub enum Departure {
     ConnectionLost,
     /// Its connection was silent longer than the silence timeout.
     TimedOut,
-    /// A new connection claimed it and the holder did not answer the probe.
-    ProbeUnanswered,
+    /// The same key registered again on a new connection (the owner came
+    /// back after a crash, freeze or link break).
+    Replaced,
     /// Its connection sent bytes that are not a valid message.
     ProtocolError,
     /// The registry is shutting down.
@@ -134,18 +154,30 @@ impl fmt::Display for Departure {
             Departure::Unregistered => "unregistered",
             Departure::ConnectionLost => "connection lost",
             Departure::TimedOut => "timed out",
-            Departure::ProbeUnanswered => "timed out: did not answer the probe",
+            Departure::Replaced => "replaced: its key registered on a new connection",
             Departure::ProtocolError => "protocol error",
             Departure::ShuttingDown => "registry shutting down",
         })
     }
 }
 
+/// A name's owner, as the registry remembers it across restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The name.
+    pub name: Name,
+    /// The key that owns it.
+    pub key: PublicKey,
+    /// When the owner was last seen (registered, or connected while holding
+    /// the name), in seconds since the Unix epoch; the lease counts from here.
+    pub last_seen: u64,
+}
+
 /// Something the registry did that its operator wants to see.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A name was registered (`handed_over`: taken over from a holder that
-    /// failed the probe or left while the claim was pending).
+    /// A name was registered (`handed_over`: taken over from an older
+    /// connection of the same key, which was replaced).
     Registered {
         /// The name.
         name: Name,
@@ -153,10 +185,12 @@ pub enum Event {
         addr: SocketAddr,
         /// Source address of the registering connection.
         observed: SocketAddr,
-        /// Whether it was handed over from a previous holder.
+        /// Whether it was handed over from a previous connection.
         handed_over: bool,
+        /// The key it is bound to.
+        key: PublicKey,
     },
-    /// A claim for a name and endpoint that are already registered.
+    /// A claim by the connection that already holds this name and endpoint.
     AlreadyRegistered {
         /// The name.
         name: Name,
@@ -165,23 +199,25 @@ pub enum Event {
         /// Where the claim stands.
         status: HoldStatus,
     },
-    /// A claim refused because the name is registered by another endpoint.
+    /// A claim refused because the name is bound to another key.
     NameTaken {
         /// The name.
         name: Name,
         /// The endpoint asked for.
         addr: SocketAddr,
-        /// The endpoint that holds it.
-        holder: SocketAddr,
+        /// The endpoint that holds it now, if its owner is connected.
+        holder: Option<SocketAddr>,
+        /// The key it is bound to.
+        owner: PublicKey,
     },
-    /// A claim refused because the name is a look-alike of a registered one
-    /// ([`Name::keys`]).
+    /// A claim refused because the name is a look-alike of a name bound to
+    /// another key ([`Name::keys`]).
     NameResembles {
         /// The name asked for.
         name: Name,
         /// The endpoint asked for.
         addr: SocketAddr,
-        /// The registered name it resembles.
+        /// The bound name it resembles.
         held: Name,
     },
     /// A claim refused because the endpoint is registered under another name.
@@ -193,6 +229,22 @@ pub enum Event {
         /// The name that holds it.
         holder: Name,
     },
+    /// A REGISTER refused because its signature does not verify against the
+    /// connection's challenge (a forged or replayed claim).
+    BadSignature {
+        /// The name it asked for.
+        name: Name,
+        /// Where the connection comes from.
+        from: SocketAddr,
+    },
+    /// A name's lease ran out (its owner unseen for the lease) and another
+    /// key's claim released it.
+    LeaseExpired {
+        /// The name.
+        name: Name,
+        /// The key it was bound to.
+        owner: PublicKey,
+    },
     /// A registration left the table.
     Departed {
         /// The name.
@@ -201,14 +253,6 @@ pub enum Event {
         addr: SocketAddr,
         /// Why.
         reason: Departure,
-    },
-    /// A REGISTER refused because its signature does not verify against the
-    /// connection's challenge (a forged or replayed claim).
-    BadSignature {
-        /// The name it asked for.
-        name: Name,
-        /// Where the connection comes from.
-        from: SocketAddr,
     },
     /// A connection was refused because [`Config::max_connections`] are open.
     ConnectionRefused {
@@ -222,25 +266,14 @@ pub enum Event {
 pub struct Row<'a> {
     /// The name.
     pub name: &'a Name,
+    /// The key it is bound to.
+    pub key: PublicKey,
     /// Recorded call endpoint.
     pub addr: SocketAddr,
     /// Source address of the holding connection.
     pub observed: SocketAddr,
     /// When it was registered.
     pub since: Instant,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKind {
-    Silence,
-    Probe,
-}
-
-#[derive(Debug)]
-struct Probe {
-    claimant: ConnId,
-    started: Instant,
-    deadline: Instant,
 }
 
 #[derive(Debug)]
@@ -250,7 +283,12 @@ struct Holding {
     observed: SocketAddr,
     since: Instant,
     conn: ConnId,
-    probe: Option<Probe>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    key: PublicKey,
+    last_seen: u64,
 }
 
 #[derive(Debug)]
@@ -260,24 +298,39 @@ struct Conn {
     /// Deadline of this connection's one live silence timer in the heap.
     silence_timer: Instant,
     holds: Option<Name>,
-    /// A name this connection claimed while its holder is being probed.
-    claim: Option<(Name, SocketAddr, PublicKey)>,
     /// The nonce of this connection's CHALLENGE.
     nonce: Nonce,
 }
 
-/// The registry: the table, the connections, and their timers.
+/// What a REGISTER that passed every check displaces.
+enum Verdict {
+    /// Refused; the answer and event are queued.
+    Refused,
+    /// Taken: close these connections of the same key (replaced), forget these
+    /// look-alike bindings of the same key, then register.
+    Take {
+        replace: Vec<ConnId>,
+        unbind: Vec<Name>,
+    },
+}
+
+/// The registry: the bindings, the table, the connections, and their timers.
 #[derive(Debug)]
 pub struct Registry {
     config: Config,
+    /// Every name bound to a key, live or not.
+    bindings: BTreeMap<Name, Owner>,
+    /// Each bound name under its look-alike keys: one name per key.
+    lookalikes: HashMap<NameKey, Name>,
+    /// The names held by a connection now.
     entries: BTreeMap<Name, Holding>,
     endpoints: HashMap<SocketAddr, Name>,
-    /// Each registered name under its look-alike keys: one name per key.
-    keys: HashMap<NameKey, Name>,
     conns: HashMap<ConnId, Conn>,
-    timers: BinaryHeap<Reverse<(Instant, ConnId, TimerKind)>>,
+    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     outputs: VecDeque<Output>,
-    next_ping: u64,
+    /// An instant and the Unix time at it, from the shell.
+    clock: Option<(Instant, u64)>,
+    bindings_changed: bool,
 }
 
 impl Registry {
@@ -285,13 +338,15 @@ impl Registry {
     pub fn new(config: Config) -> Self {
         Registry {
             config,
+            bindings: BTreeMap::new(),
+            lookalikes: HashMap::new(),
             entries: BTreeMap::new(),
             endpoints: HashMap::new(),
-            keys: HashMap::new(),
             conns: HashMap::new(),
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
-            next_ping: 1,
+            clock: None,
+            bindings_changed: false,
         }
     }
 
@@ -319,14 +374,112 @@ impl Registry {
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
         self.entries.iter().map(|(name, h)| Row {
             name,
+            key: h.key,
             addr: h.addr,
             observed: h.observed,
             since: h.since,
         })
     }
 
+    /// Tells the registry that the wall clock reads `unix_secs` (seconds
+    /// since the Unix epoch) at `now`. Leases are counted in wall-clock time
+    /// because they outlive the process; between calls the time is carried
+    /// forward from `now`. Until the first call, the first instant seen is
+    /// taken as second 0 (leases still run, relative to it).
+    pub fn set_wall_clock(&mut self, now: Instant, unix_secs: u64) {
+        self.clock = Some((now, unix_secs));
+    }
+
+    /// The Unix time at `now`.
+    fn unix(&self, now: Instant) -> u64 {
+        match self.clock {
+            Some((at, secs)) if now >= at => secs.saturating_add((now - at).as_secs()),
+            Some((at, secs)) => secs.saturating_sub((at - now).as_secs()),
+            None => 0,
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if self.clock.is_none() {
+            self.clock = Some((now, 0));
+        }
+    }
+
+    /// Takes back bindings saved by an earlier run (read at start, before
+    /// any connection). Bindings whose lease has run out by the wall clock,
+    /// and a name that is a look-alike of one already taken back (a
+    /// hand-edited file), are left out. Returns how many were taken back.
+    pub fn restore(&mut self, now: Instant, bindings: impl IntoIterator<Item = Binding>) -> usize {
+        self.tick(now);
+        let unix = self.unix(now);
+        let mut kept = 0;
+        for b in bindings {
+            if self.expired(b.last_seen, unix) {
+                continue;
+            }
+            if self.bindings.len() >= self.config.max_bindings {
+                log::warn!(
+                    "more saved bindings than --max-bindings; {} left out",
+                    b.name
+                );
+                continue;
+            }
+            let clash = b
+                .name
+                .keys()
+                .iter()
+                .any(|k| self.lookalikes.get(k).is_some_and(|n| *n != b.name))
+                || self.bindings.contains_key(&b.name);
+            if clash {
+                log::warn!("saved binding of {} clashes with another; left out", b.name);
+                continue;
+            }
+            self.bind(b.name, b.key, b.last_seen);
+            kept += 1;
+        }
+        // Restoring is not a change worth writing back.
+        self.bindings_changed = false;
+        kept
+    }
+
+    /// Every binding whose lease still runs, in name order, with the names
+    /// held now as seen at `now`: what the shell saves.
+    pub fn bindings(&self, now: Instant) -> Vec<Binding> {
+        let unix = self.unix(now);
+        self.bindings
+            .iter()
+            .filter_map(|(name, b)| {
+                let last_seen = if self.entries.contains_key(name) {
+                    unix
+                } else if self.expired(b.last_seen, unix) {
+                    return None;
+                } else {
+                    b.last_seen
+                };
+                Some(Binding {
+                    name: name.clone(),
+                    key: b.key,
+                    last_seen,
+                })
+            })
+            .collect()
+    }
+
+    /// The key `name` is bound to, live or not (lease still running or not).
+    pub fn owner(&self, name: &Name) -> Option<PublicKey> {
+        self.bindings.get(name).map(|b| b.key)
+    }
+
+    /// Whether the bindings changed since the last call (a name was bound,
+    /// moved to another key, or released, or its holder departed): the shell
+    /// saves them then.
+    pub fn take_bindings_changed(&mut self) -> bool {
+        std::mem::take(&mut self.bindings_changed)
+    }
+
     /// Feeds one connection event.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
+        self.tick(now);
         match input {
             Input::Opened { conn, from, nonce } => {
                 self.open(now, conn, crate::wire::canonical_addr(from), nonce)
@@ -349,20 +502,18 @@ impl Registry {
 
     /// The earliest time [`Registry::handle_timeout`] has work to do.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _, _))| *t)
+        self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((t, conn, kind))) = self.timers.peek().copied() {
+        self.tick(now);
+        while let Some(Reverse((t, conn))) = self.timers.peek().copied() {
             if t > now {
                 break;
             }
             self.timers.pop();
-            match kind {
-                TimerKind::Silence => self.check_silence(now, t, conn),
-                TimerKind::Probe => self.check_probe(now, t, conn),
-            }
+            self.check_silence(now, t, conn);
         }
     }
 
@@ -371,7 +522,8 @@ impl Registry {
         self.outputs.pop_front()
     }
 
-    /// Says GOODBYE to every connection and forgets them all (orderly shutdown).
+    /// Says GOODBYE to every connection and forgets them all (orderly
+    /// shutdown). The bindings stay, seen now.
     pub fn shutdown(&mut self, now: Instant) {
         let mut conns: Vec<ConnId> = self.conns.keys().copied().collect();
         conns.sort();
@@ -406,12 +558,10 @@ impl Registry {
                 last_heard: now,
                 silence_timer: deadline,
                 holds: None,
-                claim: None,
                 nonce,
             },
         );
-        self.timers
-            .push(Reverse((deadline, conn, TimerKind::Silence)));
+        self.timers.push(Reverse((deadline, conn)));
         self.send(conn, Message::Challenge(nonce));
     }
 
@@ -420,11 +570,6 @@ impl Registry {
             return;
         };
         c.last_heard = now;
-        // An UNREGISTER is no sign the holder wants to keep the name: let the
-        // departure hand it over instead of failing the claim.
-        if let (Some(name), false) = (c.holds.clone(), matches!(msg, Message::Unregister)) {
-            self.holder_heard(now, &name);
-        }
         match msg {
             Message::Register(r) => self.register(now, conn, r),
             Message::Unregister => {
@@ -439,7 +584,7 @@ impl Registry {
                     None => name
                         .keys()
                         .iter()
-                        .find_map(|k| self.keys.get(k))
+                        .find_map(|k| self.lookalikes.get(k))
                         .and_then(|n| self.entries.get_key_value(n)),
                 };
                 let reply = match held {
@@ -475,45 +620,12 @@ impl Registry {
         }
     }
 
-    /// The holder of `name` showed it is alive: a pending probe fails the claim.
-    fn holder_heard(&mut self, now: Instant, name: &Name) {
-        let Some(h) = self.entries.get_mut(name) else {
-            return;
-        };
-        let Some(p) = h.probe.as_ref() else {
-            return;
-        };
-        if now < p.started {
-            return;
-        }
-        let addr = h.addr;
-        let claimant = p.claimant;
-        h.probe = None;
-        if let Some(c) = self.conns.get_mut(&claimant) {
-            c.claim = None;
-            self.send(
-                claimant,
-                Message::AlreadyRegistered(AlreadyRegistered {
-                    name: name.clone(),
-                    status: HoldStatus::HolderAlive,
-                    probe_ms: 0,
-                }),
-            );
-            self.event(Event::AlreadyRegistered {
-                name: name.clone(),
-                addr,
-                status: HoldStatus::HolderAlive,
-            });
-        }
-    }
-
     fn register(&mut self, now: Instant, conn: ConnId, mut r: Register) {
-        // One spelling per endpoint: ::ffff:a.b.c.d is a.b.c.d, so it can
-        // neither take a registered endpoint nor dodge ENDPOINT TAKEN.
-        r.addr = crate::wire::canonical_addr(r.addr);
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
+        // The signature covers the name and address as sent; it is checked
+        // before anything else so no rule can be probed with a forged key.
         if !r.verify(&c.nonce) {
             let from = c.from;
             self.send(
@@ -526,6 +638,9 @@ impl Registry {
             self.event(Event::BadSignature { name: r.name, from });
             return;
         }
+        // One spelling per endpoint: ::ffff:a.b.c.d is a.b.c.d, so it can
+        // neither take a registered endpoint nor dodge ENDPOINT TAKEN.
+        r.addr = crate::wire::canonical_addr(r.addr);
         if r.addr.port() == 0 {
             self.send(
                 conn,
@@ -544,7 +659,7 @@ impl Registry {
         if let Some(held) = &c.holds {
             let same = *held == r.name && self.entries.get(held).map(|h| h.addr) == Some(addr);
             if same {
-                self.already(conn, r.name, addr, HoldStatus::Yours, 0);
+                self.already(conn, r.name, addr, HoldStatus::Yours);
             } else {
                 let text = format!("this connection holds {held}; unregister first");
                 self.send(
@@ -554,82 +669,192 @@ impl Registry {
             }
             return;
         }
-        if c.claim.is_some() {
-            self.already(conn, r.name, addr, HoldStatus::ClaimPending, 0);
-            return;
+        let (replace, unbind) = match self.judge(now, conn, &r.name, addr, r.key) {
+            Verdict::Refused => return,
+            Verdict::Take { replace, unbind } => (replace, unbind),
+        };
+        let handed_over = !replace.is_empty();
+        for old in replace {
+            self.send(old, Message::Goodbye(GoodbyeReason::Replaced));
+            self.close(now, old, Departure::Replaced);
         }
-        if let Some(h) = self.entries.get_mut(&r.name) {
-            if h.addr != addr {
-                let holder = h.addr;
-                self.send(conn, Message::NameTaken(r.name.clone()));
-                self.event(Event::NameTaken {
-                    name: r.name,
-                    addr,
-                    holder,
-                });
-                return;
-            }
-            if h.probe.is_some() {
-                self.already(conn, r.name, addr, HoldStatus::ClaimPending, 0);
-                return;
-            }
-            // Same name, same endpoint, other connection: maybe a rebooted board
-            // whose old connection is half-open. Ask the holder.
-            let deadline = now + self.config.probe_timeout;
-            let holder = h.conn;
-            h.probe = Some(Probe {
-                claimant: conn,
-                started: now,
-                deadline,
-            });
-            self.timers
-                .push(Reverse((deadline, holder, TimerKind::Probe)));
-            let token = self.next_ping;
-            self.next_ping += 1;
-            self.send(holder, Message::Ping(token));
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.claim = Some((r.name.clone(), addr, r.key));
-            }
-            let probe_ms = u16::try_from(self.config.probe_timeout.as_millis()).unwrap_or(u16::MAX);
-            self.already(conn, r.name, addr, HoldStatus::Probing, probe_ms);
-            return;
+        for name in unbind {
+            self.unbind(&name);
         }
-        if let Some(held) = r.name.keys().iter().find_map(|k| self.keys.get(k)) {
-            let held = held.clone();
+        if !self.bindings.contains_key(&r.name) && !self.make_room(now) {
             self.send(
                 conn,
-                Message::NameResembles {
-                    asked: r.name.clone(),
-                    held: held.clone(),
-                },
+                Message::Error(ErrorMsg::new(
+                    ErrorCode::UnexpectedMessage,
+                    format!(
+                        "the registry remembers at most {} names and all are in use; try again later",
+                        self.config.max_bindings
+                    ),
+                )),
             );
-            self.event(Event::NameResembles {
-                name: r.name,
-                addr,
-                held,
-            });
             return;
         }
-        if let Some(holder) = self.endpoints.get(&addr) {
-            let holder = holder.clone();
-            self.send(conn, Message::EndpointTaken(addr));
-            self.event(Event::EndpointTaken {
-                name: r.name,
-                addr,
-                holder,
-            });
-            return;
-        }
-        self.insert(now, conn, r.name, addr, r.key, false);
+        self.insert(now, conn, r.name, addr, r.key, handed_over);
     }
 
-    fn already(&mut self, conn: ConnId, name: Name, addr: SocketAddr, status: HoldStatus, ms: u16) {
+    /// Whether `key` may take `name` at `addr` now, and whom it displaces.
+    /// Decides only; the caller acts, so a refusal changes nothing.
+    fn judge(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        name: &Name,
+        addr: SocketAddr,
+        key: PublicKey,
+    ) -> Verdict {
+        let unix = self.unix(now);
+        let mut replace = Vec::new();
+        let mut unbind = Vec::new();
+        // The name itself.
+        if let Some(b) = self.bindings.get(name).copied() {
+            let live = self.entries.get(name);
+            if b.key != key {
+                if live.is_some() || !self.expired(b.last_seen, unix) {
+                    let holder = live.map(|h| h.addr);
+                    self.send(conn, Message::NameTaken(name.clone()));
+                    self.event(Event::NameTaken {
+                        name: name.clone(),
+                        addr,
+                        holder,
+                        owner: b.key,
+                    });
+                    return Verdict::Refused;
+                }
+                // Decided below; released only if the claim is taken.
+                unbind.push(name.clone());
+            } else if let Some(h) = live {
+                replace.push(h.conn);
+            }
+        }
+        // Its look-alikes: one owner per look-alike family.
+        let mut resembled: Vec<Name> = name
+            .keys()
+            .iter()
+            .filter_map(|k| self.lookalikes.get(k))
+            .filter(|n| *n != name)
+            .cloned()
+            .collect();
+        resembled.sort();
+        resembled.dedup();
+        for other in resembled {
+            let Some(b) = self.bindings.get(&other).copied() else {
+                continue;
+            };
+            let live = self.entries.get(&other);
+            if b.key == key {
+                // The owner renamed itself within the family: the new
+                // spelling replaces the old one.
+                if let Some(h) = live {
+                    replace.push(h.conn);
+                }
+                unbind.push(other);
+            } else if live.is_none() && self.expired(b.last_seen, unix) {
+                unbind.push(other);
+            } else {
+                self.send(
+                    conn,
+                    Message::NameResembles {
+                        asked: name.clone(),
+                        held: other.clone(),
+                    },
+                );
+                self.event(Event::NameResembles {
+                    name: name.clone(),
+                    addr,
+                    held: other,
+                });
+                return Verdict::Refused;
+            }
+        }
+        // The endpoint.
+        if let Some(holder) = self.endpoints.get(&addr) {
+            if holder != name {
+                match self.entries.get(holder) {
+                    Some(h) if h.key == key => replace.push(h.conn),
+                    _ => {
+                        let holder = holder.clone();
+                        self.send(conn, Message::EndpointTaken(addr));
+                        self.event(Event::EndpointTaken {
+                            name: name.clone(),
+                            addr,
+                            holder,
+                        });
+                        return Verdict::Refused;
+                    }
+                }
+            }
+        }
+        for n in &unbind {
+            if let Some(b) = self.bindings.get(n) {
+                if b.key != key {
+                    let owner = b.key;
+                    self.event(Event::LeaseExpired {
+                        name: n.clone(),
+                        owner,
+                    });
+                }
+            }
+        }
+        replace.sort();
+        replace.dedup();
+        Verdict::Take { replace, unbind }
+    }
+
+    fn expired(&self, last_seen: u64, unix: u64) -> bool {
+        let lease = self.config.name_lease.as_secs();
+        unix >= last_seen.saturating_add(lease)
+    }
+
+    /// Room for one more binding: forgets expired ones not held if full.
+    fn make_room(&mut self, now: Instant) -> bool {
+        if self.bindings.len() < self.config.max_bindings {
+            return true;
+        }
+        let unix = self.unix(now);
+        let stale: Vec<Name> = self
+            .bindings
+            .iter()
+            .filter(|(n, b)| !self.entries.contains_key(*n) && self.expired(b.last_seen, unix))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in &stale {
+            self.unbind(n);
+        }
+        self.bindings.len() < self.config.max_bindings
+    }
+
+    fn bind(&mut self, name: Name, key: PublicKey, last_seen: u64) {
+        for k in name.keys() {
+            self.lookalikes.insert(k, name.clone());
+        }
+        self.bindings.insert(name, Owner { key, last_seen });
+        self.bindings_changed = true;
+    }
+
+    fn unbind(&mut self, name: &Name) {
+        if self.bindings.remove(name).is_none() {
+            return;
+        }
+        for k in name.keys() {
+            if self.lookalikes.get(&k) == Some(name) {
+                self.lookalikes.remove(&k);
+            }
+        }
+        self.bindings_changed = true;
+    }
+
+    fn already(&mut self, conn: ConnId, name: Name, addr: SocketAddr, status: HoldStatus) {
         self.send(
             conn,
             Message::AlreadyRegistered(AlreadyRegistered {
                 name: name.clone(),
                 status,
-                probe_ms: ms,
+                probe_ms: 0,
             }),
         );
         self.event(Event::AlreadyRegistered { name, addr, status });
@@ -649,13 +874,11 @@ impl Registry {
         };
         let observed = c.from;
         c.holds = Some(name.clone());
-        c.claim = None;
         // The silence timeout may be shorter than the idle one it replaces.
         let deadline = c.last_heard + self.config.silence_timeout;
         if deadline < c.silence_timer {
             c.silence_timer = deadline;
-            self.timers
-                .push(Reverse((deadline, conn, TimerKind::Silence)));
+            self.timers.push(Reverse((deadline, conn)));
         }
         self.entries.insert(
             name.clone(),
@@ -665,13 +888,11 @@ impl Registry {
                 observed,
                 since: now,
                 conn,
-                probe: None,
             },
         );
         self.endpoints.insert(addr, name.clone());
-        for k in name.keys() {
-            self.keys.insert(k, name.clone());
-        }
+        let unix = self.unix(now);
+        self.bind(name.clone(), key, unix);
         self.send(
             conn,
             Message::Registered(Registered {
@@ -685,6 +906,7 @@ impl Registry {
             addr,
             observed,
             handed_over,
+            key,
         });
     }
 
@@ -720,8 +942,7 @@ impl Registry {
         let deadline = c.last_heard + timeout;
         if deadline > now {
             c.silence_timer = deadline;
-            self.timers
-                .push(Reverse((deadline, conn, TimerKind::Silence)));
+            self.timers.push(Reverse((deadline, conn)));
             return;
         }
         let reason = if c.holds.is_some() {
@@ -733,67 +954,37 @@ impl Registry {
         self.close(now, conn, Departure::TimedOut);
     }
 
-    fn check_probe(&mut self, now: Instant, fired: Instant, holder: ConnId) {
-        let Some(name) = self.conns.get(&holder).and_then(|c| c.holds.clone()) else {
-            return;
-        };
-        let due = self
-            .entries
-            .get(&name)
-            .and_then(|h| h.probe.as_ref())
-            .is_some_and(|p| p.deadline == fired);
-        if due {
-            self.send(holder, Message::Goodbye(GoodbyeReason::Replaced));
-            self.close(now, holder, Departure::ProbeUnanswered);
-        }
-    }
-
     /// Queues the close of `conn` after what was sent to it, and forgets it.
     fn close(&mut self, now: Instant, conn: ConnId, why: Departure) {
         self.outputs.push_back(Output::Close { conn });
         self.drop_conn(now, conn, why);
     }
 
-    /// Forgets `conn`: its registration departs (handed to a waiting claimant if
-    /// there is one), and a claim it was waiting on is withdrawn.
+    /// Forgets `conn`: its registration departs; the name stays bound to its
+    /// key, last seen now.
     fn drop_conn(&mut self, now: Instant, conn: ConnId, why: Departure) {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
-        if let Some((name, _, _)) = c.claim {
-            if let Some(h) = self.entries.get_mut(&name) {
-                if h.probe.as_ref().is_some_and(|p| p.claimant == conn) {
-                    h.probe = None;
-                }
-            }
-        }
         let Some(name) = c.holds else {
             return;
         };
         let Some(h) = self.entries.remove(&name) else {
             return;
         };
-        self.endpoints.remove(&h.addr);
-        for k in name.keys() {
-            if self.keys.get(&k) == Some(&name) {
-                self.keys.remove(&k);
-            }
+        if self.endpoints.get(&h.addr) == Some(&name) {
+            self.endpoints.remove(&h.addr);
+        }
+        let unix = self.unix(now);
+        if let Some(b) = self.bindings.get_mut(&name) {
+            b.last_seen = unix;
+            self.bindings_changed = true;
         }
         self.event(Event::Departed {
-            name: name.clone(),
+            name,
             addr: h.addr,
             reason: why,
         });
-        if let Some(p) = h.probe {
-            let waiting = self
-                .conns
-                .get(&p.claimant)
-                .and_then(|c| c.claim.clone())
-                .filter(|(n, _, _)| *n == name);
-            if let Some((name, addr, key)) = waiting {
-                self.insert(now, p.claimant, name, addr, key, true);
-            }
-        }
     }
 
     fn send(&mut self, conn: ConnId, msg: Message) {

@@ -197,10 +197,10 @@ fn same_name_other_endpoint_is_name_taken() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
     b.open(B, "127.0.0.2:2");
-    let out = b.recv(B, b.reg(B, "alice", "127.0.0.2:4701"));
+    let out = b.recv(B, b.reg_as(B, &ident(0x66), "alice", "127.0.0.2:4701"));
     assert_eq!(sent(&out, B), vec![Message::NameTaken(name("alice"))]);
     assert!(
-        matches!(&events(&out)[..], [Event::NameTaken { holder, .. }] if *holder == sa("127.0.0.1:4701"))
+        matches!(&events(&out)[..], [Event::NameTaken { holder, owner: key, .. }] if *holder == Some(sa("127.0.0.1:4701")) && *key == owner("alice").public())
     );
     assert!(!closed(&out, B));
 }
@@ -228,14 +228,14 @@ fn a_look_alike_of_a_registered_name_is_refused_with_its_own_reason() {
         assert!(!closed(&out, B));
     }
     // The same spelling is still NAME TAKEN, and an unrelated name registers.
-    let out = b.recv(B, b.reg(B, "alice", "127.0.0.2:4701"));
+    let out = b.recv(B, b.reg_as(B, &ident(0x66), "alice", "127.0.0.2:4701"));
     assert_eq!(sent(&out, B), vec![Message::NameTaken(name("alice"))]);
     let out = b.recv(B, b.reg(B, "alicia", "127.0.0.2:4701"));
     assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
 }
 
 #[test]
-fn a_look_alike_is_free_again_once_the_name_departs_and_lookup_finds_by_look() {
+fn a_departed_name_keeps_its_look_alikes_for_its_key_and_lookup_finds_by_look() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
     b.open(C, "127.0.0.3:3");
@@ -246,12 +246,20 @@ fn a_look_alike_is_free_again_once_the_name_departs_and_lookup_finds_by_look() {
         "{out:?}"
     );
     b.recv(A, Message::Unregister);
+    // Gone from the table, still bound: another key's look-alike is refused.
     b.open(B, "127.0.0.2:2");
     let out = b.recv(B, b.reg(B, "Alice", "127.0.0.2:4701"));
+    assert!(
+        matches!(&sent(&out, B)[..], [Message::NameResembles { held, .. }] if *held == name("alice")),
+        "{out:?}"
+    );
+    // The owner's key may respell its name: the new spelling replaces the old.
+    let out = b.recv(B, b.reg_as(B, &owner("alice"), "Alice", "127.0.0.2:4701"));
     assert!(
         matches!(&sent(&out, B)[..], [Message::Registered(_)]),
         "{out:?}"
     );
+    assert_eq!(b.reg.owner(&name("alice")), None);
     let out = b.recv(C, Message::Lookup(name("alice")));
     assert!(
         matches!(&sent(&out, C)[..], [Message::Found(e)] if e.name == name("Alice")),
@@ -317,160 +325,6 @@ fn port_zero_is_refused() {
     let out = b.recv(A, b.reg(A, "alice", "127.0.0.1:0"));
     assert!(matches!(&sent(&out, A)[..], [Message::Error(e)] if e.code == ErrorCode::BadAddress));
     assert!(b.reg.is_empty());
-}
-
-#[test]
-fn claim_on_a_silent_holder_is_handed_over_after_the_probe() {
-    let mut b = Bench::new();
-    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
-    b.open(B, "127.0.0.1:2");
-    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    assert_eq!(
-        sent(&out, B),
-        vec![Message::AlreadyRegistered(AlreadyRegistered {
-            name: name("pi"),
-            status: HoldStatus::Probing,
-            probe_ms: 2000,
-        })]
-    );
-    assert!(matches!(&sent(&out, A)[..], [Message::Ping(_)]));
-    // Nothing happens before the probe timeout.
-    let out = b.advance(DEFAULT_PROBE_TIMEOUT - Duration::from_millis(1));
-    assert!(out.is_empty(), "{out:?}");
-    let out = b.advance(Duration::from_millis(1));
-    assert_eq!(
-        sent(&out, A),
-        vec![Message::Goodbye(GoodbyeReason::Replaced)]
-    );
-    assert!(closed(&out, A));
-    assert!(
-        matches!(&sent(&out, B)[..], [Message::Registered(r)] if r.observed == sa("127.0.0.1:2"))
-    );
-    let ev = events(&out);
-    assert!(matches!(
-        &ev[..],
-        [
-            Event::Departed {
-                reason: Departure::ProbeUnanswered,
-                ..
-            },
-            Event::Registered {
-                handed_over: true,
-                ..
-            }
-        ]
-    ));
-    // B holds it now: A's old connection id means nothing.
-    let out = b.recv(A, Message::Unregister);
-    assert!(out.is_empty());
-    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:2"));
-}
-
-#[test]
-fn claim_on_a_live_holder_fails_and_the_holder_keeps_it() {
-    let mut b = Bench::new();
-    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
-    b.open(B, "127.0.0.1:2");
-    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    let Message::Ping(token) = sent(&out, A)[0] else {
-        panic!("holder not probed")
-    };
-    b.advance(Duration::from_millis(100));
-    let out = b.recv(A, Message::Pong(token));
-    assert!(matches!(
-        &sent(&out, B)[..],
-        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::HolderAlive
-    ));
-    let out = b.advance(Duration::from_secs(5));
-    assert!(out.is_empty(), "{out:?}");
-    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:1"));
-    // B may claim again later.
-    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    assert!(
-        matches!(&sent(&out, B)[..], [Message::AlreadyRegistered(a)] if a.status == HoldStatus::Probing)
-    );
-}
-
-/// The shell's side of the bargain (registry/src/server.rs): after a stall
-/// it feeds what it read at the instant its poll woke, before running the
-/// timers due at that same instant. An answer read only after the deadline
-/// then still counts, while the probe's timer, fed first, would evict.
-#[test]
-fn an_answer_read_late_but_before_the_timers_keeps_the_name() {
-    let mut b = Bench::new();
-    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
-    b.open(B, "127.0.0.1:2");
-    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    let Message::Ping(token) = sent(&out, A)[0] else {
-        panic!("holder not probed")
-    };
-    // The loop was busy past the deadline; it wakes and reads the answer first.
-    b.now += DEFAULT_PROBE_TIMEOUT + Duration::from_millis(500);
-    let out = b.recv(A, Message::Pong(token));
-    assert!(matches!(
-        &sent(&out, B)[..],
-        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::HolderAlive
-    ));
-    b.reg.handle_timeout(b.now);
-    let out = b.drain();
-    assert!(out.is_empty(), "{out:?}");
-    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:1"));
-
-    // The other order is what evicted live holders: timers first.
-    b.open(C, "127.0.0.1:3");
-    let out = b.recv(C, b.reg(C, "pi", "127.0.0.1:4701"));
-    let Message::Ping(token) = sent(&out, A)[0] else {
-        panic!("holder not probed")
-    };
-    b.now += DEFAULT_PROBE_TIMEOUT + Duration::from_millis(500);
-    b.reg.handle_timeout(b.now);
-    let out = b.drain();
-    assert!(closed(&out, A), "{out:?}");
-    b.recv(A, Message::Pong(token));
-    assert_eq!(b.reg.rows().next().unwrap().observed, sa("127.0.0.1:3"));
-}
-
-#[test]
-fn holder_leaving_during_the_probe_hands_over_at_once() {
-    let mut b = Bench::new();
-    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
-    b.open(B, "127.0.0.1:2");
-    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    b.reg.handle_input(b.now, Input::Closed { conn: A });
-    let out = b.drain();
-    assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
-}
-
-#[test]
-fn claimant_leaving_during_the_probe_withdraws_the_claim() {
-    let mut b = Bench::new();
-    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
-    b.open(B, "127.0.0.1:2");
-    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    b.reg.handle_input(b.now, Input::Closed { conn: B });
-    b.drain();
-    let out = b.advance(Duration::from_secs(3));
-    assert!(out.is_empty(), "holder must not lose it: {out:?}");
-    assert_eq!(b.reg.len(), 1);
-}
-
-#[test]
-fn a_second_claim_while_probing_is_told_a_claim_is_pending() {
-    let mut b = Bench::new();
-    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
-    b.open(B, "127.0.0.1:2");
-    b.open(C, "127.0.0.1:3");
-    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    let out = b.recv(C, b.reg(C, "pi", "127.0.0.1:4701"));
-    assert!(matches!(
-        &sent(&out, C)[..],
-        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::ClaimPending
-    ));
-    let out = b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    assert!(matches!(
-        &sent(&out, B)[..],
-        [Message::AlreadyRegistered(a)] if a.status == HoldStatus::ClaimPending
-    ));
 }
 
 #[test]
@@ -748,14 +602,293 @@ fn timers_stay_bounded_under_steady_traffic() {
 }
 
 #[test]
-fn holder_unregistering_during_the_probe_hands_over() {
+fn every_connection_is_challenged_first_with_its_own_nonce() {
+    let mut b = Bench::new();
+    let out = b.open(A, "127.0.0.1:1");
+    assert_eq!(sent(&out, A), vec![Message::Challenge(nonce_of(A))]);
+    let out = b.open(B, "127.0.0.1:2");
+    assert_eq!(sent(&out, B), vec![Message::Challenge(nonce_of(B))]);
+}
+
+#[test]
+fn a_register_signed_by_another_key_or_for_another_connection_is_refused() {
+    let mut b = Bench::new();
+    b.open(A, "127.0.0.1:1");
+    // Alice's key in the field, signed by mallory: a forged claim.
+    let Message::Register(mut forged) = b.reg_as(A, &ident(0x66), "alice", "127.0.0.1:4701") else {
+        unreachable!()
+    };
+    forged.key = owner("alice").public();
+    let out = b.recv(A, Message::Register(forged));
+    assert!(
+        matches!(&sent(&out, A)[..], [Message::Error(e)] if e.code == ErrorCode::UnexpectedMessage && e.text == BAD_SIGNATURE_TEXT),
+        "{out:?}"
+    );
+    assert!(matches!(&events(&out)[..], [Event::BadSignature { .. }]));
+    assert!(!closed(&out, A));
+    // Alice's genuine REGISTER, recorded on connection A, replayed on B.
+    b.open(B, "127.0.0.2:2");
+    let replayed = b.reg(A, "alice", "127.0.0.1:4701");
+    let out = b.recv(B, replayed.clone());
+    assert!(
+        matches!(&sent(&out, B)[..], [Message::Error(e)] if e.text == BAD_SIGNATURE_TEXT),
+        "{out:?}"
+    );
+    assert!(b.reg.is_empty());
+    assert_eq!(b.reg.owner(&name("alice")), None);
+    // On the connection it was made for, it is taken.
+    let out = b.recv(A, replayed);
+    assert!(matches!(&sent(&out, A)[..], [Message::Registered(_)]));
+}
+
+#[test]
+fn another_key_cannot_take_a_live_owners_name_even_at_its_endpoint() {
     let mut b = Bench::new();
     b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
     b.open(B, "127.0.0.1:2");
-    b.recv(B, b.reg(B, "pi", "127.0.0.1:4701"));
-    let out = b.recv(A, Message::Unregister);
+    // The old rule handed a name to whoever claimed the same endpoint once the
+    // holder missed a probe; now the key decides, at once.
+    let out = b.recv(B, b.reg_as(B, &ident(0x66), "pi", "127.0.0.1:4701"));
+    assert_eq!(sent(&out, B), vec![Message::NameTaken(name("pi"))]);
+    assert!(sent(&out, A).is_empty(), "the owner is not even probed");
+    let out = b.advance(Duration::from_secs(5));
+    assert!(!closed(&out, A));
+    assert_eq!(
+        b.reg.rows().next().map(|r| r.key),
+        Some(owner("pi").public())
+    );
+}
+
+#[test]
+fn a_frozen_owner_loses_its_registration_but_not_its_name() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    // Frozen: nothing from A past the silence timeout.
+    let out = b.advance(DEFAULT_SILENCE_TIMEOUT + Duration::from_secs(1));
+    assert!(closed(&out, A));
+    assert!(b.reg.is_empty());
+    b.open(B, "127.0.0.2:2");
+    let out = b.recv(B, b.reg_as(B, &ident(0x66), "pi", "127.0.0.2:4701"));
+    assert_eq!(sent(&out, B), vec![Message::NameTaken(name("pi"))]);
+    assert!(
+        matches!(&events(&out)[..], [Event::NameTaken { holder: None, .. }]),
+        "{out:?}"
+    );
+    let out = b.recv(B, b.reg_as(B, &ident(0x66), "PI", "127.0.0.2:4701"));
+    assert!(matches!(
+        &sent(&out, B)[..],
+        [Message::NameResembles { .. }]
+    ));
+    // Thawed, the owner registers again on a new connection at once.
+    b.registered(C, "127.0.0.1:3", "pi", "127.0.0.1:4701");
+}
+
+#[test]
+fn the_owner_reclaims_at_once_from_its_own_stale_connection() {
+    let mut b = Bench::new();
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    // The link broke without a FIN; the board reconnects from a new address.
+    b.open(B, "127.0.0.9:2");
+    let out = b.recv(B, b.reg(B, "pi", "127.0.0.9:4701"));
+    assert_eq!(
+        sent(&out, A),
+        vec![Message::Goodbye(GoodbyeReason::Replaced)]
+    );
+    assert!(closed(&out, A));
+    assert!(
+        matches!(&sent(&out, B)[..], [Message::Registered(r)] if r.addr == sa("127.0.0.9:4701")),
+        "{out:?}"
+    );
+    let ev = events(&out);
+    assert!(
+        matches!(
+            &ev[..],
+            [
+                Event::Departed {
+                    reason: Departure::Replaced,
+                    ..
+                },
+                Event::Registered {
+                    handed_over: true,
+                    ..
+                }
+            ]
+        ),
+        "{ev:?}"
+    );
+    assert_eq!(b.reg.len(), 1);
+    // The old endpoint is free again.
+    b.registered(C, "127.0.0.1:3", "other", "127.0.0.1:4701");
+}
+
+#[test]
+fn a_renamed_owner_replaces_its_old_name_at_its_endpoint() {
+    let mut b = Bench::new();
+    let id = ident(0x42);
+    b.open(A, "127.0.0.1:1");
+    b.recv(A, b.reg_as(A, &id, "kitchen", "127.0.0.1:4701"));
+    b.open(B, "127.0.0.1:2");
+    let out = b.recv(B, b.reg_as(B, &id, "hall", "127.0.0.1:4701"));
+    assert!(closed(&out, A));
+    assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
+    // Another key at that endpoint is still refused.
+    b.open(C, "127.0.0.1:3");
+    let out = b.recv(C, b.reg_as(C, &ident(0x43), "porch", "127.0.0.1:4701"));
+    assert!(matches!(&sent(&out, C)[..], [Message::EndpointTaken(_)]));
+}
+
+#[test]
+fn after_a_restart_owners_get_their_names_back_and_a_newcomer_is_refused() {
+    let mut b = Bench::new();
+    b.reg.set_wall_clock(b.now, 1_800_000_000);
+    b.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    b.registered(B, "127.0.0.1:2", "bob", "127.0.0.1:4702");
+    b.advance(Duration::from_secs(20));
+    let saved = b.reg.bindings(b.now);
+    assert_eq!(saved.len(), 2);
+    assert!(saved.iter().all(|s| s.last_seen == 1_800_000_020));
+
+    // A new process: empty table, same bindings.
+    let mut r = Bench::new();
+    r.now = b.now + Duration::from_secs(3);
+    r.reg.set_wall_clock(r.now, 1_800_000_063);
+    assert_eq!(r.reg.restore(r.now, saved), 2);
+    assert!(!r.reg.take_bindings_changed());
+    // A newcomer races the owners and loses.
+    r.open(C, "127.0.0.3:3");
+    let out = r.recv(C, r.reg_as(C, &ident(0x66), "alice", "127.0.0.3:4701"));
+    assert_eq!(sent(&out, C), vec![Message::NameTaken(name("alice"))]);
+    // The owners register at once.
+    r.registered(A, "127.0.0.1:1", "alice", "127.0.0.1:4701");
+    r.registered(B, "127.0.0.1:2", "bob", "127.0.0.1:4702");
+}
+
+#[test]
+fn an_expired_lease_lets_another_key_take_the_name() {
+    let lease = Duration::from_secs(3600);
+    let mut b = Bench::with(Config {
+        name_lease: lease,
+        ..Config::default()
+    });
+    b.reg.set_wall_clock(b.now, 1_800_000_000);
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    b.recv(A, Message::Unregister);
+    let squatter = ident(0x66);
+    b.advance(lease - Duration::from_secs(1));
+    b.open(B, "127.0.0.2:2");
+    let out = b.recv(B, b.reg_as(B, &squatter, "pi", "127.0.0.2:4701"));
+    assert_eq!(sent(&out, B), vec![Message::NameTaken(name("pi"))]);
+    b.advance(Duration::from_secs(1));
+    let out = b.recv(B, b.reg_as(B, &squatter, "pi", "127.0.0.2:4701"));
     assert!(
         matches!(&sent(&out, B)[..], [Message::Registered(_)]),
         "{out:?}"
     );
+    assert!(events(&out).contains(&Event::LeaseExpired {
+        name: name("pi"),
+        owner: owner("pi").public()
+    }));
+    assert_eq!(b.reg.owner(&name("pi")), Some(squatter.public()));
+    // And now the old owner is the one refused.
+    b.open(C, "127.0.0.1:3");
+    let out = b.recv(C, b.reg(C, "pi", "127.0.0.1:4701"));
+    assert_eq!(sent(&out, C), vec![Message::NameTaken(name("pi"))]);
+}
+
+#[test]
+fn a_connected_owner_never_expires_and_saves_as_seen_now() {
+    let lease = Duration::from_secs(60);
+    let mut b = Bench::with(Config {
+        name_lease: lease,
+        ..Config::default()
+    });
+    b.reg.set_wall_clock(b.now, 1_000);
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    for i in 0..20 {
+        b.recv(A, Message::Ping(i));
+        b.advance(Duration::from_secs(10));
+    }
+    assert_eq!(b.reg.bindings(b.now)[0].last_seen, 1_200);
+    b.open(B, "127.0.0.2:2");
+    let out = b.recv(B, b.reg_as(B, &ident(0x66), "pi", "127.0.0.2:4701"));
+    assert_eq!(sent(&out, B), vec![Message::NameTaken(name("pi"))]);
+    // Once it leaves, the lease counts from its departure.
+    b.recv(A, Message::Unregister);
+    b.advance(lease - Duration::from_secs(1));
+    b.open(C, "127.0.0.2:3");
+    let out = b.recv(C, b.reg_as(C, &ident(0x66), "pi", "127.0.0.2:4701"));
+    assert_eq!(sent(&out, C), vec![Message::NameTaken(name("pi"))]);
+}
+
+#[test]
+fn bindings_changed_is_raised_by_binding_and_departure_only() {
+    let mut b = Bench::new();
+    assert!(!b.reg.take_bindings_changed());
+    b.registered(A, "127.0.0.1:1", "pi", "127.0.0.1:4701");
+    assert!(b.reg.take_bindings_changed());
+    b.recv(A, Message::Ping(1));
+    b.open(B, "127.0.0.2:2");
+    b.recv(B, Message::Lookup(name("pi")));
+    b.recv(B, b.reg_as(B, &ident(0x66), "pi", "127.0.0.2:4701"));
+    assert!(!b.reg.take_bindings_changed(), "refusals change nothing");
+    b.recv(A, Message::Unregister);
+    assert!(b.reg.take_bindings_changed());
+}
+
+#[test]
+fn bindings_are_bounded_and_expired_ones_make_room() {
+    let lease = Duration::from_secs(100);
+    let mut b = Bench::with(Config {
+        name_lease: lease,
+        max_bindings: 3,
+        ..Config::default()
+    });
+    for (i, n) in ["a1", "b1", "c1"].iter().enumerate() {
+        let conn = ConnId(10 + i as u64);
+        b.registered(conn, "127.0.0.1:1", n, &format!("127.0.0.1:{}", 4701 + i));
+        b.recv(conn, Message::Unregister);
+    }
+    b.open(A, "127.0.0.1:1");
+    let out = b.recv(A, b.reg(A, "d1", "127.0.0.1:4800"));
+    assert!(
+        matches!(&sent(&out, A)[..], [Message::Error(e)] if e.text.contains("at most 3 names")),
+        "{out:?}"
+    );
+    assert_eq!(b.reg.bindings(b.now).len(), 3);
+    b.advance(lease);
+    b.open(B, "127.0.0.1:2");
+    let out = b.recv(B, b.reg(B, "d1", "127.0.0.1:4800"));
+    assert!(matches!(&sent(&out, B)[..], [Message::Registered(_)]));
+    assert_eq!(b.reg.bindings(b.now).len(), 1);
+}
+
+#[test]
+fn restore_leaves_out_expired_and_clashing_bindings() {
+    let mut b = Bench::with(Config {
+        name_lease: Duration::from_secs(100),
+        ..Config::default()
+    });
+    b.reg.set_wall_clock(b.now, 10_000);
+    let bind = |n: &str, seed: u8, last_seen: u64| Binding {
+        name: name(n),
+        key: ident(seed).public(),
+        last_seen,
+    };
+    let kept = b.reg.restore(
+        b.now,
+        [
+            bind("alice", 1, 9_990),
+            bind("ALICE", 2, 9_990), // look-alike of a restored name
+            bind("bob", 3, 9_900),   // lease ran out at 10_000
+            bind("carol", 4, 9_999),
+        ],
+    );
+    assert_eq!(kept, 2);
+    let names: Vec<String> = b
+        .reg
+        .bindings(b.now)
+        .iter()
+        .map(|x| x.name.to_string())
+        .collect();
+    assert_eq!(names, ["alice", "carol"]);
 }
