@@ -5,14 +5,14 @@
 //! expects of a `Type=notify` service.
 
 mod server;
+mod state;
 mod stdout_queue;
 mod systemd;
 mod table;
 
-use peercall::registry::{
-    Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_TIMEOUT, DEFAULT_SILENCE_TIMEOUT, MAX_CONNECTIONS,
-};
+use peercall::registry::Config;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -35,13 +35,19 @@ OPTIONS:
                               port 0 picks a free port, printed on the first line
     --silence-timeout SECS    drop a registration whose peer is silent this long (default 30)
     --idle-timeout SECS       close a connection that registers nothing and is silent this long (default 15)
-    --probe-timeout SECS      how long the holder of a name may take to answer a probe (default 2)
+    --name-lease TIME         how long a name stays bound to its owner's key after the owner
+                              was last seen: 30d, 12h, 90m, 45s (default 30d)
+    --state-dir DIR           where the name bindings are kept across restarts (default:
+                              $STATE_DIRECTORY, else $XDG_STATE_HOME/peercall-registry,
+                              else ~/.local/state/peercall-registry)
     --max-connections N       connections served at once (default 16384, capped by the open-file limit)
     --max-connections-per-ip N
                               connections one address (IPv4, or IPv6 /64) may hold at once (default 1024)
     -h, --help                print this help
     -V, --version             print the version
 
+A name belongs to the key that registered it: another key is refused while the
+lease lasts; the owner gets it back at once after a crash or a restart.
 The first line on stdout is `listening on IP:PORT`. Then one line per registration,
 duplicate, refusal and departure, and the table of registered peers whenever it changes.
 SIGINT or SIGTERM: every client is told goodbye and the server exits 0.
@@ -54,6 +60,33 @@ struct Options {
     config: Config,
     /// See [`server::MAX_CONNECTIONS_PER_SOURCE`].
     max_per_source: usize,
+    /// `--state-dir`, or `None` for [`state::default_state_dir`].
+    state_dir: Option<PathBuf>,
+}
+
+/// A lease: a whole number and a unit (`d`, `h`, `m`, `s`), or seconds alone.
+fn parse_lease(v: &str) -> Result<Duration, String> {
+    let err = || {
+        format!("--name-lease takes a time like 30d, 12h, 90m or 45s, greater than 0 (got '{v}')")
+    };
+    let (num, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| err())?;
+    let scale = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(err()),
+    };
+    match n.checked_mul(scale) {
+        // Up to a century: far beyond any sensible lease, and no overflow
+        // when added to a Unix time.
+        Some(secs) if secs > 0 && secs <= 100 * 365 * 86_400 => Ok(Duration::from_secs(secs)),
+        _ => Err(err()),
+    }
 }
 
 fn parse_seconds(flag: &str, v: &str) -> Result<Duration, String> {
@@ -86,13 +119,9 @@ fn parse_args() -> Result<Parsed, String> {
     use lexopt::prelude::*;
     let mut opts = Options {
         listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
-        config: Config {
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            silence_timeout: DEFAULT_SILENCE_TIMEOUT,
-            probe_timeout: DEFAULT_PROBE_TIMEOUT,
-            max_connections: MAX_CONNECTIONS,
-        },
+        config: Config::default(),
         max_per_source: server::MAX_CONNECTIONS_PER_SOURCE,
+        state_dir: None,
     };
     let mut p = lexopt::Parser::from_env();
     let value = |p: &mut lexopt::Parser, flag: &str| -> Result<String, String> {
@@ -112,12 +141,20 @@ fn parse_args() -> Result<Parsed, String> {
                 opts.config.idle_timeout =
                     parse_seconds("--idle-timeout", &value(&mut p, "--idle-timeout")?)?
             }
+            Long("name-lease") => {
+                opts.config.name_lease = parse_lease(&value(&mut p, "--name-lease")?)?
+            }
+            // Version 1's probe is gone (the key decides who owns a name);
+            // a config file of an older install may still pass it.
             Long("probe-timeout") => {
-                let d = parse_seconds("--probe-timeout", &value(&mut p, "--probe-timeout")?)?;
-                if d > Duration::from_millis(u16::MAX.into()) {
-                    return Err("--probe-timeout is at most 65 seconds".into());
-                }
-                opts.config.probe_timeout = d;
+                let _ = value(&mut p, "--probe-timeout")?;
+                eprintln!("peercall-registry: --probe-timeout is no longer used (names are bound to keys); ignored");
+            }
+            Long("state-dir") => {
+                let v = p
+                    .value()
+                    .map_err(|_| "--state-dir needs a value; see --help".to_string())?;
+                opts.state_dir = Some(PathBuf::from(v));
             }
             Long("max-connections") => {
                 let v = value(&mut p, "--max-connections")?;
@@ -168,11 +205,53 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match server::run(opts.listen, opts.config, opts.max_per_source) {
+    let Some(dir) = opts.state_dir.or_else(state::default_state_dir) else {
+        eprintln!("peercall-registry: {}", state::StateError::NoDirectory);
+        return ExitCode::from(EXIT_FAILURE);
+    };
+    let (state, loaded) = match state::StateDir::open(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("peercall-registry: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    if let Some((aside, why)) = &loaded.set_aside {
+        eprintln!(
+            "peercall-registry: {} is not a readable bindings file ({why}); moved it to {} and started with no names bound. Owners re-register as they reconnect; restore a good copy over {} while the registry is stopped if you have one.",
+            state.path().display(),
+            aside.display(),
+            state.path().display()
+        );
+    }
+    match server::run(
+        opts.listen,
+        opts.config,
+        opts.max_per_source,
+        state,
+        loaded.bindings,
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("peercall-registry: {e}");
             ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_take_days_hours_minutes_or_seconds() {
+        assert_eq!(parse_lease("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_lease("12h"), Ok(Duration::from_secs(12 * 3_600)));
+        assert_eq!(parse_lease("90m"), Ok(Duration::from_secs(90 * 60)));
+        assert_eq!(parse_lease("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_lease("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "0d", "d", "3w", "-1h", "1.5h", "99999999999999d"] {
+            assert!(parse_lease(bad).is_err(), "{bad}");
         }
     }
 }

@@ -26,20 +26,22 @@
 //! event in that poll, or sits on a connection served this turn), so a
 //! holder's answer to a probe is judged by when it arrived, not by when a busy
 //! loop got to it.
+use crate::state::{StateDir, LAST_SEEN_SAVE_INTERVAL};
 use crate::stdout_queue::StdoutQueue;
 use crate::systemd::Notifier;
 use crate::table::Printer;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use peercall::registry::{Config, ConnId, Input, Output, Registry};
-use peercall::wire::{frame_len, ErrorCode, ErrorMsg, Message, MAX_FRAME_LEN};
+use peercall::registry::{Binding, Config, ConnId, Input, Output, Registry};
+use peercall::wire::{frame_len, ErrorCode, ErrorMsg, Message, Nonce, MAX_FRAME_LEN};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -155,6 +157,20 @@ struct Server {
     refused_per_source: u64,
     /// Readiness and watchdog pings for systemd (nothing outside systemd).
     systemd: Notifier,
+    /// The kernel's random source, for each connection's CHALLENGE nonce.
+    urandom: File,
+    /// Where the name bindings are saved.
+    state: StateDir,
+    /// When the bindings are saved next while names are held, so their
+    /// owners' last sighting on disk stays recent.
+    next_refresh: Instant,
+}
+
+/// Seconds since the Unix epoch, by the wall clock.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The soft limit on open files, read from /proc (no unsafe `getrlimit`).
@@ -183,6 +199,8 @@ pub fn run(
     listen: SocketAddr,
     mut config: Config,
     max_per_source: usize,
+    state: StateDir,
+    saved: Vec<Binding>,
 ) -> Result<(), ServerError> {
     if let Some(limit) = open_file_limit() {
         let fit = limit.saturating_sub(RESERVED_FDS).max(1);
@@ -205,11 +223,15 @@ pub fn run(
         .register(&mut signals, SIGNALS, Interest::READABLE)
         .map_err(ServerError::Setup)?;
 
+    let urandom = File::open("/dev/urandom").map_err(ServerError::Setup)?;
     let now = Instant::now();
+    let mut reg = Registry::new(config);
+    reg.set_wall_clock(now, unix_now());
+    let restored = reg.restore(now, saved);
     let mut server = Server {
         poll,
         listener,
-        reg: Registry::new(config),
+        reg,
         conns: HashMap::new(),
         next_token: FIRST_CONN,
         printer: Printer::new(StdoutQueue::stdout().map_err(ServerError::Setup)?, now),
@@ -222,8 +244,16 @@ pub fn run(
         max_per_source,
         refused_per_source: 0,
         systemd: Notifier::from_env(),
+        urandom,
+        state,
+        next_refresh: now + LAST_SEEN_SAVE_INTERVAL,
     };
     server.printer.line(format_args!("listening on {bound}"));
+    let s = if restored == 1 { "" } else { "s" };
+    server.printer.line(format_args!(
+        "names bound: {restored} name{s} restored from {}",
+        server.state.path().display()
+    ));
     server.printer.flush(now, &server.reg);
     // Only once the line is out (or could not be, for a while): whoever
     // waits for readiness can read it.
@@ -248,6 +278,7 @@ pub fn run(
         // Everything read this turn reached its socket before this instant
         // or during the turn: the registry hears it at the wake-up.
         let wake = Instant::now();
+        server.reg.set_wall_clock(wake, unix_now());
         let mut stop = false;
         let mut seen = 0;
         for ev in events.iter() {
@@ -278,6 +309,7 @@ pub fn run(
         }
         server.apply_outputs(wake);
         let now = Instant::now();
+        server.save_bindings(now, false);
         server.expire_lingering(now);
         server.systemd.handle_timeout(now);
         if stop {
@@ -285,6 +317,13 @@ pub fn run(
             return Ok(());
         }
     }
+}
+
+/// A fresh nonce from the kernel's random source.
+fn draw_nonce(urandom: &mut File) -> io::Result<Nonce> {
+    let mut n = [0u8; peercall::wire::NONCE_LEN];
+    urandom.read_exact(&mut n)?;
+    Ok(n)
 }
 
 impl Server {
@@ -321,7 +360,9 @@ impl Server {
 
     fn next_timeout(&self) -> Option<Instant> {
         let linger = self.lingering.front().map(|(t, _)| *t);
+        let refresh = (!self.reg.is_empty()).then_some(self.next_refresh);
         [
+            refresh,
             self.reg.next_timeout(),
             self.printer.next_timeout(),
             linger.map(|t| t + CLOSE_LINGER),
@@ -385,6 +426,16 @@ impl Server {
                         ));
                         continue;
                     }
+                    let nonce = match draw_nonce(&mut self.urandom) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            // No nonce, no challenge: refuse rather than
+                            // hand out a guessable one.
+                            log::error!("/dev/urandom: {e}; connection from {from} refused");
+                            let _ = self.poll.registry().deregister(&mut conn.stream);
+                            continue;
+                        }
+                    };
                     *self.per_source.entry(source).or_insert(0) += 1;
                     conn.source = Some(source);
                     self.conns.insert(token, conn);
@@ -393,6 +444,7 @@ impl Server {
                         Input::Opened {
                             conn: ConnId(token as u64),
                             from,
+                            nonce,
                         },
                     );
                 }
@@ -618,6 +670,21 @@ impl Server {
         }
     }
 
+    /// Saves the bindings if they changed, or if names are held and the
+    /// refresh interval passed (`force`: at exit). A failure is reported and
+    /// retried at the next change or interval; serving goes on.
+    fn save_bindings(&mut self, now: Instant, force: bool) {
+        let changed = self.reg.take_bindings_changed();
+        let refresh = now >= self.next_refresh && !self.reg.is_empty();
+        if !(changed || refresh || force) {
+            return;
+        }
+        self.next_refresh = now + LAST_SEEN_SAVE_INTERVAL;
+        if let Err(e) = self.state.save(&self.reg.bindings(now)) {
+            log::error!("{e}; the name bindings on disk are stale until a save succeeds");
+        }
+    }
+
     /// GOODBYE to everyone, a short grace period to write it, then exit.
     fn shutdown(&mut self) {
         self.systemd.stopping();
@@ -625,6 +692,7 @@ impl Server {
         let n = self.reg.connection_count();
         self.reg.shutdown(now);
         self.apply_outputs(now);
+        self.save_bindings(now, true);
         let deadline = now + SHUTDOWN_GRACE;
         let mut events = Events::with_capacity(256);
         while !self.conns.is_empty() {

@@ -53,29 +53,49 @@ impl<W: Write> Printer<W> {
                 addr,
                 observed,
                 handed_over,
+                key,
             } => {
                 let how = if *handed_over { " (handed over)" } else { "" };
                 self.line(format_args!(
-                    "registered: {name} at {addr} (from {observed}){how}"
+                    "registered: {name} at {addr} (from {observed}){how} key {}",
+                    short_key(key)
                 ));
                 self.dirty = true;
             }
             Event::AlreadyRegistered { name, addr, status } => {
                 let what = match status {
                     HoldStatus::Yours => "by the same connection".to_string(),
-                    HoldStatus::Probing => "by another connection; probing it".to_string(),
-                    HoldStatus::HolderAlive => {
-                        "by another connection, which answered the probe and keeps it".to_string()
-                    }
-                    HoldStatus::ClaimPending => {
-                        "and another claim is being decided; refused".to_string()
-                    }
-                    HoldStatus::Unknown(c) => format!("(status {c})"),
+                    HoldStatus::Probing
+                    | HoldStatus::HolderAlive
+                    | HoldStatus::ClaimPending
+                    | HoldStatus::Unknown(_) => format!("(status {status:?})"),
                 };
                 self.line(format_args!("already registered: {name} at {addr} {what}"));
             }
-            Event::NameTaken { name, addr, holder } => self.line(format_args!(
-                "refused: {name} at {addr}: name taken by {holder}"
+            Event::NameTaken {
+                name,
+                addr,
+                holder: Some(holder),
+                owner,
+            } => self.line(format_args!(
+                "refused: {name} at {addr}: name taken by {holder} key {}",
+                short_key(owner)
+            )),
+            Event::NameTaken {
+                name,
+                addr,
+                holder: None,
+                owner,
+            } => self.line(format_args!(
+                "refused: {name} at {addr}: name bound to key {} (offline, lease running)",
+                short_key(owner)
+            )),
+            Event::BadSignature { name, from } => self.line(format_args!(
+                "refused: {name} from {from}: signature does not verify (forged or replayed REGISTER)"
+            )),
+            Event::LeaseExpired { name, owner } => self.line(format_args!(
+                "lease expired: {name} released by key {}",
+                short_key(owner)
             )),
             Event::NameResembles { name, addr, held } => self.line(format_args!(
                 "refused: {name} at {addr}: looks like registered name {held}"
@@ -120,26 +140,40 @@ impl<W: Write> Printer<W> {
         self.line(format_args!("--- {n} peer{s} registered ---"));
         if n > 0 {
             self.line(format_args!(
-                "  {:<16} {:<22} {}",
-                "NAME", "ADDRESS", "SINCE (UTC)"
+                "  {:<16} {:<22} {:<19} {}",
+                "NAME", "ADDRESS", "SINCE (UTC)", "KEY"
             ));
         }
         let epoch = self.epoch;
-        let rows: Vec<(String, String, String)> = reg
+        let rows: Vec<(String, String, String, String)> = reg
             .rows()
             .take(TABLE_MAX_ROWS)
             .map(|r| {
                 let since = epoch.1 + r.since.saturating_duration_since(epoch.0);
-                (r.name.to_string(), r.addr.to_string(), utc(since))
+                (
+                    r.name.to_string(),
+                    r.addr.to_string(),
+                    utc(since),
+                    short_key(&r.key),
+                )
             })
             .collect();
-        for (name, addr, since) in rows {
-            self.line(format_args!("  {name:<16} {addr:<22} {since}"));
+        for (name, addr, since, key) in rows {
+            self.line(format_args!("  {name:<16} {addr:<22} {since} {key}"));
         }
         if n > TABLE_MAX_ROWS {
             self.line(format_args!("  ... and {} more", n - TABLE_MAX_ROWS));
         }
     }
+}
+
+/// Characters of a key's text form shown in the table and event lines:
+/// enough to tell keys apart by eye, as SSH's short fingerprints are.
+pub const SHORT_KEY_LEN: usize = 8;
+
+/// The first [`SHORT_KEY_LEN`] characters of a key's base64 text form.
+fn short_key(key: &peercall::identity::PublicKey) -> String {
+    key.to_string().chars().take(SHORT_KEY_LEN).collect()
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC (days-to-civil after Howard Hinnant).

@@ -4,19 +4,23 @@
 //! spelling of a registered endpoint must be refused, each with its own
 //! reason, through the real registry binary (issue 15, items 6 and 7).
 
-use peercall::wire::{Message, Name, Register, WireError};
-use peercall_testkit::{Client, Registry};
+use peercall::wire::{Message, Name, WireError};
+use peercall_testkit::{test_identity, Client, Registry};
 use std::net::SocketAddr;
 
 fn name(s: &str) -> Name {
     Name::new(s).unwrap()
 }
 
-fn register(n: &str, addr: &str) -> Message {
-    Message::Register(Register {
-        name: name(n),
-        addr: addr.parse().unwrap(),
-    })
+/// A REGISTER of `n` at `addr` by the key of `who`, signed for `c`.
+fn register(c: &mut Client, who: &str, n: &str, addr: &str) -> Message {
+    c.signed_register(&test_identity(who), n, addr.parse().unwrap())
+}
+
+/// Registers as [`register`] builds it and returns the reply.
+fn ask_register(c: &mut Client, who: &str, n: &str, addr: &str) -> Message {
+    let m = register(c, who, n, addr);
+    c.ask(&m)
 }
 
 #[test]
@@ -25,7 +29,7 @@ fn abuse_look_alike_names_are_refused_and_lookup_finds_the_holder() {
     let mut reg = Registry::start(&[]);
     let mut alice = Client::connect(reg.addr);
     assert!(matches!(
-        alice.ask(&register("alice", "127.0.4.1:4701")),
+        ask_register(&mut alice, "alice", "alice", "127.0.4.1:4701"),
         Message::Registered(_)
     ));
     let mut mallory = Client::connect(reg.addr);
@@ -35,7 +39,7 @@ fn abuse_look_alike_names_are_refused_and_lookup_finds_the_holder() {
         .enumerate()
     {
         let addr = format!("127.0.4.2:{}", 5000 + k);
-        let answer = mallory.ask(&register(look_alike, &addr));
+        let answer = ask_register(&mut mallory, "mallory", look_alike, &addr);
         assert_eq!(
             answer,
             Message::NameResembles {
@@ -51,8 +55,10 @@ fn abuse_look_alike_names_are_refused_and_lookup_finds_the_holder() {
     }
     // `alice.` is no name at all: the wire refuses it, the connection closes.
     let mut dotted = Client::connect(reg.addr);
-    let mut raw = register("alicex", "127.0.4.3:4701").to_bytes();
-    let last = raw.len() - 8; // the name's last byte, before the 7-byte address
+    let mut raw = register(&mut dotted, "dotted", "alicex", "127.0.4.3:4701").to_bytes();
+    // The name's last byte, before the 7-byte address, the 32-byte key and
+    // the 64-byte signature.
+    let last = raw.len() - 8 - 32 - 64;
     raw[last] = b'.';
     assert!(matches!(
         Message::parse_bytes(&raw),
@@ -78,20 +84,29 @@ fn abuse_a_v4_mapped_endpoint_cannot_take_a_registered_one() {
     let mut reg = Registry::start(&[]);
     let mut alice = Client::connect(reg.addr);
     assert!(matches!(
-        alice.ask(&register("alice", "127.0.4.1:4701")),
+        ask_register(&mut alice, "alice", "alice", "127.0.4.1:4701"),
         Message::Registered(_)
     ));
     let mut mallory = Client::connect(reg.addr);
     let ipv4: SocketAddr = "127.0.4.1:4701".parse().unwrap();
     assert_eq!(
-        mallory.ask(&register("mallory", "[::ffff:127.0.4.1]:4701")),
+        ask_register(
+            &mut mallory,
+            "mallory",
+            "mallory",
+            "[::ffff:127.0.4.1]:4701"
+        ),
         Message::EndpointTaken(ipv4)
     );
     reg.proc
         .expect("refused: mallory at 127.0.4.1:4701: endpoint taken by alice");
     // A mapped spelling of a free endpoint registers, as its IPv4 address.
-    let Message::Registered(r) = mallory.ask(&register("mallory", "[::ffff:127.0.4.9]:4701"))
-    else {
+    let Message::Registered(r) = ask_register(
+        &mut mallory,
+        "mallory",
+        "mallory",
+        "[::ffff:127.0.4.9]:4701",
+    ) else {
         panic!("mallory not registered")
     };
     assert_eq!(r.addr, "127.0.4.9:4701".parse::<SocketAddr>().unwrap());

@@ -1,7 +1,7 @@
 //! A client sending garbage gets an ERROR and is closed; everyone else keeps working.
 
-use peercall::wire::{ErrorCode, Message, Name, Register, MAX_PAYLOAD_LEN};
-use peercall_testkit::{Client, Registry};
+use peercall::wire::{ErrorCode, Message, Name, MAX_PAYLOAD_LEN};
+use peercall_testkit::{test_identity, Client, Registry};
 
 fn lookup_works(c: &mut Client) {
     let n = Name::new("alice").unwrap();
@@ -13,10 +13,14 @@ fn garbage_clients_are_cut_off_alone() {
     let reg = Registry::start(&[]);
     let mut alice = Client::connect(reg.addr);
     assert!(matches!(
-        alice.ask(&Message::Register(Register {
-            name: Name::new("alice").unwrap(),
-            addr: "127.0.0.1:4701".parse().unwrap(),
-        })),
+        {
+            let m = alice.signed_register(
+                &test_identity("alice"),
+                "alice",
+                "127.0.0.1:4701".parse().unwrap(),
+            );
+            alice.ask(&m)
+        },
         Message::Registered(_)
     ));
 

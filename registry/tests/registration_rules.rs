@@ -2,25 +2,24 @@
 //! duplicate, name taken, endpoint taken, lookup hit and miss, list, and
 //! unregister (goodbye, then close), with the lines the server prints.
 
-use peercall::wire::{GoodbyeReason, HoldStatus, Message, Name, Register};
-use peercall_testkit::{Client, Registry};
+use peercall::wire::{GoodbyeReason, HoldStatus, Message, Name};
+use peercall_testkit::{test_identity, Client, Registry};
 
 fn name(s: &str) -> Name {
     Name::new(s).unwrap()
 }
 
-fn register(n: &str, addr: &str) -> Message {
-    Message::Register(Register {
-        name: name(n),
-        addr: addr.parse().unwrap(),
-    })
+/// Registers `n` at `addr` on `c` with the key of `who`; returns the reply.
+fn register(c: &mut Client, who: &str, n: &str, addr: &str) -> Message {
+    let m = c.signed_register(&test_identity(who), n, addr.parse().unwrap());
+    c.ask(&m)
 }
 
 #[test]
 fn register_lookup_list_unregister() {
     let mut reg = Registry::start(&[]);
     let mut alice = Client::connect(reg.addr);
-    let Message::Registered(r) = alice.ask(&register("alice", "127.0.0.1:4701")) else {
+    let Message::Registered(r) = register(&mut alice, "alice", "alice", "127.0.0.1:4701") else {
         panic!("alice not registered")
     };
     assert_eq!(r.addr, "127.0.0.1:4701".parse().unwrap());
@@ -31,7 +30,7 @@ fn register_lookup_list_unregister() {
 
     // An empty IP: the registry records the address it sees.
     let mut bob = Client::connect(reg.addr);
-    let Message::Registered(r) = bob.ask(&register("bob", "0.0.0.0:4702")) else {
+    let Message::Registered(r) = register(&mut bob, "bob", "bob", "0.0.0.0:4702") else {
         panic!("bob not registered")
     };
     assert_eq!(r.addr, "127.0.0.1:4702".parse().unwrap());
@@ -68,15 +67,15 @@ fn register_lookup_list_unregister() {
 
 #[test]
 fn duplicates_and_conflicts() {
-    let mut reg = Registry::start(&["--probe-timeout", "0.3"]);
+    let mut reg = Registry::start(&[]);
     let mut holder = Client::connect(reg.addr);
     assert!(matches!(
-        holder.ask(&register("pi", "127.0.0.1:5000")),
+        register(&mut holder, "owner", "pi", "127.0.0.1:5000"),
         Message::Registered(_)
     ));
     // Same connection again: already registered, yours.
     assert!(matches!(
-        holder.ask(&register("pi", "127.0.0.1:5000")),
+        register(&mut holder, "owner", "pi", "127.0.0.1:5000"),
         Message::AlreadyRegistered(a) if a.status == HoldStatus::Yours
     ));
     reg.proc
@@ -84,46 +83,41 @@ fn duplicates_and_conflicts() {
 
     let mut other = Client::connect(reg.addr);
     assert_eq!(
-        other.ask(&register("pi", "127.0.0.1:5001")),
+        register(&mut other, "squatter", "pi", "127.0.0.1:5001"),
         Message::NameTaken(name("pi"))
     );
     reg.proc
         .expect("refused: pi at 127.0.0.1:5001: name taken by 127.0.0.1:5000");
     assert_eq!(
-        other.ask(&register("pj", "127.0.0.1:5000")),
+        register(&mut other, "squatter", "pj", "127.0.0.1:5000"),
         Message::EndpointTaken("127.0.0.1:5000".parse().unwrap())
     );
     reg.proc
         .expect("refused: pj at 127.0.0.1:5000: endpoint taken by pi");
+    // Same name and endpoint, another key: refused at once, no probe.
+    assert_eq!(
+        register(&mut other, "squatter", "pi", "127.0.0.1:5000"),
+        Message::NameTaken(name("pi"))
+    );
 
-    // Same name and endpoint from a new connection (a rebooted board): the
-    // holder is probed. It answers, so it keeps the registration.
+    // The owner's key on a new connection (a rebooted board whose old
+    // connection is half-open): handed over at once, the old one replaced.
+    let mut rebooted = Client::connect(reg.addr);
     assert!(matches!(
-        other.ask(&register("pi", "127.0.0.1:5000")),
-        Message::AlreadyRegistered(a) if a.status == HoldStatus::Probing && a.probe_ms == 300
+        register(&mut rebooted, "owner", "pi", "127.0.0.1:5000"),
+        Message::Registered(_)
     ));
-    let Some(Message::Ping(token)) = holder.recv() else {
-        panic!("holder not probed")
-    };
-    holder.send(&Message::Pong(token));
-    assert!(matches!(
-        other.recv(),
-        Some(Message::AlreadyRegistered(a)) if a.status == HoldStatus::HolderAlive
-    ));
-
-    // Now the holder stays silent (a half-open connection): handed over.
-    assert!(matches!(
-        other.ask(&register("pi", "127.0.0.1:5000")),
-        Message::AlreadyRegistered(a) if a.status == HoldStatus::Probing
-    ));
-    assert!(matches!(other.recv(), Some(Message::Registered(_))));
-    assert!(matches!(holder.recv(), Some(Message::Ping(_))));
     assert_eq!(
         holder.recv(),
         Some(Message::Goodbye(GoodbyeReason::Replaced))
     );
     assert_eq!(holder.recv(), None);
+    reg.proc.expect("departed: pi at 127.0.0.1:5000 (replaced");
     reg.proc
-        .expect("departed: pi at 127.0.0.1:5000 (timed out: did not answer the probe)");
-    reg.proc.expect("registered: pi at 127.0.0.1:5000");
+        .expect("registered: pi at 127.0.0.1:5000 (from 127.0.0.1:");
+    let mut q = Client::connect(reg.addr);
+    let Message::Found(e) = q.ask(&Message::Lookup(name("pi"))) else {
+        panic!("pi not found")
+    };
+    assert_eq!(e.key, test_identity("owner").public());
 }

@@ -1,7 +1,7 @@
 //! SIGTERM and SIGINT end the registry in order; bad flags get one clear line.
 
-use peercall::wire::{GoodbyeReason, Message, Name, Register};
-use peercall_testkit::{bin, run, Client, Registry};
+use peercall::wire::{GoodbyeReason, Message};
+use peercall_testkit::{bin, run, test_identity, Client, Registry, StateDir};
 
 #[test]
 fn signals_say_goodbye_to_every_client() {
@@ -10,10 +10,11 @@ fn signals_say_goodbye_to_every_client() {
         let mut a = Client::connect(reg.addr);
         let mut b = Client::connect(reg.addr);
         assert!(matches!(
-            a.ask(&Message::Register(Register {
-                name: Name::new("a").unwrap(),
-                addr: "127.0.0.1:7000".parse().unwrap(),
-            })),
+            {
+                let m =
+                    a.signed_register(&test_identity("a"), "a", "127.0.0.1:7000".parse().unwrap());
+                a.ask(&m)
+            },
             Message::Registered(_)
         ));
         assert_eq!(b.ask(&Message::Ping(1)), Message::Pong(1));
@@ -40,6 +41,8 @@ fn bad_flags_get_one_line_and_exit_64() {
         &["--max-connections", "zero"],
         &["--bogus"],
         &["--listen"],
+        &["--name-lease", "3w"],
+        &["--name-lease", "0d"],
     ] {
         let (code, out, err) = run(&registry, args);
         assert_eq!(code, 64, "{args:?}");
@@ -52,7 +55,11 @@ fn bad_flags_get_one_line_and_exit_64() {
 #[test]
 fn port_in_use_is_explained() {
     let reg = Registry::start(&[]);
-    let (code, _, err) = run(&bin("peercall-registry"), &["--listen", &reg.arg()]);
+    let dir = StateDir::new();
+    let (code, _, err) = run(
+        &bin("peercall-registry"),
+        &["--listen", &reg.arg(), "--state-dir", &dir.arg()],
+    );
     assert_eq!(code, 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("in use"), "{err}");

@@ -1,7 +1,7 @@
 //! Silence costs a registration; idleness costs an unregistered connection.
 
-use peercall::wire::{GoodbyeReason, Message, Name, Register};
-use peercall_testkit::{Client, Registry};
+use peercall::wire::{GoodbyeReason, Message, Name};
+use peercall_testkit::{test_identity, Client, Registry};
 use std::time::Duration;
 
 /// The registry's silence and idle timeouts here, as `--...-timeout` takes them.
@@ -27,10 +27,14 @@ fn silent_registration_expires_and_idle_connection_is_closed() {
     let mut chatty = Client::connect(reg.addr);
     for (c, n, port) in [(&mut silent, "quiet", 6001), (&mut chatty, "chatty", 6002)] {
         assert!(matches!(
-            c.ask(&Message::Register(Register {
-                name: Name::new(n).unwrap(),
-                addr: format!("127.0.0.1:{port}").parse().unwrap(),
-            })),
+            {
+                let m = c.signed_register(
+                    &test_identity(n),
+                    n,
+                    format!("127.0.0.1:{port}").parse().unwrap(),
+                );
+                c.ask(&m)
+            },
             Message::Registered(_)
         ));
     }

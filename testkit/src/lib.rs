@@ -14,10 +14,13 @@ pub mod image;
 pub mod process;
 pub mod xwd;
 
+use peercall::identity::Identity;
 use peercall::wire::{
-    AudioCodec, AudioFormat, FrameReader, MediaDescription, Message, VideoCodec, VideoFormat,
+    AudioCodec, AudioFormat, FrameReader, MediaDescription, Message, Name, Nonce, Register,
+    VideoCodec, VideoFormat,
 };
 use process::{Process, Transcript};
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -180,6 +183,51 @@ pub struct Registry {
     pub proc: Proc,
     /// The address from its `listening on` line.
     pub addr: SocketAddr,
+    /// Its `--state-dir`: a fresh directory of its own unless the flags gave
+    /// one (then `None`), so tests never share, or leave, name bindings.
+    pub state_dir: Option<StateDir>,
+}
+
+/// A temporary state directory for a registry, removed when dropped.
+pub struct StateDir(PathBuf);
+
+impl StateDir {
+    /// A new, empty directory under the system's temporary directory.
+    pub fn new() -> StateDir {
+        static COUNT: Mutex<u32> = Mutex::new(0);
+        let n = {
+            let mut c = COUNT.lock().unwrap_or_else(|e| e.into_inner());
+            *c += 1;
+            *c
+        };
+        let dir =
+            std::env::temp_dir().join(format!("peercall-test-registry-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a registry state directory");
+        StateDir(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Its path as a command-line argument.
+    pub fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Default for StateDir {
+    fn default() -> Self {
+        StateDir::new()
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Registry {
@@ -188,9 +236,15 @@ impl Registry {
         Self::start_on("127.0.0.1:0", extra)
     }
 
-    /// Starts the registry on `listen` with extra flags.
+    /// Starts the registry on `listen` with extra flags, and a state
+    /// directory of its own unless `extra` has `--state-dir`.
     pub fn start_on(listen: &str, extra: &[&str]) -> Registry {
+        let own = (!extra.contains(&"--state-dir")).then(StateDir::new);
+        let dir = own.as_ref().map(StateDir::arg);
         let mut args = vec!["--listen", listen];
+        if let Some(d) = &dir {
+            args.extend(["--state-dir", d.as_str()]);
+        }
         args.extend_from_slice(extra);
         let mut proc = Proc::start("registry", &bin("peercall-registry"), &args);
         let line = proc.expect("listening on ");
@@ -198,7 +252,34 @@ impl Registry {
             .trim_start_matches("listening on ")
             .parse()
             .unwrap_or_else(|_| panic!("bad first line {line:?}"));
-        Registry { proc, addr }
+        Registry {
+            proc,
+            addr,
+            state_dir: own,
+        }
+    }
+
+    /// Kills the registry (SIGKILL: no goodbye, no last save) and starts a
+    /// new one on the same address and state directory, with `extra` flags:
+    /// a crash and a restart.
+    pub fn crash_and_restart(self, extra: &[&str]) -> Registry {
+        let Registry {
+            mut proc,
+            addr,
+            state_dir,
+        } = self;
+        proc.signal("KILL");
+        proc.wait_exit();
+        let dir = state_dir
+            .as_ref()
+            .expect("crash_and_restart needs the registry's own state directory");
+        let d = dir.arg();
+        let mut args = vec!["--state-dir", d.as_str()];
+        args.extend_from_slice(extra);
+        let listen = addr.to_string();
+        let mut again = Registry::start_on(&listen, &args);
+        again.state_dir = state_dir;
+        again
     }
 
     /// `IP:PORT` as a string for command lines.
@@ -226,10 +307,27 @@ pub fn run(program: &PathBuf, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The identity a test gives the peer or client named `tag`: the same tag,
+/// the same key, in every run.
+pub fn test_identity(tag: &str) -> Identity {
+    let mut seed = [0x5au8; 32];
+    for (i, b) in tag.bytes().enumerate() {
+        seed[i % 32] = seed[i % 32].wrapping_mul(31).wrapping_add(b);
+    }
+    Identity::from_seed(&seed)
+}
+
 /// A raw protocol client: sends messages or arbitrary bytes and reads frames.
+///
+/// A registry's CHALLENGE is taken aside as it arrives (its nonce kept for
+/// [`Client::nonce`] and [`Client::signed_register`]), so [`Client::recv`]
+/// and [`Client::ask`] see the answers, as a LOOKUP-only client would.
 pub struct Client {
     stream: TcpStream,
     reader: FrameReader,
+    nonce: Option<Nonce>,
+    /// Messages read while waiting for the CHALLENGE.
+    queued: VecDeque<Message>,
 }
 
 impl Client {
@@ -245,7 +343,35 @@ impl Client {
         Client {
             stream,
             reader: FrameReader::new(),
+            nonce: None,
+            queued: VecDeque::new(),
         }
+    }
+
+    /// This connection's CHALLENGE nonce, waiting for it if it has not come
+    /// yet. Panics if the stream ends first.
+    pub fn nonce(&mut self) -> Nonce {
+        while self.nonce.is_none() {
+            match self.recv_frame() {
+                Some(Message::Challenge(n)) => self.nonce = Some(n),
+                Some(other) => self.queued.push_back(other),
+                None => panic!("the connection ended before a CHALLENGE"),
+            }
+        }
+        self.nonce.expect("set above")
+    }
+
+    /// A REGISTER of `name` at `addr`, signed by `id` for this connection.
+    pub fn signed_register(&mut self, id: &Identity, name: &str, addr: SocketAddr) -> Message {
+        let nonce = self.nonce();
+        let name = Name::new(name).expect("a valid test name");
+        Message::Register(Register::signed(id, name, addr, &nonce))
+    }
+
+    /// Registers `name` at `addr` as `id` and returns the reply.
+    pub fn register(&mut self, id: &Identity, name: &str, addr: SocketAddr) -> Message {
+        let msg = self.signed_register(id, name, addr);
+        self.ask(&msg)
     }
 
     /// Sends one message.
@@ -260,8 +386,21 @@ impl Client {
             .expect("writing to the registry");
     }
 
-    /// The next message, or `None` at end of stream. Panics on timeout or a bad frame.
+    /// The next message (a CHALLENGE taken aside), or `None` at end of
+    /// stream. Panics on timeout or a bad frame.
     pub fn recv(&mut self) -> Option<Message> {
+        if let Some(m) = self.queued.pop_front() {
+            return Some(m);
+        }
+        loop {
+            match self.recv_frame()? {
+                Message::Challenge(n) if self.nonce.is_none() => self.nonce = Some(n),
+                m => return Some(m),
+            }
+        }
+    }
+
+    fn recv_frame(&mut self) -> Option<Message> {
         let mut buf = [0u8; 4096];
         loop {
             if let Some(f) = self.reader.next_frame().expect("valid framing") {

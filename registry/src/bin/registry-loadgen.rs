@@ -13,10 +13,12 @@
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use peercall::identity::Identity;
 use peercall::wire::{
     frame_len, msg_type, Frame, Message, Name, Register, HEADER_LEN, MAX_FRAME_LEN,
 };
 use std::fmt;
+use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -195,7 +197,8 @@ impl FrameSet {
 enum Phase {
     /// The connect was issued; whether it succeeded shows when it turns writable.
     Connecting,
-    /// REGISTER sent, REGISTERED not yet read.
+    /// Connected: waiting for the CHALLENGE, then REGISTER sent, REGISTERED
+    /// not yet read.
     Registering,
     /// Registered, nothing in flight.
     Idle,
@@ -237,7 +240,11 @@ struct Client {
     /// runs following each other never collide on a name the registry has not
     /// yet seen leave.
     prefix: String,
-    registers: FrameSet,
+    /// The name and endpoint connection `i` registers, signed when its
+    /// CHALLENGE arrives.
+    claims: Vec<(Name, SocketAddr)>,
+    /// The one key all of this run's names are bound to.
+    identity: Identity,
     lookups: FrameSet,
     scratch: Vec<u8>,
     /// Empty (no lookups to issue) until [`Client::bench`] starts.
@@ -376,14 +383,21 @@ impl Client {
             .map(|i| Name::new(&format!("{prefix}{i}")))
             .collect::<Result<_, _>>()
             .map_err(|e| format!("cannot build a peer name: {e}"))?;
-        let registers = FrameSet::encode(names.iter().enumerate().map(|(i, name)| {
-            // MAX_CONNECTIONS keeps this in range.
-            let port = FIRST_ENDPOINT_PORT + i as u16;
-            Message::Register(Register {
-                name: name.clone(),
-                addr: SocketAddr::new(ip, port),
+        let claims = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                // MAX_CONNECTIONS keeps this in range.
+                let port = FIRST_ENDPOINT_PORT + i as u16;
+                (name.clone(), SocketAddr::new(ip, port))
             })
-        }));
+            .collect();
+        // A throwaway key: the names are this run's alone.
+        let mut seed = [0u8; 32];
+        File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut seed))
+            .map_err(|e| format!("cannot read /dev/urandom for a key: {e}"))?;
+        let identity = Identity::from_seed(&seed);
         let lookups = FrameSet::encode(names.into_iter().map(Message::Lookup));
         Ok(Client {
             poll: Poll::new().map_err(|e| format!("cannot set up the event loop: {e}"))?,
@@ -392,7 +406,8 @@ impl Client {
             conns: Vec::with_capacity(wanted),
             registered: 0,
             prefix,
-            registers,
+            claims,
+            identity,
             lookups,
             scratch: vec![0; READ_CHUNK],
             tally: Tally::default(),
@@ -497,9 +512,9 @@ impl Client {
             }
             // As redis-benchmark (hiredis) does: a request must not wait for Nagle.
             let _ = conn.stream.set_nodelay(true);
+            // REGISTER follows the registry's CHALLENGE.
             conn.phase = Phase::Registering;
-            return send(conn, self.registers.get(i))
-                .map_err(|e| format!("connection {}: write failed: {e}", i + 1));
+            return Ok(());
         }
         flush(conn).map_err(|e| format!("connection {}: write failed: {e}", i + 1))
     }
@@ -593,6 +608,17 @@ impl Client {
             // name; answering keeps the registration where it is.
             if let Ok(Message::Ping(token)) = Message::parse_bytes(frame) {
                 send(&mut self.conns[i], &Message::Pong(token).to_bytes())
+                    .map_err(|e| format!("connection {}: write failed: {e}", i + 1))?;
+            }
+            return Ok(());
+        }
+        if kind == msg_type::CHALLENGE {
+            if let (Phase::Registering, Ok(Message::Challenge(nonce))) =
+                (self.conns[i].phase, Message::parse_bytes(frame))
+            {
+                let (name, addr) = self.claims[i].clone();
+                let reg = Register::signed(&self.identity, name, addr, &nonce);
+                send(&mut self.conns[i], &Message::Register(reg).to_bytes())
                     .map_err(|e| format!("connection {}: write failed: {e}", i + 1))?;
             }
             return Ok(());
