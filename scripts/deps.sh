@@ -18,6 +18,9 @@ set -euo pipefail
 # xsetroot in x11-xserver-utils).
 pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1 libsdl2-dev
   xvfb xdotool x11-apps x11-utils x11-xserver-utils)
+# tcpdump: a test captures a whole call on loopback and checks that neither
+# the call port's signalling nor the media shows anything in clear.
+pkgs+=(tcpdump)
 [ $# -eq 0 ] || pkgs=("$@")
 
 missing=()

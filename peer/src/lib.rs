@@ -26,6 +26,7 @@
 
 pub mod commands;
 pub mod devices;
+pub mod identity_file;
 pub mod media;
 pub mod net;
 pub mod options;
@@ -64,6 +65,9 @@ pub mod exit {
     /// `call`: refused with a reason code this version does not know (a
     /// newer callee's); the line printed gives the code.
     pub const REJECTED_OTHER: u8 = 12;
+    /// The identity file cannot be read or created (the line printed says
+    /// why and what to do).
+    pub const IDENTITY: u8 = 13;
     /// `call`: interrupted by SIGINT or SIGTERM before the call completed.
     pub const INTERRUPTED: u8 = 130;
     /// The command line is wrong.
@@ -82,6 +86,14 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> u8 {
             exit::USAGE
         }
     }
+}
+
+/// Fills `buf` from the kernel's random source (getrandom(2) behind
+/// /dev/urandom): secrets (identity seeds, handshake seeds, registry nonces)
+/// come from here, never from [`random_u64`].
+pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 /// 64 unpredictable bits for call ids and SSRCs, from the standard library's

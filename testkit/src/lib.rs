@@ -9,6 +9,7 @@
 //! demo` runs its registry and peers with it too, and reports a missing line
 //! as an error.
 
+pub mod capture;
 pub mod display;
 pub mod image;
 pub mod process;

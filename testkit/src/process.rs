@@ -15,8 +15,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -271,6 +272,24 @@ pub struct Process {
     name: Arc<str>,
     child: Child,
     stdin: Option<ChildStdin>,
+    /// The process's own state directory (its `XDG_STATE_HOME`), removed
+    /// when it is dropped; `None` when the caller chose one.
+    state_home: Option<PathBuf>,
+}
+
+/// A fresh, empty directory for one process's state (its identity, a
+/// registry's names): a test's peers must neither share a key nor touch the
+/// user's own, so every process started here gets its own unless the
+/// caller sets `XDG_STATE_HOME` or `STATE_DIRECTORY`, or passes
+/// `--identity` or `--state-dir`.
+fn fresh_state_home() -> io::Result<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("peercall-state-{}-{n}", std::process::id()));
+    // Left over from an earlier run whose pid was the same: start empty.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 impl Process {
@@ -296,6 +315,17 @@ impl Process {
         transcript: &Transcript,
     ) -> io::Result<Process> {
         let mut cmd = Command::new(program);
+        let chosen = env
+            .iter()
+            .any(|(k, _)| *k == "XDG_STATE_HOME" || *k == "STATE_DIRECTORY");
+        let state_home = if chosen {
+            None
+        } else {
+            let dir = fresh_state_home()?;
+            cmd.env("XDG_STATE_HOME", &dir)
+                .env_remove("STATE_DIRECTORY");
+            Some(dir)
+        };
         for (key, value) in env {
             match value {
                 Some(v) => cmd.env(key, v),
@@ -316,7 +346,12 @@ impl Process {
             transcript.read(name.clone(), Stream::Stderr, err);
         }
         let stdin = child.stdin.take();
-        Ok(Process { name, child, stdin })
+        Ok(Process {
+            name,
+            child,
+            stdin,
+            state_home,
+        })
     }
 
     /// The name it was started under.
@@ -385,6 +420,9 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = self.state_home.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -10,8 +10,9 @@ pub mod oneshot;
 pub mod run;
 pub mod selftest;
 
-use crate::exit;
 use crate::options::Command;
+use crate::{exit, identity_file};
+use peercall::identity::Identity;
 use peercall::wire::Entry;
 
 /// Runs one command to its end; returns the exit code.
@@ -27,6 +28,38 @@ pub fn execute(cmd: Command) -> u8 {
         Command::Selftest { loop_devices } => selftest::run(loop_devices),
         Command::List { registry } => oneshot::list(&registry),
         Command::Lookup { name, registry } => oneshot::lookup(&registry, &name),
+        Command::Id { identity } => id(identity.as_deref()),
+    }
+}
+
+/// Loads (or creates, on first use) the identity the command line names;
+/// on failure prints the one line that says why and returns the exit code.
+pub fn load_identity(given: Option<&std::path::Path>) -> Result<Identity, u8> {
+    let loaded = identity_file::resolve(given).and_then(|p| {
+        let (id, origin) = identity_file::load_or_create(&p)?;
+        if origin == identity_file::Origin::Created {
+            eprintln!(
+                "peercall: created identity {} (public key {})",
+                p.display(),
+                id.public()
+            );
+        }
+        Ok(id)
+    });
+    loaded.map_err(|e| {
+        eprintln!("peercall: {e}");
+        exit::IDENTITY
+    })
+}
+
+/// `peercall id`: the public key on stdout, one line.
+fn id(given: Option<&std::path::Path>) -> u8 {
+    match load_identity(given) {
+        Ok(id) => {
+            println!("{}", id.public());
+            exit::OK
+        }
+        Err(code) => code,
     }
 }
 

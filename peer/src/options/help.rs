@@ -32,6 +32,7 @@ const EXIT_CODES: &[(u8, &str)] = &[
     (10, "no common media"),
     (11, "call connection lost"),
     (12, "call refused for a reason this version does not know"),
+    (13, "identity file unusable"),
     (64, "bad command line"),
     (130, "call interrupted by a signal"),
 ];
@@ -42,7 +43,8 @@ const RUN: CommandHelp = CommandHelp {
     name: "run",
     synopsis: "\
 peercall run --name NAME --registry HOST:PORT [--listen ADDR]
-             [--auto-accept | --reject-all] [--answer-timeout SECS] [MEDIA]
+             [--auto-accept | --reject-all] [--answer-timeout SECS]
+             [--identity PATH] [MEDIA]
 ",
     body: "\
 run      register NAME with the registry and stay registered (pings, reconnects
@@ -65,16 +67,18 @@ run      register NAME with the registry and stay registered (pings, reconnects
          --reject-all    refuse every call
          --answer-timeout SECS
                          give up calling after SECS unanswered (default 30)
+         --identity PATH this peer's key (see peercall id)
 ",
     media: true,
-    exits: &[0, 3, 5, 64],
+    exits: &[0, 3, 5, 13, 64],
 };
 
 const CALL: CommandHelp = CommandHelp {
     name: "call",
     synopsis: "\
 peercall call NAME --name ME --registry HOST:PORT [--listen ADDR]
-              [--seconds N] [--answer-timeout SECS] [MEDIA]
+              [--seconds N] [--answer-timeout SECS] [--identity PATH]
+              [MEDIA]
 ",
     body: "\
 call     register as ME, call NAME, keep the call N seconds (--seconds; default:
@@ -83,9 +87,10 @@ call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          --listen ADDR   this peer's call port, as for run
          --answer-timeout SECS
                          give up after SECS without an answer (default 30)
+         --identity PATH this peer's key, as for run
 ",
     media: true,
-    exits: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 64, 130],
+    exits: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 64, 130],
 };
 
 const LIST: CommandHelp = CommandHelp {
@@ -107,6 +112,21 @@ lookup   print NAME IP:PORT and exit 0, or `NAME: not registered` on stderr
 ",
     media: false,
     exits: &[0, 1, 2, 4, 64],
+};
+
+const ID: CommandHelp = CommandHelp {
+    name: "id",
+    synopsis: "peercall id [--identity PATH]\n",
+    body: "\
+id       print this peer's public key, one line of 44 characters, the same
+         every time; others put it in their allow file to let this peer call.
+         The key pair is created on first use (by id, run or call) in PATH,
+         default $STATE_DIRECTORY/identity under systemd, else
+         $XDG_STATE_HOME/peercall/identity or ~/.local/state/peercall/identity,
+         with mode 0600; a file others can read is refused
+",
+    media: false,
+    exits: &[0, 13, 64],
 };
 
 const DEVICES: CommandHelp = CommandHelp {
@@ -148,7 +168,7 @@ demo     a registry and two peers on this machine: register, list, look up,
 };
 
 /// The commands in the order the whole text lists them.
-const COMMANDS: [&CommandHelp; 7] = [&RUN, &CALL, &LIST, &LOOKUP, &DEVICES, &SELFTEST, &DEMO];
+const COMMANDS: [&CommandHelp; 8] = [&RUN, &CALL, &LIST, &LOOKUP, &ID, &DEVICES, &SELFTEST, &DEMO];
 
 /// The media options of run and call.
 const MEDIA: &str = "\

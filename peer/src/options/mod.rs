@@ -13,6 +13,7 @@ use peercall::media::impair::ImpairConfig;
 use peercall::wire::Name;
 use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use values::{
     parse_audio_in, parse_audio_out, parse_camera_format, parse_forward, parse_fps,
@@ -66,6 +67,9 @@ pub struct RunOptions {
     /// Which media flags were given, so the command can fill in the
     /// device defaults (the camera, the sound card) only where none was.
     pub given: MediaGiven,
+    /// `--identity PATH`: the identity file; `None` for the default in the
+    /// state directory ([`crate::identity_file::resolve`]).
+    pub identity: Option<PathBuf>,
 }
 
 /// Which media sources and sinks the command line named.
@@ -105,6 +109,11 @@ pub enum Command {
         /// Where the registry is.
         registry: RegistryAddr,
     },
+    /// `peercall id`: print this peer's public key.
+    Id {
+        /// `--identity PATH`, or `None` for the default.
+        identity: Option<PathBuf>,
+    },
     /// `peercall lookup NAME`.
     Lookup {
         /// The name to look up.
@@ -141,6 +150,7 @@ pub fn parse(
     let mut given = MediaGiven::default();
     let mut loop_out: Option<String> = None;
     let mut loop_in: Option<String> = None;
+    let mut identity: Option<PathBuf> = None;
     if let Some(spec) = impair_env {
         let spec = spec.to_string_lossy();
         media.impair =
@@ -211,6 +221,13 @@ pub fn parse(
                 media_set = true;
                 media.no_repair = true;
             }
+            Long("identity") => {
+                let v = value(&mut p, "--identity")?;
+                if v.is_empty() {
+                    return Err("--identity needs the path of an identity file".into());
+                }
+                identity = Some(v.into());
+            }
             Long("loop-out") => loop_out = Some(value(&mut p, "--loop-out")?),
             Long("loop-in") => loop_in = Some(value(&mut p, "--loop-in")?),
             Long("size") => {
@@ -276,9 +293,14 @@ pub fn parse(
     }
     let Some(sub) = sub else {
         return Err(
-            "no command given; try peercall run, call, list, lookup, demo or --help".into(),
+            "no command given; try peercall run, call, list, lookup, id, demo or --help".into(),
         );
     };
+    if identity.is_some() && !matches!(sub.as_str(), "run" | "call" | "id") {
+        return Err(format!(
+            "--identity is for peercall run, call and id, not peercall {sub}"
+        ));
+    }
     let need_registry = |r: Option<RegistryAddr>, cmd: &str| {
         r.ok_or_else(|| {
             format!("peercall {cmd} needs --registry HOST:PORT, the address peercall-registry listens on")
@@ -330,6 +352,19 @@ pub fn parse(
         }
         Ok(())
     };
+    // Commands that neither register nor listen.
+    let no_peer_flags = |cmd: &str| -> Result<(), String> {
+        for (flag, set) in [
+            ("--name", name.is_some()),
+            ("--registry", registry.is_some()),
+            ("--listen", listen.is_some()),
+        ] {
+            if set {
+                return Err(format!("{flag} is not an option of peercall {cmd}"));
+            }
+        }
+        Ok(())
+    };
     let answer_timeout = answer_timeout.unwrap_or(peercall::call::DEFAULT_ANSWER_TIMEOUT);
     let listen_addr = listen.unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_CALL_PORT)));
     match sub.as_str() {
@@ -348,6 +383,7 @@ pub fn parse(
                 plan: None,
                 media,
                 given,
+                identity,
             }))
         }
         "call" => {
@@ -383,6 +419,7 @@ pub fn parse(
                 plan: Some(CallPlan { target, seconds }),
                 media,
                 given,
+                identity,
             }))
         }
         "list" => {
@@ -407,17 +444,15 @@ pub fn parse(
                 registry: need_registry(registry, "lookup")?,
             })
         }
+        "id" => {
+            no_extra("id", &positional)?;
+            calls_only("id")?;
+            no_peer_flags("id")?;
+            Ok(Command::Id { identity })
+        }
         "demo" => {
             no_extra("demo", &positional)?;
-            for (flag, set) in [
-                ("--name", name.is_some()),
-                ("--registry", registry.is_some()),
-                ("--listen", listen.is_some()),
-            ] {
-                if set {
-                    return Err(format!("{flag} is not an option of peercall demo"));
-                }
-            }
+            no_peer_flags("demo")?;
             Ok(Command::Demo {
                 seconds: seconds.unwrap_or(DEFAULT_DEMO_SECONDS),
             })
@@ -447,12 +482,12 @@ pub fn parse(
         "help" => match positional.as_slice() {
             [] => Ok(Command::Print(help::full())),
             [cmd] => help::for_command(cmd).map(Command::Print).ok_or_else(|| {
-                format!("peercall help {cmd}: no such command; the commands are run, call, list, lookup, devices, selftest and demo")
+                format!("peercall help {cmd}: no such command; the commands are run, call, list, lookup, id, devices, selftest and demo")
             }),
             [_, x, ..] => Err(format!("unexpected argument '{x}' for peercall help; see peercall --help")),
         },
         other => Err(format!(
-            "unknown command '{other}'; the commands are run, call, list, lookup, devices, selftest, demo and help"
+            "unknown command '{other}'; the commands are run, call, list, lookup, id, devices, selftest, demo and help"
         )),
     }
 }

@@ -26,6 +26,7 @@ use console::{spawn_stdin, Line};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use peercall::call::{self, negotiate, EndReason, Phase, Phone};
+use peercall::identity::Identity;
 use peercall::membership::{self, Membership};
 use peercall::wire::{
     AudioCodec, AudioFormat, CallId, MediaDescription, Name, RejectReason, VideoCodec, VideoFormat,
@@ -107,6 +108,9 @@ struct PlanProgress {
 struct Peer {
     poll: Poll,
     opts: RunOptions,
+    /// This peer's key pair: what the registry binds its name to and what
+    /// its calls' handshakes prove.
+    identity: Identity,
     membership: Membership,
     phone: Phone,
     registry: RegistryLink,
@@ -145,6 +149,7 @@ impl Peer {
             eprintln!("peercall: cannot {what}: {e}");
             exit::LOCAL
         };
+        let identity = super::load_identity(opts.identity.as_deref())?;
         let poll = Poll::new().map_err(|e| fail("set up the event loop", e))?;
         let mut listener = TcpListener::bind(opts.listen).map_err(|e| {
             let hint = match e.kind() {
@@ -197,6 +202,7 @@ impl Peer {
         });
         let peer = Peer {
             poll,
+            identity,
             membership,
             phone,
             registry: RegistryLink::new(opts.registry.clone(), Arc::clone(&waker)),
@@ -220,6 +226,8 @@ impl Peer {
         signals: &mut Signals,
         lines: &Receiver<Line>,
     ) -> u8 {
+        // Others need this key to let this peer call them (their allow file).
+        println!("this peer's key is {}", self.identity.public());
         let mut events = Events::with_capacity(64);
         let mut stdin_open = true;
         // The call port had more connections waiting than one turn accepts.
