@@ -76,6 +76,11 @@ pub enum Refusal {
     ClaimPending,
     /// The registry answered REGISTER with an error.
     Error(ErrorMsg),
+    /// Another connection registered this name with this peer's own key and
+    /// the registry handed it over (GOODBYE replaced): the same identity
+    /// runs elsewhere. Final, so that two such peers do not take the name
+    /// from each other forever.
+    Replaced,
 }
 
 impl fmt::Display for Refusal {
@@ -97,6 +102,10 @@ impl fmt::Display for Refusal {
                 write!(f, "another connection is claiming this name right now")
             }
             Refusal::Error(e) => write!(f, "{e}"),
+            Refusal::Replaced => write!(
+                f,
+                "the name was registered again with this peer's key from another connection (is this identity in use by another running peer?)"
+            ),
         }
     }
 }
@@ -457,6 +466,8 @@ impl Membership {
             Message::Goodbye(reason) => {
                 if self.state == State::Leaving {
                     self.finish_leaving(Some(reason));
+                } else if reason == GoodbyeReason::Replaced && self.claim.is_some() {
+                    self.replaced();
                 } else {
                     self.lose(now, Lost::Goodbye(reason), true);
                 }
@@ -671,6 +682,17 @@ impl Membership {
         self.timers = [None; TIMERS.len()];
         self.fail_pending("registration refused");
         self.event(Event::Refused(why));
+    }
+
+    /// The registry gave this registration to a newer connection of the
+    /// same key: stop for good (see [`Refusal::Replaced`]).
+    fn replaced(&mut self) {
+        self.outputs.push_back(Output::Disconnect);
+        self.state = State::Done;
+        self.registration = None;
+        self.timers = [None; TIMERS.len()];
+        self.fail_pending("registration replaced");
+        self.event(Event::Refused(Refusal::Replaced));
     }
 
     fn finish_leaving(&mut self, reason: Option<GoodbyeReason>) {

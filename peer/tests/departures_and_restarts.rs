@@ -1,9 +1,9 @@
 //! Peers that die, freeze or lose their registry: the registry notices, and
 //! peers come back by themselves when the registry does.
 
-use peercall_testkit::{refused_port, run, start_peer, Registry};
+use peercall::wire::{Message, Name};
+use peercall_testkit::{refused_port, run, start_peer, test_identity, Client, Registry};
 use std::path::PathBuf;
-use std::time::Duration;
 
 fn peercall() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_peercall"))
@@ -37,24 +37,40 @@ fn frozen_peer_times_out_and_registers_again_when_it_wakes() {
 
 #[test]
 fn registry_restart_peers_register_again() {
-    let mut reg = Registry::start(&[]);
+    let reg = Registry::start(&[]);
     let registry = reg.arg();
     let (mut a, a_addr) = start_peer("north", &registry);
     let (mut b, b_addr) = start_peer("south", &registry);
     a.expect("registered as north");
     b.expect("registered as south");
-    reg.proc.signal("KILL");
-    reg.proc.wait_exit();
+    // Killed (no goodbye) and started again with the same state directory.
+    let mut reg = reg.crash_and_restart(&[]);
     a.expect("unavailable");
     b.expect("unavailable");
-    std::thread::sleep(Duration::from_millis(500));
-    let mut reg = Registry::start_on(&registry, &[]);
+    // A newcomer with another key that registers first is refused: the
+    // names came back from the state directory.
+    let mut squatter = Client::connect(reg.addr);
+    assert_eq!(
+        squatter.register(
+            &test_identity("squatter"),
+            "north",
+            "127.0.0.1:4999".parse().unwrap()
+        ),
+        Message::NameTaken(Name::new("north").unwrap())
+    );
     a.expect("registered again as north");
     b.expect("registered again as south");
     reg.proc.expect("--- 2 peers registered ---");
     let (code, out, _) = run(&peercall(), &["list", "--registry", &registry]);
     assert_eq!(code, 0);
-    assert_eq!(out, format!("north {a_addr}\nsouth {b_addr}\n"));
+    let names: Vec<String> = out
+        .lines()
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        names,
+        [format!("north {a_addr}"), format!("south {b_addr}")]
+    );
 }
 
 #[test]

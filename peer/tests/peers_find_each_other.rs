@@ -9,20 +9,29 @@ fn peercall() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_peercall"))
 }
 
-fn start_registered(name: &str, reg: &Registry) -> (Proc, String) {
+/// A peer registered as `name`: its process, its call address, and its key
+/// (from the `this peer's key is KEY` line).
+fn start_registered(name: &str, reg: &Registry) -> (Proc, String, String) {
     let (mut p, addr) = start_peer(name, &reg.arg());
+    let key_line = p.expect_unordered("this peer's key is ");
+    let key = key_line
+        .split("this peer's key is ")
+        .nth(1)
+        .expect("a key")
+        .trim()
+        .to_owned();
     p.expect(&format!(
         "registered as {name} at {addr} with registry {}",
         reg.arg()
     ));
-    (p, addr)
+    (p, addr, key)
 }
 
 #[test]
 fn register_list_lookup_and_quit() {
     let mut reg = Registry::start(&[]);
-    let (mut alice, alice_addr) = start_registered("alice", &reg);
-    let (mut bob, bob_addr) = start_registered("bob", &reg);
+    let (mut alice, alice_addr, alice_key) = start_registered("alice", &reg);
+    let (mut bob, bob_addr, bob_key) = start_registered("bob", &reg);
     reg.proc
         .expect(&format!("registered: alice at {alice_addr}"));
     reg.proc.expect(&format!("registered: bob at {bob_addr}"));
@@ -32,9 +41,13 @@ fn register_list_lookup_and_quit() {
     let r = reg.arg();
     let (code, out, _) = run(&peercall(), &["list", "--registry", &r]);
     assert_eq!(code, 0);
-    assert_eq!(out, format!("alice {alice_addr}\nbob {bob_addr}\n"));
+    // Each line: name, call address, and the key the name is bound to.
+    assert_eq!(
+        out,
+        format!("alice {alice_addr} {alice_key}\nbob {bob_addr} {bob_key}\n")
+    );
     let (code, out, _) = run(&peercall(), &["lookup", "bob", "--registry", &r]);
-    assert_eq!((code, out), (0, format!("bob {bob_addr}\n")));
+    assert_eq!((code, out), (0, format!("bob {bob_addr} {bob_key}\n")));
     let (code, out, err) = run(&peercall(), &["lookup", "carol", "--registry", &r]);
     assert_eq!(
         (code, out.as_str(), err.as_str()),
@@ -76,7 +89,7 @@ fn register_list_lookup_and_quit() {
 #[test]
 fn sigint_unregisters_too() {
     let mut reg = Registry::start(&[]);
-    let (mut p, addr) = start_registered("carol", &reg);
+    let (mut p, addr, _) = start_registered("carol", &reg);
     p.signal("INT");
     p.expect("goodbye from registry");
     assert_eq!(p.wait_exit(), Some(0));
@@ -87,7 +100,7 @@ fn sigint_unregisters_too() {
 #[test]
 fn taken_name_is_refused_with_exit_3() {
     let reg = Registry::start(&[]);
-    let (_alice, _) = start_registered("alice", &reg);
+    let (_alice, _, _) = start_registered("alice", &reg);
     let r = reg.arg();
     let (code, out, _) = run(
         &peercall(),

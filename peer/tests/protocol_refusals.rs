@@ -5,8 +5,10 @@
 //! audio; and a caller refused with a reason code it does not know ends with
 //! its own exit code (12), not the one for "declined".
 
-use peercall::wire::{CallId, Invite, MediaPorts, Message, Name, Register, RejectReason};
-use peercall_testkit::{call_once, mjpeg_opus_offer, start_answering_peer, Client, Registry};
+use peercall::wire::{CallId, Invite, MediaPorts, Message, Name, RejectReason};
+use peercall_testkit::{
+    call_once, mjpeg_opus_offer, start_answering_peer, test_identity, Client, Registry,
+};
 use std::net::{SocketAddr, TcpListener};
 
 /// The next message other than RINGING.
@@ -70,10 +72,7 @@ fn a_refusal_with_an_unknown_reason_ends_a_one_shot_call_with_exit_12() {
     let callee = TcpListener::bind("127.0.0.1:0").unwrap();
     let callee_addr = callee.local_addr().unwrap();
     let mut link = Client::connect(reg.arg().parse().unwrap());
-    let registered = link.ask(&Message::Register(Register {
-        name: Name::new("newer").unwrap(),
-        addr: callee_addr,
-    }));
+    let registered = link.register(&test_identity("newer"), "newer", callee_addr);
     assert!(
         matches!(registered, Message::Registered(_)),
         "{registered:?}"

@@ -717,3 +717,41 @@ fn a_query_answers_pings_and_leaves_without_unregistering() {
     assert!(outs.contains(&Output::Event(Event::Left(None))));
     assert!(m.is_done());
 }
+
+#[test]
+fn a_member_replaced_by_its_own_key_stops_instead_of_taking_the_name_back() {
+    let mut w = World::new();
+    let a = w.add("pi", "127.0.0.1:4701", "127.0.0.1:1");
+    w.take_events(a);
+    // The same identity started a second time elsewhere.
+    let b = w.add("pi", "127.0.0.1:4702", "127.0.0.1:2");
+    assert_eq!(registered(&w.take_events(b)), [false]);
+    assert_eq!(w.take_events(a), [Event::Refused(Refusal::Replaced)]);
+    assert!(w.peers[a].m.is_done());
+    w.advance(Duration::from_secs(60));
+    assert!(w.take_events(a).is_empty(), "no reconnect, no flapping");
+    assert_eq!(
+        w.reg.rows().next().map(|r| r.addr),
+        Some(sa("127.0.0.1:4702"))
+    );
+}
+
+#[test]
+fn a_member_sends_its_register_only_after_the_challenge_signed_for_it() {
+    let now = Instant::now();
+    let mut m = Membership::new(claim("pi", "127.0.0.1:4701"), now);
+    m.start(now);
+    assert_eq!(m.poll_output(), Some(Output::Connect));
+    m.connected(now);
+    assert_eq!(m.poll_output(), None, "nothing before the CHALLENGE");
+    let nonce = [7u8; crate::wire::NONCE_LEN];
+    m.received(now, Message::Challenge(nonce));
+    let Some(Output::Send(Message::Register(r))) = m.poll_output() else {
+        panic!("no REGISTER after the CHALLENGE")
+    };
+    assert!(r.verify(&nonce));
+    assert!(!r.verify(&[8u8; crate::wire::NONCE_LEN]));
+    // A second CHALLENGE on the same connection changes nothing.
+    m.received(now, Message::Challenge([9; crate::wire::NONCE_LEN]));
+    assert_eq!(m.poll_output(), None);
+}

@@ -101,13 +101,14 @@ fn ask(registry: &RegistryAddr, request: impl FnOnce(&mut Membership)) -> Result
     }
 }
 
-/// `peercall list`: one line per registered peer.
+/// `peercall list`: one line per registered peer: name, call address and
+/// the key its name is bound to (the one its call port must prove).
 pub fn list(registry: &RegistryAddr) -> u8 {
     match ask(registry, Membership::list) {
         Ok(Event::Listed(entries)) => {
             let mut out = io::stdout().lock();
             for e in &entries {
-                let _ = writeln!(out, "{}", entry_line(e));
+                let _ = writeln!(out, "{} {}", entry_line(e), e.key);
             }
             exit::OK
         }
@@ -121,11 +122,11 @@ fn unanswered(e: Event, registry: &RegistryAddr) -> u8 {
     Failure::Protocol(format!("unexpected answer {e:?}")).report(registry)
 }
 
-/// `peercall lookup NAME`: the peer's line, or `NAME: not registered` and exit 1.
+/// `peercall lookup NAME`: the peer's line (as for `list`), or `NAME: not registered` and exit 1.
 pub fn lookup(registry: &RegistryAddr, name: &Name) -> u8 {
     match ask(registry, |m| m.lookup(name.clone())) {
         Ok(Event::Found(e)) => {
-            println!("{}", entry_line(&e));
+            println!("{} {}", entry_line(&e), e.key);
             exit::OK
         }
         Ok(Event::NotFound(n)) => {

@@ -185,7 +185,14 @@ impl Peer {
 
         println!("listening for calls on {bound}");
         let now = Instant::now();
-        let mut membership = Membership::new(opts.name.clone(), bound, now);
+        let mut membership = Membership::new(
+            peercall::membership::Claim {
+                identity: identity.clone(),
+                name: opts.name.clone(),
+                addr: bound,
+            },
+            now,
+        );
         membership.start(now);
         let mut opts = opts;
         let screen = Screen::open(&opts.name, &mut opts.media, Arc::clone(&waker));
