@@ -487,18 +487,18 @@ fn slowloris_clients_time_out_without_hurting_others() {
     register(&mut alice, "alice", "127.0.0.1:4701");
     // Never finished, so the nonce it is signed for does not matter.
     let frame = register_msg("slowloris-slowloris", "127.0.0.1:4800", &[0; 32]).to_bytes();
-    let mut slow: Vec<(TcpStream, Option<Instant>, Vec<u8>)> = (0..SLOW)
+    // Each: stream, when it was closed, what it received, bytes of the frame sent.
+    let mut slow: Vec<(TcpStream, Option<Instant>, Vec<u8>, usize)> = (0..SLOW)
         .map(|_| {
             let s = TcpStream::connect(reg.addr).unwrap();
             s.set_nonblocking(true).unwrap();
-            (s, None, Vec::new())
+            (s, None, Vec::new(), 0)
         })
         .collect();
     let start = Instant::now();
     let mut worst = Duration::ZERO;
-    let mut sent = 0;
-    while start.elapsed() < IDLE * 3 && slow.iter().any(|(_, closed, _)| closed.is_none()) {
-        for (s, closed, got) in &mut slow {
+    while start.elapsed() < IDLE * 3 && slow.iter().any(|(_, closed, _, _)| closed.is_none()) {
+        for (s, closed, got, sent) in &mut slow {
             if closed.is_some() {
                 continue;
             }
@@ -508,14 +508,14 @@ fn slowloris_clients_time_out_without_hurting_others() {
                 Ok(n) => got.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     // One more byte of a frame that is never finished in time.
-                    if let Some(b) = frame.get(sent) {
+                    if let Some(b) = frame.get(*sent) {
                         let _ = s.write(std::slice::from_ref(b));
+                        *sent += 1;
                     }
                 }
                 Err(_) => *closed = Some(Instant::now()),
             }
         }
-        sent += 1;
         let t = Instant::now();
         lookup_found(&mut alice, "alice");
         worst = worst.max(t.elapsed());
@@ -523,11 +523,11 @@ fn slowloris_clients_time_out_without_hurting_others() {
     }
     let closed: Vec<Duration> = slow
         .iter()
-        .filter_map(|(_, c, _)| c.map(|t| t - start))
+        .filter_map(|(_, c, _, _)| c.map(|t| t - start))
         .collect();
     let goodbyes = slow
         .iter()
-        .filter(|(_, _, got)| {
+        .filter(|(_, _, got, _)| {
             let mut r = FrameReader::new();
             r.push(got);
             let mut next = || r.next_frame().ok().flatten().map(|f| Message::parse(&f));
