@@ -163,7 +163,8 @@ pub enum Event {
         /// Whether this is a re-registration after the registry was lost.
         again: bool,
     },
-    /// The registry is probing an old connection holding this name and endpoint.
+    /// A version 1 registry is probing an old connection holding this name
+    /// and endpoint (a version 2 registry hands the name to its key at once).
     Probing {
         /// How long the probe waits, in ms.
         ms: u16,
@@ -208,7 +209,7 @@ enum State {
     Waiting,
     /// Connect in progress.
     Connecting,
-    /// REGISTER sent, no answer yet (or the registry is probing the old holder).
+    /// Connected: waiting for the CHALLENGE, or REGISTER sent and no answer yet.
     Registering,
     /// REGISTERED.
     Registered,

@@ -24,8 +24,14 @@
 //! the timers due are run after the reads, at that same instant. Every byte
 //! that reached a socket before the wake-up has then been seen (it raised an
 //! event in that poll, or sits on a connection served this turn), so a
-//! holder's answer to a probe is judged by when it arrived, not by when a busy
-//! loop got to it.
+//! connection's silence is judged by when its last frame arrived, not by when
+//! a busy loop got to it.
+//!
+//! Around the machine: each accepted connection gets a nonce from
+//! /dev/urandom for its CHALLENGE, the wall clock is handed to the registry
+//! every turn (leases count in Unix time), and the name bindings are saved to
+//! the state directory when they change and every
+//! [`LAST_SEEN_SAVE_INTERVAL`] while names are held.
 use crate::state::{StateDir, LAST_SEEN_SAVE_INTERVAL};
 use crate::stdout_queue::StdoutQueue;
 use crate::systemd::Notifier;

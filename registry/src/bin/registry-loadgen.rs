@@ -604,8 +604,8 @@ impl Client {
             ));
         }
         if kind == msg_type::PING {
-            // The registry probes a holder when another connection claims its
-            // name; answering keeps the registration where it is.
+            // A registry may ping (version 1 probed holders this way);
+            // answering costs nothing.
             if let Ok(Message::Ping(token)) = Message::parse_bytes(frame) {
                 send(&mut self.conns[i], &Message::Pong(token).to_bytes())
                     .map_err(|e| format!("connection {}: write failed: {e}", i + 1))?;
