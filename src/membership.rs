@@ -272,6 +272,9 @@ pub struct Membership {
     /// Whether this connection's REGISTER has gone out (it waits for the
     /// registry's CHALLENGE, whose nonce it signs).
     register_sent: bool,
+    /// Whether this connection brought a CHALLENGE: then the other end is a
+    /// registry, whose first frame always is one.
+    challenged: bool,
     state: State,
     backoff: Duration,
     timers: [Option<Instant>; TIMERS.len()],
@@ -305,6 +308,7 @@ impl Membership {
         Membership {
             claim,
             register_sent: false,
+            challenged: false,
             state: State::Idle,
             backoff: INITIAL_BACKOFF,
             timers: [None; TIMERS.len()],
@@ -342,11 +346,18 @@ impl Membership {
         }
         self.set(Timer::Connect, None);
         self.last_heard = now;
+        self.challenged = false;
         match &self.claim {
             Some(_) => {
                 // REGISTER follows the registry's CHALLENGE (see `received`).
+                // A PING goes out at once so that whatever listens there
+                // shows what it is: a registry answers after its CHALLENGE,
+                // anything else answers first (or not at all).
                 self.state = State::Registering;
                 self.register_sent = false;
+                let t = self.next_token;
+                self.next_token += 1;
+                self.send(Message::Ping(t));
                 self.set(Timer::Ping, Some(now + PING_INTERVAL));
             }
             // A query asks at once; the answers keep the connection alive.
@@ -407,13 +418,26 @@ impl Membership {
             return;
         }
         self.last_heard = now;
-        if let Some(why) = call_port_answer(&msg) {
-            self.not_a_registry(now, why, true);
-            return;
-        }
         if let Message::Challenge(nonce) = msg {
+            self.challenged = true;
             self.challenged(&nonce);
             return;
+        }
+        // Before a CHALLENGE the other end is not known to be a registry.
+        if !self.challenged {
+            let early_pong = self.claim.is_some() && matches!(msg, Message::Pong(_));
+            let why = if early_pong {
+                Some(
+                    "it answered PING before sending a registry's CHALLENGE: a peer's call port?"
+                        .to_owned(),
+                )
+            } else {
+                call_port_answer(&msg)
+            };
+            if let Some(why) = why {
+                self.not_a_registry(now, why, true);
+                return;
+            }
         }
         if self.claim.is_none() && !self.answers_query(&msg) {
             let asked = match self.pending.front() {

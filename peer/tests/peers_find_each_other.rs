@@ -78,7 +78,7 @@ fn register_list_lookup_and_quit() {
     bob.close_stdin();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (_, out, _) = run(&peercall(), &["lookup", "bob", "--registry", &r]);
-    assert_eq!(out, format!("bob {bob_addr}\n"));
+    assert_eq!(out, format!("bob {bob_addr} {bob_key}\n"));
     bob.signal("TERM");
     bob.expect("goodbye from registry");
     assert_eq!(bob.wait_exit(), Some(0));

@@ -743,7 +743,11 @@ fn a_member_sends_its_register_only_after_the_challenge_signed_for_it() {
     m.start(now);
     assert_eq!(m.poll_output(), Some(Output::Connect));
     m.connected(now);
-    assert_eq!(m.poll_output(), None, "nothing before the CHALLENGE");
+    assert!(matches!(
+        m.poll_output(),
+        Some(Output::Send(Message::Ping(_)))
+    ));
+    assert_eq!(m.poll_output(), None, "no REGISTER before the CHALLENGE");
     let nonce = [7u8; crate::wire::NONCE_LEN];
     m.received(now, Message::Challenge(nonce));
     let Some(Output::Send(Message::Register(r))) = m.poll_output() else {
@@ -754,4 +758,40 @@ fn a_member_sends_its_register_only_after_the_challenge_signed_for_it() {
     // A second CHALLENGE on the same connection changes nothing.
     m.received(now, Message::Challenge([9; crate::wire::NONCE_LEN]));
     assert_eq!(m.poll_output(), None);
+}
+
+#[test]
+fn a_pong_before_any_challenge_is_no_registry_but_errors_after_one_are_the_registrys() {
+    let now = Instant::now();
+    let mut m = Membership::new(claim("pi", "127.0.0.1:4701"), now);
+    m.start(now);
+    let _ = m.poll_output();
+    m.connected(now);
+    let _ = m.poll_output();
+    // A peer's call port answers the PING at once, with no CHALLENGE.
+    m.received(now, Message::Pong(1));
+    let out: Vec<Output> = std::iter::from_fn(|| m.poll_output()).collect();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Event(Event::Lost { why: Lost::NotARegistry(w), .. }) if w.contains("call port"))),
+        "{out:?}"
+    );
+    // A registry's ERROR UNEXPECTED MESSAGE (a REGISTER it could not
+    // verify) is a refusal, not a sign of a call port.
+    let mut m = Membership::new(claim("pi", "127.0.0.1:4701"), now);
+    m.start(now);
+    let _ = m.poll_output();
+    m.connected(now);
+    m.received(now, Message::Challenge([1; crate::wire::NONCE_LEN]));
+    let _: Vec<Output> = std::iter::from_fn(|| m.poll_output()).collect();
+    m.received(
+        now,
+        Message::Error(ErrorMsg::new(ErrorCode::UnexpectedMessage, "bad signature")),
+    );
+    assert!(m.is_done());
+    let out: Vec<Output> = std::iter::from_fn(|| m.poll_output()).collect();
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Event(Event::Refused(Refusal::Error(_))))),
+        "{out:?}"
+    );
 }

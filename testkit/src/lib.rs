@@ -446,6 +446,38 @@ pub const SYNTHETIC_MEDIA: [&str; 8] = [
     "null",
 ];
 
+/// The identity file of the peer named `name` in this test process: one
+/// per name, kept across the peer's restarts, as a board keeps its identity
+/// file when it reboots. The registry binds a name to the key that
+/// registered it, so a restarted `bob` with a fresh key would be refused.
+pub fn identity_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("peercall-test-ids-{}", std::process::id()));
+    let path = dir.join(name);
+    // Made here, one at a time, by `peercall id` (which creates a missing
+    // file): two peers of one name started at once by parallel tests must
+    // not race to create it.
+    static CREATE: Mutex<()> = Mutex::new(());
+    let _guard = CREATE.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() {
+        std::fs::create_dir_all(&dir).expect("creating the test identities directory");
+        let p = path.display().to_string();
+        let (code, _, err) = run(&bin("peercall"), &["id", "--identity", &p]);
+        assert_eq!(code, 0, "creating the identity of {name}: {err}");
+    }
+    path
+}
+
+/// `--identity PATH` for the peer named `name` ([`identity_path`]), unless
+/// `extra` chooses one.
+fn identity_args(name: &str, extra: &[&str]) -> Option<[String; 2]> {
+    (!extra.contains(&"--identity")).then(|| {
+        [
+            "--identity".to_owned(),
+            identity_path(name).display().to_string(),
+        ]
+    })
+}
+
 /// As [`start_peer`], with more `peercall run` arguments.
 pub fn start_peer_with(name: &str, registry: &str, extra: &[&str]) -> (Proc, String) {
     start_peer_with_env(name, registry, extra, &[])
@@ -469,6 +501,10 @@ pub fn start_peer_with_env(
         "127.0.0.1:0",
     ];
     args.extend_from_slice(&SYNTHETIC_MEDIA);
+    let id = identity_args(name, extra);
+    if let Some(id) = &id {
+        args.extend(id.iter().map(String::as_str));
+    }
     args.extend_from_slice(extra);
     let mut p = Proc::start_with_env(name, &bin("peercall"), &args, env);
     let line = p.expect("listening for calls on ");
@@ -490,13 +526,8 @@ pub fn start_answering_peer(name: &str, registry: &str, extra: &[&str]) -> Proc 
 
 /// The arguments of `peercall call TARGET --name ME --registry REGISTRY` on a
 /// free loopback call port, followed by `extra`.
-fn call_args<'a>(
-    target: &'a str,
-    me: &'a str,
-    registry: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let mut args = vec![
+fn call_args(target: &str, me: &str, registry: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
         "call",
         target,
         "--name",
@@ -505,24 +536,28 @@ fn call_args<'a>(
         registry,
         "--listen",
         "127.0.0.1:0",
-    ];
-    args.extend_from_slice(&SYNTHETIC_MEDIA);
-    args.extend_from_slice(extra);
+    ]
+    .iter()
+    .chain(SYNTHETIC_MEDIA.iter())
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(identity_args(me, extra).into_iter().flatten());
+    args.extend(extra.iter().map(|s| s.to_string()));
     args
 }
 
 /// Runs a one-shot `peercall call` to completion: (exit code, stdout, stderr).
 pub fn call_once(target: &str, me: &str, registry: &str, extra: &[&str]) -> (i32, String, String) {
-    run(&bin("peercall"), &call_args(target, me, registry, extra))
+    let args = call_args(target, me, registry, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&bin("peercall"), &args)
 }
 
 /// Starts a one-shot `peercall call` as a watched process.
 pub fn start_call(target: &str, me: &str, registry: &str, extra: &[&str]) -> Proc {
-    Proc::start(
-        me,
-        &bin("peercall"),
-        &call_args(target, me, registry, extra),
-    )
+    let args = call_args(target, me, registry, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Proc::start(me, &bin("peercall"), &args)
 }
 
 /// A loopback port where a connection is refused, and stays refused: one
