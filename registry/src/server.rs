@@ -255,11 +255,13 @@ pub fn run(
         next_refresh: now + LAST_SEEN_SAVE_INTERVAL,
     };
     server.printer.line(format_args!("listening on {bound}"));
-    let s = if restored == 1 { "" } else { "s" };
-    server.printer.line(format_args!(
-        "names bound: {restored} name{s} restored from {}",
-        server.state.path().display()
-    ));
+    if restored > 0 {
+        let s = if restored == 1 { "" } else { "s" };
+        server.printer.line(format_args!(
+            "names bound: {restored} name{s} restored from {}",
+            server.state.path().display()
+        ));
+    }
     server.printer.flush(now, &server.reg);
     // Only once the line is out (or could not be, for a while): whoever
     // waits for readiness can read it.

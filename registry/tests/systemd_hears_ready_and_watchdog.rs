@@ -5,7 +5,7 @@
 //! `NOTIFY_SOCKET`.
 
 use peercall::wire::Message;
-use peercall_testkit::{bin, Client, WAIT};
+use peercall_testkit::{bin, Client, StateDir, WAIT};
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -76,12 +76,15 @@ struct Service {
     child: Child,
     lines: Receiver<String>,
     errors: Receiver<String>,
+    /// Its name bindings, apart from the user's own.
+    _state: StateDir,
 }
 
 impl Service {
     fn start(env: &[(&str, &str)]) -> Service {
+        let state = StateDir::new();
         let mut cmd = Command::new(bin("peercall-registry"));
-        cmd.args(["--listen", "127.0.0.1:0"])
+        cmd.args(["--listen", "127.0.0.1:0", "--state-dir", &state.arg()])
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
             .env_remove("WATCHDOG_PID")
@@ -111,6 +114,7 @@ impl Service {
             child,
             lines,
             errors,
+            _state: state,
         }
     }
 
