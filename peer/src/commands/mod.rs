@@ -63,7 +63,8 @@ fn id(given: Option<&std::path::Path>) -> u8 {
     }
 }
 
-/// The line scripts read for one peer: `NAME IP:PORT`.
+/// The line scripts read for one peer: `NAME IP:PORT KEY`, the key its
+/// name is bound to (the one its call port must prove).
 pub fn entry_line(e: &Entry) -> String {
-    format!("{} {}", e.name, e.addr)
+    format!("{} {} {}", e.name, e.addr, e.key)
 }

@@ -108,7 +108,7 @@ pub fn list(registry: &RegistryAddr) -> u8 {
         Ok(Event::Listed(entries)) => {
             let mut out = io::stdout().lock();
             for e in &entries {
-                let _ = writeln!(out, "{} {}", entry_line(e), e.key);
+                let _ = writeln!(out, "{}", entry_line(e));
             }
             exit::OK
         }
@@ -126,7 +126,7 @@ fn unanswered(e: Event, registry: &RegistryAddr) -> u8 {
 pub fn lookup(registry: &RegistryAddr, name: &Name) -> u8 {
     match ask(registry, |m| m.lookup(name.clone())) {
         Ok(Event::Found(e)) => {
-            println!("{} {}", entry_line(&e), e.key);
+            println!("{}", entry_line(&e));
             exit::OK
         }
         Ok(Event::NotFound(n)) => {

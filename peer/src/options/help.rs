@@ -97,7 +97,7 @@ const LIST: CommandHelp = CommandHelp {
     name: "list",
     synopsis: "peercall list --registry HOST:PORT\n",
     body: "\
-list     print one line per registered peer: NAME IP:PORT
+list     print one line per registered peer: NAME IP:PORT KEY
 ",
     media: false,
     exits: &[0, 2, 4, 64],
@@ -107,7 +107,7 @@ const LOOKUP: CommandHelp = CommandHelp {
     name: "lookup",
     synopsis: "peercall lookup NAME --registry HOST:PORT\n",
     body: "\
-lookup   print NAME IP:PORT and exit 0, or `NAME: not registered` on stderr
+lookup   print NAME IP:PORT KEY and exit 0, or `NAME: not registered` on stderr
          and exit 1
 ",
     media: false,
