@@ -22,7 +22,9 @@
 //! exchange (BYE ACK, or a BYE for an ACCEPT that crossed a CANCEL), while a
 //! new call may already start.
 
+pub mod allow;
 pub mod negotiate;
+pub mod secure;
 
 use crate::wire::{
     Accept, CallId, ErrorCode, ErrorMsg, Invite, MediaDescription, MediaPorts, Message, Name,
