@@ -212,6 +212,9 @@ pub struct Status {
     pub phase: Phase,
     /// The other side.
     pub peer: Name,
+    /// The other side's key: proved by the handshake, or (a caller still
+    /// dialing) the one it must prove.
+    pub peer_key: PublicKey,
     /// The connection it runs on.
     pub conn: ConnId,
     /// Negotiated parameters once established.
@@ -374,6 +377,7 @@ impl Phone {
             role: c.role,
             phase: c.phase,
             peer: c.peer.clone(),
+            peer_key: c.peer_key,
             conn: c.conn,
             session: session(c),
             duration: c.established_at.map(|t| now.saturating_duration_since(t)),
