@@ -11,6 +11,7 @@
 
 pub mod display;
 pub mod image;
+pub mod noise;
 pub mod process;
 pub mod xwd;
 
