@@ -12,7 +12,8 @@ use peercall::wire::{CallId, Invite, MediaPorts, Message, Name};
 use peercall_peer::net::call_port::{
     FIRST_BYTES_WAIT, MAX_PENDING_PER_SOURCE, PENDING_INVITE_WAIT,
 };
-use peercall_testkit::{mjpeg_opus_offer, start_call, start_peer_with, Client, Proc, Registry};
+use peercall_testkit::noise::{printed_key, test_identity, SecureClient};
+use peercall_testkit::{mjpeg_opus_offer, start_call, start_peer_with, Proc, Registry};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -105,12 +106,13 @@ fn bob() -> (Registry, Proc, SocketAddr) {
     (reg, bob, addr)
 }
 
-/// Places a call with a raw client (connect, INVITE) and returns how long
-/// the callee took to say RINGING, then cancels it; `Err` says what came
-/// instead.
+/// Places a call with a hand-made client (connect, handshake, INVITE) and
+/// returns how long the callee took to say RINGING, then cancels it; `Err`
+/// says what came instead.
 fn ring(addr: SocketAddr, id: u64, bob: &mut Proc) -> Result<Duration, String> {
     let start = Instant::now();
-    let mut c = Client::connect(addr);
+    let mut c = SecureClient::call(addr, &test_identity(1), printed_key(bob))
+        .map_err(|e| format!("the handshake failed: {e:?}"))?;
     c.send(&Message::Invite(Invite {
         call_id: CallId(id),
         caller: Name::new("mallory").expect("a valid name"),

@@ -139,7 +139,7 @@ fn auto_accept_answers_a_caller_in_the_allow_file() {
 #[test]
 fn a_callee_that_cannot_prove_the_pinned_key_makes_the_caller_abort() {
     let reg = Registry::start(&[]);
-    let (mut bob, _, _) = callee("bob", &reg, &["--auto-accept-anyone"]);
+    let (bob, _, _) = callee("bob", &reg, &["--auto-accept-anyone"]);
     assert!(bob
         .output()
         .contains("warning: --auto-accept-anyone answers every call"));

@@ -40,6 +40,18 @@ pub fn key_of(peer: &mut Proc) -> PublicKey {
     text.parse().expect("a public key")
 }
 
+/// The key a peer printed at start, found in its output so far (for a
+/// helper that holds the process but not its line cursor).
+pub fn printed_key(peer: &Proc) -> PublicKey {
+    peer.output()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("this peer's key is "))
+        .expect("the peer printed its key")
+        .trim()
+        .parse()
+        .expect("a public key")
+}
+
 /// Creates an identity file at `path` with `peercall id` and returns the
 /// key it prints (to put in another peer's allow file before it starts).
 pub fn make_identity(path: &Path) -> PublicKey {
