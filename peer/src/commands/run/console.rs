@@ -110,7 +110,7 @@ impl Peer {
             ("mute", []) => self.toggle_mute(),
             ("quit" | "exit", []) => self.quit(now),
             ("help", []) => println!(
-                "commands: call NAME, accept, reject, trust, hangup, status, list, lookup NAME, mute, help, quit"
+                "commands: call NAME, accept, reject, hangup, status, list, lookup NAME, mute, trust, help, quit"
             ),
             _ => println!("unknown command '{text}'; type help"),
         }
