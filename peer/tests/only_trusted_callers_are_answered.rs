@@ -236,3 +236,30 @@ fn tampered_handshake_or_sealed_bytes_close_only_their_connection() {
     good.send(&Message::Cancel(CallId(5)));
     bob.expect("call with carol ended: the caller cancelled");
 }
+
+#[test]
+fn trust_adds_a_ringing_unverified_caller_to_the_allow_file() {
+    let reg = Registry::start(&[]);
+    let keys = KeyDir::new("trust");
+    let (mut bob, addr, bob_key) = callee("bob", &reg, &["--allow", &keys.file("allow")]);
+    let carol = test_identity(4);
+    let mut c = SecureClient::call(addr, &carol, bob_key.parse().unwrap()).unwrap();
+    c.send(&invite(8, "carol"));
+    assert_eq!(c.recv(), Some(Message::Ringing(CallId(8))));
+    let line = bob.expect("unverified caller: key ");
+    assert!(line.contains(&carol.public().to_string()), "{line}");
+    bob.send_line("trust");
+    bob.expect(&format!("trusted carol ({})", carol.public()));
+    let file = std::fs::read_to_string(keys.file("allow")).unwrap();
+    assert_eq!(file, format!("{} carol\n", carol.public()));
+    c.send(&Message::Cancel(CallId(8)));
+    bob.expect("call with carol ended: the caller cancelled");
+    // Carol's next call rings as verified.
+    let mut c = SecureClient::call(addr, &carol, bob_key.parse().unwrap()).unwrap();
+    c.send(&invite(9, "carol"));
+    assert_eq!(c.recv(), Some(Message::Ringing(CallId(9))));
+    bob.expect(&format!(
+        "verified caller: key {} is in the allow file (carol)",
+        carol.public()
+    ));
+}
