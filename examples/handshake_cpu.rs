@@ -44,7 +44,9 @@ fn main() {
         let (mut b, reply) = respond(&bob, &hello, seed).expect("handshake");
         let mut a = init.finish(&reply).expect("reply");
         assert_eq!(a.media_secret(), b.media_secret());
-        let Message::Sealed(s) = a.seal(&Message::Ringing(CallId(u64::from(i)))).expect("seal")
+        let Message::Sealed(s) = a
+            .seal(&Message::Ringing(CallId(u64::from(i))))
+            .expect("seal")
         else {
             unreachable!()
         };
