@@ -18,18 +18,31 @@
 //!          ◄── REJECT ─────────────┘
 //!  Established ── BYE ──► BYE ACK ── ended (either side may send BYE)
 //! ```
+//! Every connection first runs the Noise handshake of [`secure`]: the caller
+//! sends HANDSHAKE INIT when its connect completes, the callee answers
+//! HANDSHAKE REPLY, and from then on every message on the connection
+//! travels SEALED (the machine seals and opens; the shell moves frames). So
+//! the INVITE goes out one round trip after the connect, and the callee
+//! knows the caller's verified key ([`Event::Incoming`]) before it rings.
+//! A plaintext call message, a handshake that fails or a sealed message
+//! that does not open closes that connection only.
+//!
 //! After a call ends locally the connection lingers briefly to finish the
 //! exchange (BYE ACK, or a BYE for an ACCEPT that crossed a CANCEL), while a
 //! new call may already start.
 
+pub mod allow;
 pub mod negotiate;
+pub mod secure;
 
+use crate::identity::{Identity, PublicKey};
 use crate::wire::{
     Accept, CallId, ErrorCode, ErrorMsg, Invite, MediaDescription, MediaPorts, Message, Name,
-    RejectReason,
+    RejectReason, WireError, VERSION,
 };
 use crate::ConnId;
 use negotiate::MediaError;
+use secure::{Initiator, MediaSecret, SecureError, Secured, HANDSHAKE_TIMEOUT, SEED_LEN};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -59,6 +72,8 @@ pub const MAX_LINGERING: usize = 8;
 pub struct Config {
     /// Our registered name (the caller name in our INVITEs).
     pub name: Name,
+    /// Our key pair: what our handshakes prove.
+    pub identity: Identity,
     /// The most we can send and receive; offers and answers are made from it.
     pub media: MediaDescription,
     /// See [`DEFAULT_ANSWER_TIMEOUT`].
@@ -126,6 +141,18 @@ pub enum EndReason {
     Unreachable,
     /// The peer answered with media we cannot use.
     BadMedia(MediaError),
+    /// The callee did not prove the key we expected of it (the registry's
+    /// or our allow file's): another peer answers at that address, or its
+    /// key changed. The call was never placed.
+    WrongKey {
+        /// The key we expected.
+        expected: PublicKey,
+        /// What went wrong.
+        error: SecureError,
+    },
+    /// The peer speaks an older protocol version (no handshake): it must
+    /// be upgraded.
+    PeerOutdated(u8),
 }
 
 impl fmt::Display for EndReason {
@@ -141,6 +168,14 @@ impl fmt::Display for EndReason {
             EndReason::ConnectionLost => write!(f, "connection lost"),
             EndReason::Unreachable => write!(f, "unreachable"),
             EndReason::BadMedia(e) => write!(f, "unusable media: {e}"),
+            EndReason::WrongKey { expected, error } => write!(
+                f,
+                "the callee did not prove the expected key {expected} ({error}): another peer answers at its address, or its key changed"
+            ),
+            EndReason::PeerOutdated(v) => write!(
+                f,
+                "the other side speaks protocol version {v} (this side {VERSION}) and cannot make an encrypted call: upgrade its peercall"
+            ),
         }
     }
 }
@@ -160,6 +195,10 @@ pub struct Session {
     pub remote_ports: MediaPorts,
     /// The media both sides send.
     pub media: MediaDescription,
+    /// The other side's key, proved by the handshake.
+    pub peer_key: PublicKey,
+    /// The secret both sides derive the media's SRTP keys from.
+    pub media_secret: MediaSecret,
 }
 
 /// A snapshot of the current call, for `status`.
@@ -173,6 +212,9 @@ pub struct Status {
     pub phase: Phase,
     /// The other side.
     pub peer: Name,
+    /// The other side's key: proved by the handshake, or (a caller still
+    /// dialing) the one it must prove.
+    pub peer_key: PublicKey,
     /// The connection it runs on.
     pub conn: ConnId,
     /// Negotiated parameters once established.
@@ -196,8 +238,10 @@ pub enum Event {
     },
     /// Someone calls us; answer with [`Phone::accept`] or [`Phone::reject`].
     Incoming {
-        /// The caller.
+        /// The caller (the name it gives; only its key is proved).
         peer: Name,
+        /// The caller's key, proved by the handshake.
+        key: PublicKey,
         /// On this connection.
         conn: ConnId,
         /// What the caller offers.
@@ -260,6 +304,10 @@ struct Call {
     role: Role,
     phase: Phase,
     peer: Name,
+    /// Caller: the key expected; callee: the key proved.
+    peer_key: PublicKey,
+    /// Once the handshake is done.
+    media_secret: Option<MediaSecret>,
     local_ports: MediaPorts,
     remote_ports: Option<MediaPorts>,
     offer: MediaDescription,
@@ -278,14 +326,34 @@ struct Lingering {
     until: Instant,
 }
 
+/// A connection's Noise state.
+#[derive(Debug)]
+enum Channel {
+    /// Caller: HANDSHAKE INIT sent, REPLY awaited.
+    Handshaking(Box<Initiator>),
+    /// Handshake done: everything is sealed.
+    Open(Box<Secured>),
+}
+
+/// A connection accepted on the call port, not yet with a call.
+#[derive(Debug)]
+struct Pending {
+    deadline: Instant,
+    /// The randomness of this connection's handshake.
+    seed: [u8; SEED_LEN],
+}
+
 /// One peer's telephone: at most one call, plus connections being set up or wound down.
 #[derive(Debug)]
 pub struct Phone {
     config: Config,
     call: Option<Call>,
-    incoming: HashMap<ConnId, Instant>,
+    incoming: HashMap<ConnId, Pending>,
+    channels: HashMap<ConnId, Channel>,
     lingering: Vec<Lingering>,
     outputs: std::collections::VecDeque<Output>,
+    /// The handshake randomness of the call being dialed, until connected.
+    dial_seed: Option<[u8; SEED_LEN]>,
 }
 
 impl Phone {
@@ -295,8 +363,10 @@ impl Phone {
             config,
             call: None,
             incoming: HashMap::new(),
+            channels: HashMap::new(),
             lingering: Vec::new(),
             outputs: Default::default(),
+            dial_seed: None,
         }
     }
 
@@ -307,6 +377,7 @@ impl Phone {
             role: c.role,
             phase: c.phase,
             peer: c.peer.clone(),
+            peer_key: c.peer_key,
             conn: c.conn,
             session: session(c),
             duration: c.established_at.map(|t| now.saturating_duration_since(t)),
@@ -318,16 +389,19 @@ impl Phone {
         self.call.is_some()
     }
 
-    /// Starts a call to `peer`: the shell is opening connection `conn` to its
+    /// Starts a call to `peer`, whose key is `peer_key` (from the registry
+    /// or our allow file): the shell is opening connection `conn` to its
     /// call port and will report [`Phone::connected`] or [`Phone::closed`].
-    /// `call_id` should be random; `ports` are where we will receive media.
+    /// `call_id` and `seed` (the handshake's randomness) must be fresh and
+    /// random; `ports` are where we will receive media.
     pub fn dial(
         &mut self,
         now: Instant,
         conn: ConnId,
-        peer: Name,
+        (peer, peer_key): (Name, PublicKey),
         call_id: CallId,
         ports: MediaPorts,
+        seed: [u8; SEED_LEN],
     ) -> Result<(), ActionError> {
         if self.call.is_some() {
             return Err(ActionError::Busy);
@@ -341,6 +415,8 @@ impl Phone {
             role: Role::Caller,
             phase: Phase::Dialing,
             peer,
+            peer_key,
+            media_secret: None,
             local_ports: ports,
             remote_ports: None,
             offer: self.config.media,
@@ -350,11 +426,54 @@ impl Phone {
             deadline: Some(now + DIAL_TIMEOUT),
             next_keepalive: None,
         });
+        self.dial_seed = Some(seed);
         Ok(())
     }
 
-    /// The connection of a call being dialed is up: the INVITE goes out.
+    /// The connection of a call being dialed is up: HANDSHAKE INIT goes out.
     pub fn connected(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.call.as_mut().filter(|c| c.conn == conn) else {
+            return;
+        };
+        let Some(seed) = self.dial_seed.take() else {
+            return;
+        };
+        if c.phase != Phase::Dialing {
+            return;
+        }
+        c.last_heard = now;
+        c.deadline = Some(now + HANDSHAKE_TIMEOUT);
+        let (initiator, hello) = Initiator::start(&self.config.identity, c.peer_key, seed);
+        self.channels
+            .insert(conn, Channel::Handshaking(Box::new(initiator)));
+        self.send(conn, Message::HandshakeInit(hello));
+    }
+
+    /// HANDSHAKE REPLY arrived on the call being dialed.
+    fn handshake_reply(&mut self, now: Instant, conn: ConnId, reply: &[u8]) {
+        let Some(Channel::Handshaking(init)) = self.channels.remove(&conn) else {
+            self.refuse(conn, "HANDSHAKE REPLY was not expected here".into());
+            return;
+        };
+        let expected = init.expected();
+        match init.finish(reply) {
+            Ok(secured) => {
+                let secret = secured.media_secret().clone();
+                self.channels.insert(conn, Channel::Open(Box::new(secured)));
+                if let Some(c) = self.call.as_mut().filter(|c| c.conn == conn) {
+                    c.media_secret = Some(secret);
+                }
+                self.invite(now, conn);
+            }
+            Err(error) => {
+                log::debug!("call connection {}: handshake failed: {error}", conn.0);
+                self.end(now, EndReason::WrongKey { expected, error }, Some(conn));
+            }
+        }
+    }
+
+    /// The handshake of the call being dialed is done: the INVITE goes out.
+    fn invite(&mut self, now: Instant, conn: ConnId) {
         let answer_timeout = self.config.answer_timeout;
         let name = self.config.name.clone();
         let Some(c) = self.call.as_mut().filter(|c| c.conn == conn) else {
@@ -377,17 +496,74 @@ impl Phone {
         self.event(Event::Calling { peer });
     }
 
-    /// The shell accepted connection `conn` on our call port.
-    pub fn incoming(&mut self, now: Instant, conn: ConnId) {
+    /// The shell accepted connection `conn` on our call port; `seed` (fresh
+    /// randomness) is for its handshake.
+    pub fn incoming(&mut self, now: Instant, conn: ConnId, seed: [u8; SEED_LEN]) {
         if self.incoming.len() >= MAX_PENDING_INCOMING {
             self.outputs.push_back(Output::Close { conn });
             return;
         }
-        self.incoming.insert(conn, now + INVITE_WAIT);
+        self.incoming.insert(
+            conn,
+            Pending {
+                deadline: now + INVITE_WAIT,
+                seed,
+            },
+        );
+    }
+
+    /// Whether `conn` is an accepted connection that has not sent its
+    /// INVITE yet (the shell keeps its own, shorter, bounds on those).
+    pub fn is_pending(&self, conn: ConnId) -> bool {
+        self.incoming.contains_key(&conn)
+    }
+
+    /// The bytes on `conn` were not frames of this protocol (the shell's
+    /// reader says why): the connection is closed, and a call on it ends,
+    /// with "upgrade" as the reason when the other side's version is older.
+    pub fn malformed(&mut self, now: Instant, conn: ConnId, error: WireError) {
+        self.incoming.remove(&conn);
+        self.channels.remove(&conn);
+        self.lingering.retain(|l| l.conn != conn);
+        if self.call.as_ref().is_some_and(|c| c.conn == conn) {
+            let reason = match error {
+                WireError::UnsupportedVersion(v) if v < VERSION => EndReason::PeerOutdated(v),
+                _ => EndReason::ConnectionLost,
+            };
+            self.end(now, reason, None);
+        }
     }
 
     /// A message arrived on `conn`.
     pub fn received(&mut self, now: Instant, conn: ConnId, msg: Message) {
+        let msg = match msg {
+            Message::HandshakeInit(hello) => return self.handshake_init(now, conn, &hello),
+            Message::HandshakeReply(reply) => return self.handshake_reply(now, conn, &reply),
+            Message::Sealed(bytes) => {
+                let Some(Channel::Open(ch)) = self.channels.get_mut(&conn) else {
+                    self.refuse(conn, "SEALED before the handshake".into());
+                    return;
+                };
+                match ch.open(&bytes) {
+                    Ok(inner) => inner,
+                    Err(e) => return self.broken(now, conn, e),
+                }
+            }
+            // Plaintext: only what may come before or outside the channel.
+            Message::Error(e) => return self.plain_error(now, conn, e),
+            Message::Ping(t) => return self.send(conn, Message::Pong(t)),
+            Message::Pong(_) => return,
+            other => {
+                self.refuse(
+                    conn,
+                    format!(
+                        "message type {:#04x} must be sealed: run the handshake first (protocol version {VERSION})",
+                        other.msg_type()
+                    ),
+                );
+                return;
+            }
+        };
         // Any frame on the call's connection shows the peer is alive.
         if let Some(c) = self.call.as_mut().filter(|c| c.conn == conn) {
             c.last_heard = now;
@@ -420,6 +596,7 @@ impl Phone {
     /// Connection `conn` closed or failed.
     pub fn closed(&mut self, now: Instant, conn: ConnId) {
         self.incoming.remove(&conn);
+        self.channels.remove(&conn);
         self.lingering.retain(|l| l.conn != conn);
         let Some(c) = self.call.as_ref().filter(|c| c.conn == conn) else {
             return;
@@ -468,6 +645,16 @@ impl Phone {
 
     /// Our user refuses the incoming call.
     pub fn reject(&mut self, now: Instant) -> Result<(), ActionError> {
+        self.reject_because(now, RejectReason::Declined)
+    }
+
+    /// Refuses the incoming call, telling the caller `reason` (for
+    /// example [`RejectReason::NotAllowed`] from an allow-list policy).
+    pub fn reject_because(
+        &mut self,
+        now: Instant,
+        reason: RejectReason,
+    ) -> Result<(), ActionError> {
         let Some(c) = self.call.as_ref().filter(|c| c.phase == Phase::Alerting) else {
             return Err(ActionError::NoCall);
         };
@@ -476,7 +663,7 @@ impl Phone {
             conn,
             Message::Reject {
                 call_id: id,
-                reason: RejectReason::Declined,
+                reason,
             },
         );
         self.end(now, EndReason::Declined, Some(conn));
@@ -518,7 +705,7 @@ impl Phone {
                 [c.deadline, c.next_keepalive, silence]
             })
             .flatten();
-        call.chain(self.incoming.values().copied())
+        call.chain(self.incoming.values().map(|p| p.deadline))
             .chain(self.lingering.iter().map(|l| l.until))
             .min()
     }
@@ -528,17 +715,17 @@ impl Phone {
         let late: Vec<ConnId> = self
             .incoming
             .iter()
-            .filter(|(_, t)| **t <= now)
+            .filter(|(_, p)| p.deadline <= now)
             .map(|(c, _)| *c)
             .collect();
         for conn in late {
             self.incoming.remove(&conn);
-            self.outputs.push_back(Output::Close { conn });
+            self.close(conn);
         }
         let (done, keep): (Vec<_>, Vec<_>) = self.lingering.drain(..).partition(|l| l.until <= now);
         self.lingering = keep;
         for l in done {
-            self.outputs.push_back(Output::Close { conn: l.conn });
+            self.close(l.conn);
         }
         let silence_timeout = self.config.silence_timeout;
         let Some(c) = self.call.as_mut() else { return };
@@ -581,7 +768,83 @@ impl Phone {
 
     /// The next thing to do, or `None`.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let out = self.outputs.pop_front()?;
+        if let Output::Close { conn } = out {
+            // Forgotten here: its keys go with it.
+            self.channels.remove(&conn);
+        }
+        Some(out)
+    }
+
+    /// HANDSHAKE INIT on an accepted connection: answer it, and learn who calls.
+    fn handshake_init(&mut self, now: Instant, conn: ConnId, hello: &[u8]) {
+        let Some(pending) = self.incoming.get(&conn) else {
+            self.refuse(conn, "HANDSHAKE INIT was not expected here".into());
+            return;
+        };
+        if self.channels.contains_key(&conn) {
+            self.refuse(conn, "a second HANDSHAKE INIT".into());
+            return;
+        }
+        match secure::respond(&self.config.identity, hello, pending.seed) {
+            Ok((secured, reply)) => {
+                self.send(conn, Message::HandshakeReply(reply));
+                self.channels.insert(conn, Channel::Open(Box::new(secured)));
+            }
+            Err(e) => {
+                log::debug!("call connection {}: handshake failed: {e}", conn.0);
+                self.broken(now, conn, e);
+            }
+        }
+    }
+
+    /// A handshake failed or a sealed message did not open on `conn`:
+    /// say so (in plaintext: there are no usable keys) and close it. A call
+    /// on it ends: its channel can no longer be trusted.
+    fn broken(&mut self, now: Instant, conn: ConnId, e: SecureError) {
+        self.channels.remove(&conn);
+        self.incoming.remove(&conn);
+        self.lingering.retain(|l| l.conn != conn);
+        let text = format!("handshake or sealed message refused: {e}");
+        self.send(
+            conn,
+            Message::Error(ErrorMsg::new(ErrorCode::Malformed, text)),
+        );
+        if self.call.as_ref().is_some_and(|c| c.conn == conn) {
+            self.end(now, EndReason::ConnectionLost, Some(conn));
+        } else {
+            self.close(conn);
+        }
+    }
+
+    /// A plaintext message that must not be: answer and, on a connection
+    /// without a call yet, close it (a version-1 style caller, or garbage).
+    fn refuse(&mut self, conn: ConnId, text: String) {
+        self.error(conn, ErrorCode::UnexpectedMessage, text);
+        if self.incoming.remove(&conn).is_some() {
+            self.close(conn);
+        }
+    }
+
+    /// A plaintext ERROR: while our handshake waits for its reply, the
+    /// callee could not read it, which in IK means it does not hold the
+    /// key we expected.
+    fn plain_error(&mut self, now: Instant, conn: ConnId, e: ErrorMsg) {
+        if let Some(Channel::Handshaking(init)) = self.channels.get(&conn) {
+            let expected = init.expected();
+            self.channels.remove(&conn);
+            if self.call.as_ref().is_some_and(|c| c.conn == conn) {
+                log::debug!("the callee refused our handshake: {}", e.text);
+                let error = SecureError::Rejected;
+                self.end(now, EndReason::WrongKey { expected, error }, Some(conn));
+                return;
+            }
+        }
+        self.event(Event::PeerError(e));
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        self.outputs.push_back(Output::Close { conn });
     }
 
     /// A message on a connection that has not sent its INVITE yet.
@@ -595,6 +858,12 @@ impl Phone {
             return;
         };
         self.incoming.remove(&conn);
+        let Some(Channel::Open(ch)) = self.channels.get(&conn) else {
+            // received() opens only sealed messages, so this cannot be.
+            self.close(conn);
+            return;
+        };
+        let (peer_key, secret) = (ch.peer_key(), ch.media_secret().clone());
         let media = negotiate::answer(&inv.media, &self.config.media).err();
         let refusal = if self.call.is_some() {
             Some(RejectReason::Busy)
@@ -626,6 +895,8 @@ impl Phone {
             role: Role::Callee,
             phase: Phase::Alerting,
             peer: inv.caller.clone(),
+            peer_key,
+            media_secret: Some(secret),
             local_ports: MediaPorts { audio: 0, video: 0 },
             remote_ports: Some(inv.ports),
             offer: inv.media,
@@ -638,6 +909,7 @@ impl Phone {
         self.send(conn, Message::Ringing(inv.call_id));
         self.event(Event::Incoming {
             peer: inv.caller,
+            key: peer_key,
             conn,
             offer: inv.media,
         });
@@ -776,12 +1048,44 @@ impl Phone {
         self.send(conn, Message::Error(ErrorMsg::new(code, text)));
     }
 
+    /// Queues `msg` on `conn`, sealed once the connection's handshake is done.
     fn send(&mut self, conn: ConnId, msg: Message) {
+        let msg = match self.channels.get_mut(&conn) {
+            Some(Channel::Open(ch)) => match ch.seal(&msg) {
+                Ok(sealed) => sealed,
+                Err(e) => {
+                    log::error!("cannot seal {:#04x}: {e}", msg.msg_type());
+                    return;
+                }
+            },
+            _ => msg,
+        };
         self.outputs.push_back(Output::Send { conn, msg });
     }
 
     fn event(&mut self, e: Event) {
         self.outputs.push_back(Output::Event(e));
+    }
+}
+
+#[cfg(test)]
+impl Phone {
+    /// Seals `msg` with `conn`'s channel, as if this phone sent it (tests
+    /// inject messages into the other end this way).
+    pub(crate) fn seal_for_test(&mut self, conn: ConnId, msg: &Message) -> Message {
+        match self.channels.get_mut(&conn) {
+            Some(Channel::Open(ch)) => ch.seal(msg).expect("sealable"),
+            _ => panic!("no open channel on {conn:?}"),
+        }
+    }
+
+    /// Opens a SEALED message that arrived on `conn` (tests read the other
+    /// end's outputs this way); other messages come back as they are.
+    pub(crate) fn open_for_test(&mut self, conn: ConnId, msg: Message) -> Message {
+        match (msg, self.channels.get_mut(&conn)) {
+            (Message::Sealed(b), Some(Channel::Open(ch))) => ch.open(&b).expect("opens"),
+            (m, _) => m,
+        }
     }
 }
 
@@ -793,6 +1097,8 @@ fn session(c: &Call) -> Option<Session> {
         local_ports: c.local_ports,
         remote_ports: c.remote_ports?,
         media: c.media?,
+        peer_key: c.peer_key,
+        media_secret: c.media_secret.clone()?,
     })
 }
 

@@ -68,6 +68,13 @@ pub mod exit {
     /// The identity file cannot be read or created (the line printed says
     /// why and what to do).
     pub const IDENTITY: u8 = 13;
+    /// `call`: the callee did not prove the key the registry (or a pin in
+    /// the allow file) gave for it: another peer answers at its address,
+    /// or its key changed. Nothing was said to it in clear.
+    pub const WRONG_KEY: u8 = 14;
+    /// `call`: the callee answers only the keys in its allow file and ours
+    /// is not there (REJECT reason 4).
+    pub const NOT_ALLOWED: u8 = 15;
     /// `call`: interrupted by SIGINT or SIGTERM before the call completed.
     pub const INTERRUPTED: u8 = 130;
     /// The command line is wrong.

@@ -12,7 +12,8 @@ use peercall::wire::{CallId, Invite, MediaPorts, Message, Name};
 use peercall_peer::net::call_port::{
     FIRST_BYTES_WAIT, MAX_PENDING_PER_SOURCE, PENDING_INVITE_WAIT,
 };
-use peercall_testkit::{mjpeg_opus_offer, start_call, start_peer_with, Client, Proc, Registry};
+use peercall_testkit::noise::{printed_key, test_identity, KeyDir, SecureClient};
+use peercall_testkit::{mjpeg_opus_offer, start_call, start_peer_with, Proc, Registry};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -105,12 +106,13 @@ fn bob() -> (Registry, Proc, SocketAddr) {
     (reg, bob, addr)
 }
 
-/// Places a call with a raw client (connect, INVITE) and returns how long
-/// the callee took to say RINGING, then cancels it; `Err` says what came
-/// instead.
+/// Places a call with a hand-made client (connect, handshake, INVITE) and
+/// returns how long the callee took to say RINGING, then cancels it; `Err`
+/// says what came instead.
 fn ring(addr: SocketAddr, id: u64, bob: &mut Proc) -> Result<Duration, String> {
     let start = Instant::now();
-    let mut c = Client::connect(addr);
+    let mut c = SecureClient::call(addr, &test_identity(1), printed_key(bob))
+        .map_err(|e| format!("the handshake failed: {e:?}"))?;
     c.send(&Message::Invite(Invite {
         call_id: CallId(id),
         caller: Name::new("mallory").expect("a valid name"),
@@ -170,8 +172,16 @@ fn calls_get_through(label: &str, addr: SocketAddr, reg: &Registry, bob: &mut Pr
             .unwrap_or_else(|e| panic!("{label}: a raw INVITE got no RINGING: {e}"));
         worst = worst.max(took);
     }
+    // Alice pins bob's key, so the call does not depend on the registry's.
+    let keys = KeyDir::new("alice");
+    std::fs::write(keys.file("allow"), format!("{} bob\n", printed_key(bob))).unwrap();
     let start = Instant::now();
-    let mut alice = start_call("bob", "alice", &reg.arg(), &[]);
+    let mut alice = start_call(
+        "bob",
+        "alice",
+        &reg.arg(),
+        &["--allow", &keys.file("allow")],
+    );
     alice.expect("ringing bob");
     let real = start.elapsed();
     bob.expect("incoming call from alice");

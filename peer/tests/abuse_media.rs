@@ -10,7 +10,8 @@
 use peercall::media::jpeg::packetize;
 use peercall::media::rtp::{RtpHeader, PT_JPEG, PT_OPUS};
 use peercall::wire::{CallId, Invite, MediaPorts, Message, Name};
-use peercall_testkit::{mjpeg_opus_offer, start_answering_peer, Client, Registry};
+use peercall_testkit::noise::{printed_key, test_identity, SecureClient};
+use peercall_testkit::{mjpeg_opus_offer, start_peer_with, Registry};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
@@ -39,7 +40,8 @@ fn number_after(line: &str, key: &str) -> u64 {
 #[ignore = "abuse suite: make test-abuse"]
 fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_counted() {
     let reg = Registry::start(&[]);
-    let mut bob = start_answering_peer("bob", &reg.arg(), &[]);
+    let (mut bob, _) = start_peer_with("bob", &reg.arg(), &["--auto-accept-anyone"]);
+    bob.expect("registered as bob");
     let call_addr: SocketAddr = bob
         .output()
         .lines()
@@ -51,7 +53,7 @@ fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_c
     let video = UdpSocket::bind("127.0.0.1:0").unwrap();
     let audio = UdpSocket::bind("127.0.0.1:0").unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut c = Client::connect(call_addr);
+    let mut c = SecureClient::call(call_addr, &test_identity(1), printed_key(&bob)).unwrap();
     let id = CallId(7);
     let invite = Message::Invite(Invite {
         call_id: id,

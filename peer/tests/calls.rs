@@ -76,7 +76,7 @@ fn rejected_call_interactive_and_one_shot() {
 fn busy_callee_keeps_its_call() {
     let reg = Registry::start(&[]);
     let mut alice = peer("alice", &reg, &[]);
-    let mut bob = peer("bob", &reg, &["--auto-accept"]);
+    let mut bob = peer("bob", &reg, &["--auto-accept-anyone"]);
     alice.send_line("call bob");
     alice.expect("bob accepted: call established");
     let (code, out, _) = call_once("bob", "carol", &reg.arg(), &["--seconds", "1"]);
@@ -104,7 +104,7 @@ fn unanswered_call_times_out() {
 fn killed_callee_is_detected_by_the_caller() {
     let reg = Registry::start(&[]);
     let mut alice = peer("alice", &reg, &[]);
-    let mut bob = peer("bob", &reg, &["--auto-accept"]);
+    let mut bob = peer("bob", &reg, &["--auto-accept-anyone"]);
     alice.send_line("call bob");
     alice.expect("bob accepted: call established");
     bob.expect("call established");
@@ -117,7 +117,7 @@ fn killed_callee_is_detected_by_the_caller() {
 #[test]
 fn one_shot_call_until_the_other_side_hangs_up() {
     let reg = Registry::start(&[]);
-    let mut bob = peer("bob", &reg, &["--auto-accept"]);
+    let mut bob = peer("bob", &reg, &["--auto-accept-anyone"]);
     let mut caller = start_call("bob", "alice", &reg.arg(), &[]);
     caller.expect("bob accepted: call established");
     bob.send_line("hangup");

@@ -66,7 +66,13 @@ fn media_callee(dir: &Path, registry: &str, extra: &[&str]) -> Proc {
         format!("file:{}", dir.join("bob.mjpeg").display()),
         format!("wav:{}", dir.join("bob.wav").display()),
     );
-    let mut args = vec!["--auto-accept", "--video-out", &bv, "--audio-out", &ba];
+    let mut args = vec![
+        "--auto-accept-anyone",
+        "--video-out",
+        &bv,
+        "--audio-out",
+        &ba,
+    ];
     args.extend_from_slice(extra);
     let (mut bob, _) = start_peer_with("bob", registry, &args);
     bob.expect("registered as bob");
@@ -347,7 +353,7 @@ fn file_sources_are_sent_as_they_are() {
 fn packets_from_strangers_are_dropped_and_counted() {
     let reg = Registry::start(&[]);
     let registry = reg.arg();
-    let (mut bob, _) = start_peer_with("bob", &registry, &["--auto-accept"]);
+    let (mut bob, _) = start_peer_with("bob", &registry, &["--auto-accept-anyone"]);
     bob.expect("registered as bob");
     let mut alice = start_call("bob", "alice", &registry, &["--seconds", "2"]);
     // "... we receive audio on port A and video on port V, ..." on bob's side.
@@ -439,7 +445,7 @@ fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
     let (mut bob, _) = start_peer_with(
         "bob",
         &registry,
-        &["--auto-accept", "--forward", &fwd, "--sdp", &sdp],
+        &["--auto-accept-anyone", "--forward", &fwd, "--sdp", &sdp],
     );
     // The description is there at start-up, so a player can be opened
     // before the first call.
@@ -506,7 +512,7 @@ fn forward_sends_a_player_the_received_streams_its_sdp_describes() {
 fn no_video_leaves_video_out_of_the_call_both_ways() {
     let reg = Registry::start(&[]);
     let registry = reg.arg();
-    let (mut bob, _) = start_peer_with("bob", &registry, &["--auto-accept"]);
+    let (mut bob, _) = start_peer_with("bob", &registry, &["--auto-accept-anyone"]);
     bob.expect("registered as bob");
     let (code, out, err) = call_once("bob", "alice", &registry, &["--no-video", "--seconds", "2"]);
     assert_eq!(code, 0, "{out}{err}");

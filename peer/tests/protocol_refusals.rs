@@ -6,13 +6,14 @@
 //! its own exit code (12), not the one for "declined".
 
 use peercall::wire::{CallId, Invite, MediaPorts, Message, Name, RejectReason};
+use peercall_testkit::noise::{printed_key, KeyDir, SecureClient};
 use peercall_testkit::{
     call_once, mjpeg_opus_offer, start_answering_peer, test_identity, Client, Registry,
 };
 use std::net::{SocketAddr, TcpListener};
 
 /// The next message other than RINGING.
-fn next_answer(c: &mut Client) -> Message {
+fn next_answer(c: &mut SecureClient) -> Message {
     loop {
         match c.recv().expect("an answer before the callee closed") {
             Message::Ringing(_) => {}
@@ -38,7 +39,7 @@ fn offers_the_callee_cannot_honour_are_refused_as_unsupported_media() {
         (2, mjpeg_opus_offer(640, 482, 20), "640x482"),
         (3, mjpeg_opus_offer(640, 480, 40), "40 ms"),
     ] {
-        let mut c = Client::connect(addr);
+        let mut c = SecureClient::call(addr, &test_identity("caller"), printed_key(&bob)).unwrap();
         let invite = Message::Invite(Invite {
             call_id: CallId(n),
             caller: Name::new("mallory").unwrap(),
@@ -72,13 +73,17 @@ fn a_refusal_with_an_unknown_reason_ends_a_one_shot_call_with_exit_12() {
     let callee = TcpListener::bind("127.0.0.1:0").unwrap();
     let callee_addr = callee.local_addr().unwrap();
     let mut link = Client::connect(reg.arg().parse().unwrap());
-    let registered = link.register(&test_identity("newer"), "newer", callee_addr);
+    let newer = test_identity("newer");
+    let registered = link.register(&newer, "newer", callee_addr);
     assert!(
         matches!(registered, Message::Registered(_)),
         "{registered:?}"
     );
+    // The caller knows the hand-made callee's key from the registry and a pin.
+    let alice = KeyDir::new("alice");
+    std::fs::write(alice.file("allow"), format!("{} newer\n", newer.public())).unwrap();
     let answering = std::thread::spawn(move || {
-        let mut c = Client::from_stream(callee.accept().unwrap().0);
+        let mut c = SecureClient::answer(callee.accept().unwrap().0, &newer);
         let Message::Invite(invite) = next_answer(&mut c) else {
             panic!("expected an INVITE");
         };
@@ -90,7 +95,12 @@ fn a_refusal_with_an_unknown_reason_ends_a_one_shot_call_with_exit_12() {
         // Hold the connection until the caller has read it and closed.
         while c.recv().is_some() {}
     });
-    let (code, out, err) = call_once("newer", "alice", &reg.arg(), &[]);
+    let (code, out, err) = call_once(
+        "newer",
+        "alice",
+        &reg.arg(),
+        &["--allow", &alice.file("allow")],
+    );
     answering.join().unwrap();
     assert_eq!(code, 12, "stdout:\n{out}\nstderr:\n{err}");
     assert!(

@@ -28,9 +28,23 @@ fn media(w: u16, h: u16, fps: u8) -> MediaDescription {
     }
 }
 
+/// A phone's key pair, from its name.
+fn identity(n: &str) -> Identity {
+    let mut seed = [0u8; 32];
+    for (s, b) in seed.iter_mut().zip(n.bytes()) {
+        *s = b;
+    }
+    Identity::from_seed(&seed)
+}
+
+fn key(n: &str) -> PublicKey {
+    identity(n).public()
+}
+
 fn config(n: &str) -> Config {
     Config {
         name: name(n),
+        identity: identity(n),
         media: media(640, 480, 30),
         answer_timeout: DEFAULT_ANSWER_TIMEOUT,
         silence_timeout: DEFAULT_SILENCE_TIMEOUT,
@@ -97,12 +111,14 @@ impl Net {
         };
         self.links.push(link);
         let peer = self.phones[to].config.name.clone();
+        let peer_key = self.phones[to].config.identity.public();
         let now = self.now;
         let ports = if from == 0 { PORTS_A } else { PORTS_B };
+        let seed = [id as u8; 32];
         self.phones[from]
-            .dial(now, a, peer, CallId(id), ports)
+            .dial(now, a, (peer, peer_key), CallId(id), ports, seed)
             .expect("dial");
-        self.phones[to].incoming(now, b);
+        self.phones[to].incoming(now, b, [!(id as u8); 32]);
         self.phones[from].connected(now, a);
         self.settle();
         link
@@ -164,6 +180,30 @@ impl Net {
                 break;
             }
         }
+    }
+
+    /// Delivers `msg` to phone `to` on `conn` as the other end would send
+    /// it: sealed with that end's keys.
+    fn inject(&mut self, to: usize, conn: ConnId, msg: &Message) {
+        let (j, c) = self.other_end(to, conn).expect("a linked connection");
+        let sealed = self.phones[j].seal_for_test(c, msg);
+        let now = self.now;
+        self.phones[to].received(now, conn, sealed);
+    }
+
+    /// Phone `i`'s outputs so far, its messages on `conn` opened as the other end would.
+    fn outputs_opened(&mut self, i: usize, conn: ConnId) -> Vec<Output> {
+        let (j, c) = self.other_end(i, conn).expect("a linked connection");
+        let outs: Vec<_> = std::iter::from_fn(|| self.phones[i].poll_output()).collect();
+        outs.into_iter()
+            .map(|o| match o {
+                Output::Send { conn, msg } => Output::Send {
+                    conn,
+                    msg: self.phones[j].open_for_test(c, msg),
+                },
+                o => o,
+            })
+            .collect()
     }
 
     fn deliver(&mut self, j: usize, c: ConnId, msg: Message) {
@@ -242,9 +282,19 @@ fn accepted_call_carries_both_sides_ports_and_stays_up() {
             Event::Ringing { peer: name("bob") }
         ]
     );
-    assert!(matches!(&net.take(1)[..], [Event::Incoming { peer, .. }] if *peer == name("alice")));
+    assert!(
+        matches!(&net.take(1)[..], [Event::Incoming { peer, key: k, .. }] if *peer == name("alice") && *k == key("alice"))
+    );
     net.phones[1].accept(net.now, PORTS_B).unwrap();
     net.settle();
+    // Both ends hold the same media secret, from their handshake.
+    let secret = match (&net.events[0][..], &net.events[1][..]) {
+        ([Event::Established(a)], [Event::Established(b)]) => {
+            assert_eq!(a.media_secret, b.media_secret);
+            a.media_secret.clone()
+        }
+        other => panic!("{other:?}"),
+    };
     let expect = |role, peer: &str, local, remote| Session {
         call_id: CallId(42),
         role,
@@ -252,6 +302,8 @@ fn accepted_call_carries_both_sides_ports_and_stays_up() {
         local_ports: local,
         remote_ports: remote,
         media: media(640, 480, 30),
+        peer_key: key(peer),
+        media_secret: secret.clone(),
     };
     assert_eq!(
         net.take(0),
@@ -448,10 +500,9 @@ fn duplicates_and_out_of_order_messages_do_no_harm() {
         media: media(320, 240, 15),
     });
     // ACCEPT twice, RINGING after it, a duplicate INVITE to the callee.
-    let now = net.now;
-    net.phones[a].received(now, ac, accept.clone());
-    net.phones[a].received(now, ac, accept);
-    net.phones[a].received(now, ac, Message::Ringing(CallId(11)));
+    net.inject(a, ac, &accept);
+    net.inject(a, ac, &accept);
+    net.inject(a, ac, &Message::Ringing(CallId(11)));
     net.settle();
     let ev = net.take(0);
     assert_eq!(ev.len(), 1, "{ev:?}");
@@ -466,14 +517,13 @@ fn messages_for_another_call_get_an_error_and_change_nothing() {
     net.phones[1].accept(net.now, PORTS_B).unwrap();
     net.settle();
     let (a, ac) = link.ends[0];
-    let now = net.now;
     for msg in [
         Message::Bye(CallId(999)),
         Message::Cancel(CallId(999)),
         Message::Keepalive(CallId(999)),
     ] {
-        net.phones[a].received(now, ac, msg);
-        let outs: Vec<_> = std::iter::from_fn(|| net.phones[a].poll_output()).collect();
+        net.inject(a, ac, &msg);
+        let outs = net.outputs_opened(a, ac);
         assert!(
             matches!(&outs[..], [Output::Send { msg: Message::Error(e), .. }] if e.code == ErrorCode::UnknownCall),
             "{outs:?}"
@@ -489,14 +539,13 @@ fn garbage_in_a_call_is_answered_and_ignored() {
     net.phones[1].accept(net.now, PORTS_B).unwrap();
     net.settle();
     let (b, bc) = link.ends[1];
-    let now = net.now;
     for msg in [
         Message::Unknown(0x66),
         Message::Lookup(name("x")),
         Message::Unregister,
     ] {
-        net.phones[b].received(now, bc, msg);
-        let outs: Vec<_> = std::iter::from_fn(|| net.phones[b].poll_output()).collect();
+        net.inject(b, bc, &msg);
+        let outs = net.outputs_opened(b, bc);
         assert!(
             matches!(
                 &outs[..],
@@ -516,7 +565,7 @@ fn a_connection_that_never_invites_is_closed_and_pending_ones_are_bounded() {
     let mut phone = Phone::new(config("bob"));
     let now = Instant::now();
     for i in 0..(MAX_PENDING_INCOMING as u64 + 3) {
-        phone.incoming(now, ConnId(i));
+        phone.incoming(now, ConnId(i), [i as u8; 32]);
     }
     let early: Vec<_> = std::iter::from_fn(|| phone.poll_output()).collect();
     assert_eq!(
@@ -524,16 +573,19 @@ fn a_connection_that_never_invites_is_closed_and_pending_ones_are_bounded() {
         3,
         "connections beyond the bound are closed at once"
     );
+    // A plaintext call message (a version-1 style caller) is refused and
+    // its connection closed.
     phone.received(now, ConnId(0), Message::Bye(CallId(1)));
     assert!(matches!(
         phone.poll_output(),
         Some(Output::Send { msg: Message::Error(e), .. }) if e.code == ErrorCode::UnexpectedMessage
     ));
+    assert_eq!(phone.poll_output(), Some(Output::Close { conn: ConnId(0) }));
     phone.handle_timeout(now + INVITE_WAIT);
     let closed = std::iter::from_fn(|| phone.poll_output())
         .filter(|o| matches!(o, Output::Close { .. }))
         .count();
-    assert_eq!(closed, MAX_PENDING_INCOMING);
+    assert_eq!(closed, MAX_PENDING_INCOMING - 1);
     assert_eq!(phone.next_timeout(), None);
 }
 
@@ -552,11 +604,10 @@ fn callee_lowers_the_media_and_the_caller_refuses_a_raise() {
     let link = net.call(0, 1, 21);
     let (a, ac) = link.ends[0];
     net.take(0);
-    let now = net.now;
-    net.phones[a].received(
-        now,
+    net.inject(
+        a,
         ac,
-        Message::Accept(Accept {
+        &Message::Accept(Accept {
             call_id: CallId(21),
             ports: PORTS_B,
             media: media(1280, 720, 30),
@@ -594,14 +645,28 @@ fn user_mistakes_are_refused() {
     let mut net = Net::new(&["alice", "bob"]);
     let now = net.now;
     assert_eq!(
-        net.phones[0].dial(now, ConnId(1), name("alice"), CallId(1), PORTS_A),
+        net.phones[0].dial(
+            now,
+            ConnId(1),
+            (name("alice"), key("alice")),
+            CallId(1),
+            PORTS_A,
+            [1; 32]
+        ),
         Err(ActionError::SelfCall)
     );
     assert_eq!(net.phones[0].hangup(now), Err(ActionError::NoCall));
     assert_eq!(net.phones[0].reject(now), Err(ActionError::NoCall));
     net.call(0, 1, 2);
     assert_eq!(
-        net.phones[0].dial(now, ConnId(9), name("carol"), CallId(3), PORTS_A),
+        net.phones[0].dial(
+            now,
+            ConnId(9),
+            (name("carol"), key("carol")),
+            CallId(3),
+            PORTS_A,
+            [3; 32]
+        ),
         Err(ActionError::Busy)
     );
     assert_eq!(net.phones[0].accept(now, PORTS_A), Err(ActionError::NoCall));
@@ -612,7 +677,14 @@ fn unreachable_callee() {
     let mut phone = Phone::new(config("alice"));
     let now = Instant::now();
     phone
-        .dial(now, ConnId(1), name("bob"), CallId(1), PORTS_A)
+        .dial(
+            now,
+            ConnId(1),
+            (name("bob"), key("bob")),
+            CallId(1),
+            PORTS_A,
+            [1; 32],
+        )
         .unwrap();
     phone.closed(now, ConnId(1));
     assert!(matches!(
@@ -623,7 +695,14 @@ fn unreachable_callee() {
         }))
     ));
     phone
-        .dial(now, ConnId(2), name("bob"), CallId(2), PORTS_A)
+        .dial(
+            now,
+            ConnId(2),
+            (name("bob"), key("bob")),
+            CallId(2),
+            PORTS_A,
+            [2; 32],
+        )
         .unwrap();
     phone.handle_timeout(now + DIAL_TIMEOUT);
     let outs: Vec<_> = std::iter::from_fn(|| phone.poll_output()).collect();
@@ -635,4 +714,195 @@ fn unreachable_callee() {
             ..
         })
     )));
+}
+
+/// Phone 0 dials phone 1 expecting `expected`, by hand: (caller, callee,
+/// time, the caller's first frames).
+fn dial_by_hand(expected: PublicKey) -> (Phone, Phone, Instant, Vec<Output>) {
+    let (mut alice, mut bob) = (Phone::new(config("alice")), Phone::new(config("bob")));
+    let now = Instant::now();
+    alice
+        .dial(
+            now,
+            ConnId(1),
+            (name("bob"), expected),
+            CallId(7),
+            PORTS_A,
+            [5; 32],
+        )
+        .unwrap();
+    bob.incoming(now, ConnId(2), [6; 32]);
+    alice.connected(now, ConnId(1));
+    let outs = std::iter::from_fn(|| alice.poll_output()).collect();
+    (alice, bob, now, outs)
+}
+
+fn sent(outs: &[Output]) -> Vec<Message> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_handshake_adds_one_round_trip_before_the_invite_and_hides_it() {
+    let (mut alice, mut bob, now, outs) = dial_by_hand(key("bob"));
+    // Round trip 1: HANDSHAKE INIT out, HANDSHAKE REPLY back; nothing else.
+    let first = sent(&outs);
+    assert!(
+        matches!(&first[..], [Message::HandshakeInit(_)]),
+        "{first:?}"
+    );
+    for m in first {
+        bob.received(now, ConnId(2), m);
+    }
+    let back = sent(&std::iter::from_fn(|| bob.poll_output()).collect::<Vec<_>>());
+    assert!(
+        matches!(&back[..], [Message::HandshakeReply(_)]),
+        "{back:?}"
+    );
+    for m in back {
+        alice.received(now, ConnId(1), m);
+    }
+    // Then the INVITE, sealed: neither the caller's name nor a plaintext
+    // INVITE type is on the wire.
+    let outs: Vec<_> = std::iter::from_fn(|| alice.poll_output()).collect();
+    let invite = sent(&outs);
+    assert!(matches!(&invite[..], [Message::Sealed(_)]), "{invite:?}");
+    let bytes = invite[0].to_bytes();
+    assert!(!bytes.windows(5).any(|w| w == b"alice"));
+    assert!(outs.contains(&Output::Event(Event::Calling { peer: name("bob") })));
+    bob.received(now, ConnId(2), invite[0].clone());
+    let evs: Vec<_> = std::iter::from_fn(|| bob.poll_output()).collect();
+    assert!(evs.iter().any(|o| matches!(o,
+        Output::Event(Event::Incoming { key: k, .. }) if *k == key("alice"))));
+    assert!(!bob.is_pending(ConnId(2)));
+}
+
+#[test]
+fn a_callee_that_cannot_prove_the_expected_key_ends_the_call_before_any_invite() {
+    // Alice expects carol's key at bob's address: bob cannot read her
+    // handshake, says so and closes; alice ends with WrongKey and never
+    // sends an INVITE.
+    let (mut alice, mut bob, now, outs) = dial_by_hand(key("carol"));
+    for m in sent(&outs) {
+        bob.received(now, ConnId(2), m);
+    }
+    let back: Vec<_> = std::iter::from_fn(|| bob.poll_output()).collect();
+    assert!(
+        back.contains(&Output::Close { conn: ConnId(2) }),
+        "{back:?}"
+    );
+    assert!(!back
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Incoming { .. }))));
+    for m in sent(&back) {
+        alice.received(now, ConnId(1), m);
+    }
+    let outs: Vec<_> = std::iter::from_fn(|| alice.poll_output()).collect();
+    assert!(sent(&outs).is_empty(), "{outs:?}");
+    assert!(outs.iter().any(|o| matches!(o, Output::Event(Event::Ended {
+        reason: EndReason::WrongKey { expected, .. }, .. }) if *expected == key("carol"))));
+    assert!(!alice.is_busy());
+}
+
+#[test]
+fn a_reply_from_the_wrong_peer_is_refused_by_the_caller() {
+    // The other order of failure: the callee's side succeeds, but the reply
+    // is altered on the way, so the caller's side fails.
+    let (mut alice, mut bob, now, outs) = dial_by_hand(key("bob"));
+    for m in sent(&outs) {
+        bob.received(now, ConnId(2), m);
+    }
+    let back = sent(&std::iter::from_fn(|| bob.poll_output()).collect::<Vec<_>>());
+    let Message::HandshakeReply(mut reply) = back[0].clone() else {
+        panic!()
+    };
+    reply[40] ^= 1;
+    alice.received(now, ConnId(1), Message::HandshakeReply(reply));
+    let outs: Vec<_> = std::iter::from_fn(|| alice.poll_output()).collect();
+    assert!(sent(&outs).is_empty(), "{outs:?}");
+    assert!(outs.contains(&Output::Close { conn: ConnId(1) }));
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::Ended {
+            reason: EndReason::WrongKey { .. },
+            ..
+        })
+    )));
+}
+
+#[test]
+fn tampered_or_plaintext_frames_close_only_their_connection() {
+    let mut net = Net::new(&["alice", "bob"]);
+    let link = net.call(0, 1, 30);
+    net.phones[1].accept(net.now, PORTS_B).unwrap();
+    net.settle();
+    net.take(0);
+    net.take(1);
+    let (b, bc) = link.ends[1];
+    let now = net.now;
+    // Another connection to bob sends garbage in a HANDSHAKE INIT and a
+    // plaintext INVITE: each is closed, the call goes on.
+    for (conn, msg) in [
+        (ConnId(500), Message::HandshakeInit(vec![0; 128])),
+        (ConnId(501), Message::Sealed(vec![0; 40])),
+        (
+            ConnId(502),
+            Message::Invite(Invite {
+                call_id: CallId(1),
+                caller: name("eve"),
+                ports: PORTS_A,
+                media: media(640, 480, 30),
+            }),
+        ),
+    ] {
+        net.phones[b].incoming(now, conn, [9; 32]);
+        net.phones[b].received(now, conn, msg);
+        let outs: Vec<_> = std::iter::from_fn(|| net.phones[b].poll_output()).collect();
+        assert!(outs.contains(&Output::Close { conn }), "{outs:?}");
+        assert!(matches!(&sent(&outs)[..], [Message::Error(_)]), "{outs:?}");
+        assert!(!net.phones[b].is_pending(conn));
+    }
+    assert_eq!(net.phase(1), Some(Phase::Established));
+    // An altered sealed message on the call's own connection ends the call:
+    // its channel can no longer be trusted.
+    let Message::Sealed(mut bytes) =
+        net.phones[0].seal_for_test(link.ends[0].1, &Message::Keepalive(CallId(30)))
+    else {
+        panic!()
+    };
+    bytes[3] ^= 1;
+    net.phones[b].received(now, bc, Message::Sealed(bytes));
+    net.settle();
+    assert_eq!(net.ended(1), [EndReason::ConnectionLost]);
+}
+
+#[test]
+fn an_older_peer_is_told_apart_from_a_lost_one() {
+    let (mut alice, _bob, now, _) = dial_by_hand(key("bob"));
+    alice.malformed(now, ConnId(1), WireError::UnsupportedVersion(1));
+    let outs: Vec<_> = std::iter::from_fn(|| alice.poll_output()).collect();
+    let reason = outs.iter().find_map(|o| match o {
+        Output::Event(Event::Ended { reason, .. }) => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(reason, Some(EndReason::PeerOutdated(1)));
+    assert!(reason.unwrap().to_string().contains("upgrade"));
+}
+
+#[test]
+fn not_allowed_is_a_reason_the_caller_sees() {
+    let mut net = Net::new(&["alice", "bob"]);
+    net.call(0, 1, 31);
+    net.phones[1]
+        .reject_because(net.now, RejectReason::NotAllowed)
+        .unwrap();
+    net.settle();
+    assert_eq!(
+        net.ended(0),
+        [EndReason::Rejected(RejectReason::NotAllowed)]
+    );
 }

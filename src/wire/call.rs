@@ -233,6 +233,9 @@ pub enum RejectReason {
     Busy,
     /// The callee cannot send or receive the proposed media.
     UnsupportedMedia,
+    /// The callee answers only the keys in its allow file (`--auto-accept`)
+    /// and the caller's is not there.
+    NotAllowed,
     /// A reason this version does not know.
     Unknown(u8),
 }
@@ -243,6 +246,7 @@ impl RejectReason {
             RejectReason::Declined => 1,
             RejectReason::Busy => 2,
             RejectReason::UnsupportedMedia => 3,
+            RejectReason::NotAllowed => 4,
             RejectReason::Unknown(c) => c,
         }
     }
@@ -251,6 +255,7 @@ impl RejectReason {
             1 => RejectReason::Declined,
             2 => RejectReason::Busy,
             3 => RejectReason::UnsupportedMedia,
+            4 => RejectReason::NotAllowed,
             c => RejectReason::Unknown(c),
         }
     }
@@ -262,7 +267,15 @@ impl fmt::Display for RejectReason {
             RejectReason::Declined => write!(f, "declined"),
             RejectReason::Busy => write!(f, "busy"),
             RejectReason::UnsupportedMedia => write!(f, "unsupported media"),
+            RejectReason::NotAllowed => write!(f, "your key is not in the callee's allow file"),
             RejectReason::Unknown(c) => write!(f, "reason {c}"),
         }
     }
+}
+
+/// The payload of HANDSHAKE INIT, HANDSHAKE REPLY and SEALED: the whole
+/// payload, uninterpreted (the Noise layer checks it; its bound is the
+/// frame's [`super::MAX_PAYLOAD_LEN`] here and tighter ones in `call::secure`).
+pub(super) fn opaque(r: &mut Reader<'_>, payload: &[u8]) -> Result<Vec<u8>, WireError> {
+    Ok(r.bytes(payload.len())?.to_vec())
 }

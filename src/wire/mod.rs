@@ -86,6 +86,13 @@ pub mod msg_type {
     pub const BYE_ACK: u8 = 0x46;
     /// Either side, during a call: still here.
     pub const KEEPALIVE: u8 = 0x47;
+    /// Caller → callee: the first Noise IK handshake message (docs/protocol.md).
+    pub const HANDSHAKE_INIT: u8 = 0x48;
+    /// Callee → caller: the second and last Noise IK handshake message.
+    pub const HANDSHAKE_REPLY: u8 = 0x49;
+    /// Either side, after the handshake: a Noise transport message whose
+    /// plaintext is one whole inner frame (INVITE, RINGING, ...).
+    pub const SEALED: u8 = 0x4a;
     /// Either side: are you there?
     pub const PING: u8 = 0x70;
     /// Either side: yes (echoes the ping's token).
@@ -242,6 +249,12 @@ pub enum Message {
     ByeAck(CallId),
     /// Still here (sent periodically during a call).
     Keepalive(CallId),
+    /// The caller's Noise handshake message (opaque here; `call::secure` reads it).
+    HandshakeInit(Vec<u8>),
+    /// The callee's Noise handshake answer.
+    HandshakeReply(Vec<u8>),
+    /// An encrypted inner frame (a Noise transport message).
+    Sealed(Vec<u8>),
     /// Keepalive probe; the other side answers PONG with the same token.
     Ping(u64),
     /// Keepalive answer.
@@ -279,6 +292,9 @@ impl Message {
             Message::Bye(_) => BYE,
             Message::ByeAck(_) => BYE_ACK,
             Message::Keepalive(_) => KEEPALIVE,
+            Message::HandshakeInit(_) => HANDSHAKE_INIT,
+            Message::HandshakeReply(_) => HANDSHAKE_REPLY,
+            Message::Sealed(_) => SEALED,
             Message::Ping(_) => PING,
             Message::Pong(_) => PONG,
             Message::Error(_) => ERROR,
@@ -321,6 +337,9 @@ impl Message {
             BYE => Message::Bye(CallId(r.u64()?)),
             BYE_ACK => Message::ByeAck(CallId(r.u64()?)),
             KEEPALIVE => Message::Keepalive(CallId(r.u64()?)),
+            HANDSHAKE_INIT => Message::HandshakeInit(call::opaque(&mut r, frame.payload())?),
+            HANDSHAKE_REPLY => Message::HandshakeReply(call::opaque(&mut r, frame.payload())?),
+            SEALED => Message::Sealed(call::opaque(&mut r, frame.payload())?),
             PING => Message::Ping(r.u64()?),
             PONG => Message::Pong(r.u64()?),
             ERROR => Message::Error(ErrorMsg::read(&mut r)?),
@@ -361,6 +380,7 @@ impl Message {
             | Message::Keepalive(_) => 8,
             Message::Ping(_) | Message::Pong(_) => 8,
             Message::Error(m) => m.len(),
+            Message::HandshakeInit(b) | Message::HandshakeReply(b) | Message::Sealed(b) => b.len(),
         }
     }
 
@@ -417,6 +437,9 @@ impl Message {
             | Message::Keepalive(id) => w.u64(id.0),
             Message::Ping(t) | Message::Pong(t) => w.u64(*t),
             Message::Error(m) => m.write(&mut w),
+            Message::HandshakeInit(b) | Message::HandshakeReply(b) | Message::Sealed(b) => {
+                w.bytes(b)
+            }
         }
         debug_assert_eq!(w.remaining(), 0, "buffer_len and emit disagree");
     }

@@ -12,6 +12,7 @@
 pub mod capture;
 pub mod display;
 pub mod image;
+pub mod noise;
 pub mod process;
 pub mod xwd;
 

@@ -7,8 +7,8 @@
 //! The call port is open to anyone on the network, so every connection it
 //! holds costs the holder something and has an end: a connection that has
 //! not sent its INVITE yet is *pending* ([`PendingCalls`]), owes its first
-//! bytes within [`FIRST_BYTES_WAIT`] and its INVITE within
-//! [`PENDING_INVITE_WAIT`], and gives way to newer ones (the oldest of its
+//! bytes (its HANDSHAKE INIT) within [`FIRST_BYTES_WAIT`] and its sealed
+//! INVITE within [`PENDING_INVITE_WAIT`], and gives way to newer ones (the oldest of its
 //! source past [`MAX_PENDING_PER_SOURCE`], the oldest of all past
 //! [`MAX_PENDING_INCOMING`]), so a real caller always finds a slot. Reading
 //! is budgeted ([`READ_BUDGET`] per connection per loop turn, connections
@@ -22,7 +22,7 @@ use super::Tokens;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 use peercall::call::{Phone, MAX_PENDING_INCOMING};
-use peercall::wire::{Message, MAX_OUTBOUND_BYTES};
+use peercall::wire::{version_error_frame, Message, WireError, MAX_OUTBOUND_BYTES};
 use peercall::ConnId;
 use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
@@ -30,13 +30,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// How long an accepted connection may stay silent. A caller sends its
-/// INVITE as soon as its connect completes, so a connection that has said
-/// nothing for this long is not a caller.
+/// HANDSHAKE INIT as soon as its connect completes, so a connection that has
+/// said nothing for this long is not a caller.
 pub const FIRST_BYTES_WAIT: Duration = Duration::from_secs(2);
 /// How long after accept a connection that has sent bytes has to complete
-/// its INVITE (shorter than the phone's own `INVITE_WAIT`, so this shell's
-/// bound is the one that acts). An INVITE is one small frame: this only
-/// allows for a slow link.
+/// its handshake and INVITE (shorter than the phone's own `INVITE_WAIT`, so
+/// this shell's bound is the one that acts). That is one round trip and
+/// three small frames: this only allows for a slow link.
 pub const PENDING_INVITE_WAIT: Duration = Duration::from_secs(5);
 /// Pending connections one source address may hold at once; a newer one
 /// from the same address closes its oldest, so one host cannot fill the
@@ -162,6 +162,13 @@ impl PendingCalls {
     }
 }
 
+/// 32 fresh random bytes for one handshake, from the operating system.
+pub fn handshake_seed() -> std::io::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    crate::random_bytes(&mut seed)?;
+    Ok(seed)
+}
+
 /// The token a connection's id stands for.
 fn token(conn: ConnId) -> Token {
     Token(conn.0 as usize)
@@ -251,9 +258,15 @@ impl CallConnections {
         match FramedConn::accepted(reg, token, stream, from) {
             Ok(c) => {
                 self.conns.insert(token, CallConn::new(c));
-                // Its INVITE may have come with the connect.
+                // Its handshake may have come with the connect.
                 self.mark_unread(token);
-                phone.incoming(now, conn_id(token));
+                match handshake_seed() {
+                    Ok(seed) => phone.incoming(now, conn_id(token), seed),
+                    Err(e) => {
+                        log::warn!("no randomness for a handshake ({e}): closing {from}");
+                        self.drop_conn(token, reg);
+                    }
+                }
             }
             Err(e) => {
                 self.pending.remove(token);
@@ -345,10 +358,12 @@ impl CallConnections {
             self.pending.heard(token);
         }
         for m in turn.msgs {
-            if matches!(m, Message::Invite(_)) {
-                self.pending.remove(token);
-            }
             phone.received(now, conn, m);
+        }
+        // Its INVITE came (sealed, so only the phone can tell), or the
+        // phone closed it: either way it is no longer waiting.
+        if !phone.is_pending(conn) {
+            self.pending.remove(token);
         }
         match turn.end {
             ReadEnd::Open => {
@@ -365,11 +380,17 @@ impl CallConnections {
             ReadEnd::Malformed(e) => {
                 log::debug!("call connection {} sent malformed data: {e}", token.0);
                 if let Some(c) = self.conns.get_mut(&token) {
-                    c.framed.queue(&Message::Error(e.to_error_msg()));
+                    match e {
+                        // An older peer reads why in its own framing: upgrade.
+                        WireError::UnsupportedVersion(v) => {
+                            c.framed.queue_raw(&version_error_frame(v))
+                        }
+                        _ => c.framed.queue(&Message::Error(e.to_error_msg())),
+                    }
                     c.start_closing(now);
                 }
                 self.flush(token, reg, phone);
-                phone.closed(now, conn);
+                phone.malformed(now, conn, e);
             }
         }
     }

@@ -122,6 +122,14 @@ impl FramedConn {
         }
     }
 
+    /// Queues bytes that are already a whole frame (an ERROR framed in an
+    /// older protocol version, which [`Message`] does not emit).
+    pub fn queue_raw(&mut self, frame: &[u8]) {
+        if !self.closing {
+            self.out.extend_from_slice(frame);
+        }
+    }
+
     /// Bytes queued and not yet written.
     pub fn queued(&self) -> usize {
         self.out.len()

@@ -33,6 +33,8 @@ const EXIT_CODES: &[(u8, &str)] = &[
     (11, "call connection lost"),
     (12, "call refused for a reason this version does not know"),
     (13, "identity file unusable"),
+    (14, "callee did not prove the expected key"),
+    (15, "callee answers only its allow file's keys"),
     (64, "bad command line"),
     (130, "call interrupted by a signal"),
 ];
@@ -43,8 +45,9 @@ const RUN: CommandHelp = CommandHelp {
     name: "run",
     synopsis: "\
 peercall run --name NAME --registry HOST:PORT [--listen ADDR]
-             [--auto-accept | --reject-all] [--answer-timeout SECS]
-             [--identity PATH] [MEDIA]
+             [--auto-accept | --auto-accept-anyone | --reject-all]
+             [--answer-timeout SECS] [--identity PATH] [--allow PATH]
+             [MEDIA]
 ",
     body: "\
 run      register NAME with the registry and stay registered (pings, reconnects
@@ -52,6 +55,7 @@ run      register NAME with the registry and stay registered (pings, reconnects
              call NAME       call NAME (looked up in the registry)
              accept          take the incoming call
              reject          refuse the incoming call
+             trust           add the calling peer's key to the allow file
              hangup          end the call (or stop calling)
              status          show the current call
              list            show every registered peer
@@ -63,7 +67,14 @@ run      register NAME with the registry and stay registered (pings, reconnects
          --listen ADDR   the call port, IP:PORT or PORT (default 0.0.0.0:4701);
                          an IP of 0.0.0.0 lets the registry record the address
                          it sees this peer coming from; port 0 picks a free port
-         --auto-accept   answer every call (an unattended board, an intercom)
+         --auto-accept   answer the calls of the keys in the allow file by
+                         itself (an unattended board, an intercom); refuse
+                         others (they are told: not allowed)
+         --auto-accept-anyone
+                         answer every call, from anyone (warned at start)
+         --allow PATH    the allow file: one public key per line (as peercall id
+                         prints it), a name after it, # comments (default:
+                         allow beside the identity file)
          --reject-all    refuse every call
          --answer-timeout SECS
                          give up calling after SECS unanswered (default 30)
@@ -78,7 +89,7 @@ const CALL: CommandHelp = CommandHelp {
     synopsis: "\
 peercall call NAME --name ME --registry HOST:PORT [--listen ADDR]
               [--seconds N] [--answer-timeout SECS] [--identity PATH]
-              [MEDIA]
+              [--allow PATH] [MEDIA]
 ",
     body: "\
 call     register as ME, call NAME, keep the call N seconds (--seconds; default:
@@ -88,9 +99,14 @@ call     register as ME, call NAME, keep the call N seconds (--seconds; default:
          --answer-timeout SECS
                          give up after SECS without an answer (default 30)
          --identity PATH this peer's key, as for run
+         --allow PATH    the allow file, as for run: a key written there with
+                         NAME after it is the key NAME must prove (a pin); it
+                         must match the key the registry gives for NAME
 ",
     media: true,
-    exits: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 64, 130],
+    exits: &[
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 64, 130,
+    ],
 };
 
 const LIST: CommandHelp = CommandHelp {

@@ -32,8 +32,11 @@ pub const DEFAULT_CALL_PORT: u16 = 4701;
 pub enum AnswerMode {
     /// Ask the user (`accept` / `reject`).
     Ask,
-    /// Accept every call.
+    /// Accept the calls of the keys in the allow file; reject the others
+    /// (REJECT reason "not allowed").
     AutoAccept,
+    /// Accept every call, whoever makes it (`--auto-accept-anyone`).
+    AutoAcceptAnyone,
     /// Refuse every call.
     RejectAll,
 }
@@ -70,6 +73,9 @@ pub struct RunOptions {
     /// `--identity PATH`: the identity file; `None` for the default in the
     /// state directory ([`crate::identity_file::resolve`]).
     pub identity: Option<PathBuf>,
+    /// `--allow PATH`: the allow file; `None` for `allow` beside the
+    /// identity file.
+    pub allow: Option<PathBuf>,
 }
 
 /// Which media sources and sinks the command line named.
@@ -139,6 +145,8 @@ pub fn parse(
     let mut registry = None;
     let mut listen = None;
     let mut auto_accept = false;
+    let mut auto_accept_anyone = false;
+    let mut allow: Option<PathBuf> = None;
     let mut reject_all = false;
     let mut answer_timeout = None;
     let mut seconds = None;
@@ -170,6 +178,14 @@ pub fn parse(
             }
             Long("listen") => listen = Some(parse_listen(&value(&mut p, "--listen")?)?),
             Long("auto-accept") => auto_accept = true,
+            Long("auto-accept-anyone") => auto_accept_anyone = true,
+            Long("allow") => {
+                let v = value(&mut p, "--allow")?;
+                if v.is_empty() {
+                    return Err("--allow needs the path of an allow file".into());
+                }
+                allow = Some(v.into());
+            }
             Long("reject-all") => reject_all = true,
             Long("answer-timeout") => {
                 answer_timeout = Some(parse_seconds(
@@ -331,7 +347,14 @@ pub fn parse(
     if auto_accept && reject_all {
         return Err("--auto-accept and --reject-all contradict each other; pick one".into());
     }
-    let answer = if auto_accept {
+    if auto_accept_anyone && (auto_accept || reject_all) {
+        return Err(
+            "--auto-accept-anyone contradicts --auto-accept and --reject-all; pick one".into(),
+        );
+    }
+    let answer = if auto_accept_anyone {
+        AnswerMode::AutoAcceptAnyone
+    } else if auto_accept {
         AnswerMode::AutoAccept
     } else if reject_all {
         AnswerMode::RejectAll
@@ -341,6 +364,8 @@ pub fn parse(
     let calls_only = |cmd: &str| -> Result<(), String> {
         for (flag, set) in [
             ("--auto-accept", auto_accept),
+            ("--auto-accept-anyone", auto_accept_anyone),
+            ("--allow", allow.is_some()),
             ("--reject-all", reject_all),
             ("--answer-timeout", answer_timeout.is_some()),
             ("--seconds", seconds.is_some()),
@@ -384,6 +409,7 @@ pub fn parse(
                 media,
                 given,
                 identity,
+                allow,
             }))
         }
         "call" => {
@@ -394,7 +420,7 @@ pub fn parse(
             let target = parse_name("NAME", target)?;
             let name = name.ok_or("peercall call needs --name ME, the name to register as")?;
             let name = parse_name("--name", &name)?;
-            if auto_accept {
+            if auto_accept || auto_accept_anyone {
                 return Err(
                     "--auto-accept is for peercall run; peercall call refuses incoming calls"
                         .into(),
@@ -420,6 +446,7 @@ pub fn parse(
                 media,
                 given,
                 identity,
+                allow,
             }))
         }
         "list" => {

@@ -105,6 +105,17 @@ pub fn reject_button(window: (u32, u32)) -> Rect {
     button(window, 0.7)
 }
 
+/// The ringing screen's Trust button, centred below Accept and Reject; only
+/// there while the caller is unverified.
+pub fn trust_button(window: (u32, u32)) -> Rect {
+    Rect::centred(
+        (f64::from(window.0) * 0.5) as i32,
+        (f64::from(window.1) * 0.86) as i32,
+        BUTTON_SIZE.0,
+        BUTTON_SIZE.1,
+    )
+}
+
 /// The calling screen's Cancel button.
 pub fn cancel_button(window: (u32, u32)) -> Rect {
     button(window, 0.5)
@@ -179,6 +190,8 @@ pub enum Action {
     Accept,
     /// Refuse the incoming call.
     Reject,
+    /// Add the unverified caller's key to the allow file.
+    Trust,
     /// End the call, or stop calling.
     Hangup,
     /// Call this registered peer.
@@ -223,6 +236,9 @@ pub enum Phase {
         peer: String,
         /// Their address.
         from: String,
+        /// The caller's key when it is not in the allow file (an
+        /// unverified caller, shown with a Trust button); `None` when it is.
+        key: Option<String>,
     },
     /// In a call with `peer` since `since`.
     InCall {
@@ -275,6 +291,7 @@ impl Model {
         match (&self.phase, key) {
             (Phase::Ringing { .. }, Key::Enter | Key::Letter('a')) => Some(Action::Accept),
             (Phase::Ringing { .. }, Key::Escape | Key::Letter('r')) => Some(Action::Reject),
+            (Phase::Ringing { key: Some(_), .. }, Key::Letter('t')) => Some(Action::Trust),
             (Phase::Calling { .. }, Key::Escape | Key::Letter('h' | 'c')) => Some(Action::Hangup),
             (Phase::InCall { .. }, Key::Escape | Key::Letter('h')) => Some(Action::Hangup),
             (Phase::InCall { .. }, Key::Letter('m')) => Some(Action::ToggleMute),
@@ -301,6 +318,9 @@ impl Model {
         match &self.phase {
             Phase::Ringing { .. } if accept_button(size).contains(x, y) => Some(Action::Accept),
             Phase::Ringing { .. } if reject_button(size).contains(x, y) => Some(Action::Reject),
+            Phase::Ringing { key: Some(_), .. } if trust_button(size).contains(x, y) => {
+                Some(Action::Trust)
+            }
             Phase::Calling { .. } if cancel_button(size).contains(x, y) => Some(Action::Hangup),
             Phase::InCall { .. } if hangup_button(size).contains(x, y) => Some(Action::Hangup),
             Phase::InCall { .. } if mute_button(size).contains(x, y) => Some(Action::ToggleMute),
@@ -333,6 +353,7 @@ mod tests {
             phase: Phase::Ringing {
                 peer: "bob".into(),
                 from: "10.0.0.2".into(),
+                key: None,
             },
             ..Model::default()
         }
@@ -534,5 +555,26 @@ mod tests {
             m.click(VGA, r.x + 1, r.y + 1),
             Some(Action::Call("p30".into()))
         );
+    }
+
+    #[test]
+    fn an_unverified_caller_has_a_trust_button_and_t_and_a_verified_one_has_neither() {
+        let mut m = ringing();
+        let t = trust_button(VGA);
+        let (tx, ty) = (t.x + t.w as i32 / 2, t.y + t.h as i32 / 2);
+        assert_eq!(m.key(Key::Letter('t')), None);
+        assert_eq!(m.click(VGA, tx, ty), None);
+        m.phase = Phase::Ringing {
+            peer: "bob".into(),
+            from: "10.0.0.2".into(),
+            key: Some("O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=".into()),
+        };
+        assert_eq!(m.key(Key::Letter('t')), Some(Action::Trust));
+        assert_eq!(m.click(VGA, tx, ty), Some(Action::Trust));
+        // It overlaps neither Accept nor Reject.
+        for other in [accept_button(VGA), reject_button(VGA)] {
+            assert!(t.y >= other.y + other.h as i32 || t.y + (t.h as i32) <= other.y);
+        }
+        assert!(t.y + t.h as i32 <= VGA.1 as i32);
     }
 }

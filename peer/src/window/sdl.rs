@@ -8,7 +8,7 @@
 
 use super::model::{
     accept_button, cancel_button, first_row, hangup_button, letterbox, mute_button, preview_rect,
-    reject_button, row_rect, visible_rows, wrap, Action, Key, Model, Phase, Rect,
+    reject_button, row_rect, trust_button, visible_rows, wrap, Action, Key, Model, Phase, Rect,
     STATUS_BAR_HEIGHT,
 };
 use super::text::{Font, CHAR_W};
@@ -38,6 +38,7 @@ const GREEN: Color = Color::RGB(46, 160, 67);
 const RED: Color = Color::RGB(208, 48, 48);
 const MUTE_OFF: Color = Color::RGB(80, 86, 96);
 const MUTE_ON: Color = Color::RGB(220, 140, 30);
+const TRUST: Color = Color::RGB(40, 110, 190);
 
 fn rect(r: Rect) -> sdl2::rect::Rect {
     sdl2::rect::Rect::new(r.x, r.y, r.w.max(1), r.h.max(1))
@@ -504,7 +505,7 @@ fn draw(
             };
             labelled(canvas, font, mute_button(size), c, label);
         }
-        Phase::Ringing { peer, from } => {
+        Phase::Ringing { peer, from, key } => {
             canvas.set_draw_color(BACKGROUND);
             canvas.clear();
             font.draw_centred(
@@ -524,6 +525,18 @@ fn draw(
                 GREY,
                 text_w,
             );
+            if let Some(key) = key {
+                // Only the key is proved: the name is whatever the caller said.
+                let (head, tail) = key.split_at(key.len().min(22));
+                for (text, at) in [
+                    ("unverified caller, key:", 0.48),
+                    (head, 0.53),
+                    (tail, 0.58),
+                ] {
+                    font.draw_centred(canvas, text, w as i32 / 2, line(at), NOTICE, text_w);
+                }
+                labelled(canvas, font, trust_button(size), TRUST, "Trust");
+            }
             labelled(canvas, font, accept_button(size), GREEN, "Accept");
             labelled(canvas, font, reject_button(size), RED, "Reject");
         }

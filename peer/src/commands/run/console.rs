@@ -106,10 +106,11 @@ impl Peer {
                 }
             }
             ("status", []) => self.status(now),
+            ("trust", []) => self.trust_caller(now),
             ("mute", []) => self.toggle_mute(),
             ("quit" | "exit", []) => self.quit(now),
             ("help", []) => println!(
-                "commands: call NAME, accept, reject, hangup, status, list, lookup NAME, mute, help, quit"
+                "commands: call NAME, accept, reject, hangup, status, list, lookup NAME, mute, trust, help, quit"
             ),
             _ => println!("unknown command '{text}'; type help"),
         }

@@ -10,6 +10,7 @@ mod call_media;
 mod console;
 mod report;
 mod screen;
+mod trust;
 
 pub use console::MAX_COMMAND_LEN;
 
@@ -19,14 +20,14 @@ use crate::media::ringer::Ringer;
 use crate::net::call_port::CallConnections;
 use crate::net::registry_link::RegistryLink;
 use crate::net::{describe, Tokens};
-use crate::options::RunOptions;
+use crate::options::{AnswerMode, RunOptions};
 use crate::random_u64;
 use call_media::CallMedia;
 use console::{spawn_stdin, Line};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use peercall::call::{self, negotiate, EndReason, Phase, Phone};
-use peercall::identity::Identity;
+use peercall::identity::{Identity, PublicKey};
 use peercall::membership::{self, Membership};
 use peercall::wire::{
     AudioCodec, AudioFormat, CallId, MediaDescription, Name, RejectReason, VideoCodec, VideoFormat,
@@ -40,6 +41,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use trust::Allowed;
 
 const CALLS: Token = Token(1);
 /// The stdin thread and the registry resolver wake the loop here (a poll
@@ -111,6 +113,9 @@ struct Peer {
     /// This peer's key pair: what the registry binds its name to and what
     /// its calls' handshakes prove.
     identity: Identity,
+    /// The allow file: whose calls `--auto-accept` answers, which callers
+    /// ring as verified, and keys pinned for names.
+    allowed: Allowed,
     membership: Membership,
     phone: Phone,
     registry: RegistryLink,
@@ -150,6 +155,7 @@ impl Peer {
             exit::LOCAL
         };
         let identity = super::load_identity(opts.identity.as_deref())?;
+        let allowed = Allowed::load(opts.allow.as_deref(), opts.identity.as_deref())?;
         let poll = Poll::new().map_err(|e| fail("set up the event loop", e))?;
         let mut listener = TcpListener::bind(opts.listen).map_err(|e| {
             let hint = match e.kind() {
@@ -203,6 +209,7 @@ impl Peer {
         })?;
         let phone = Phone::new(call::Config {
             name: opts.name.clone(),
+            identity: identity.clone(),
             media: offer,
             answer_timeout: opts.answer_timeout,
             silence_timeout: call::DEFAULT_SILENCE_TIMEOUT,
@@ -210,6 +217,7 @@ impl Peer {
         let peer = Peer {
             poll,
             identity,
+            allowed,
             membership,
             phone,
             registry: RegistryLink::new(opts.registry.clone(), Arc::clone(&waker)),
@@ -235,6 +243,11 @@ impl Peer {
     ) -> u8 {
         // Others need this key to let this peer call them (their allow file).
         println!("this peer's key is {}", self.identity.public());
+        if self.opts.answer == AnswerMode::AutoAcceptAnyone {
+            println!(
+                "warning: --auto-accept-anyone answers every call, from anyone who can reach this peer, and sends them this camera and microphone"
+            );
+        }
         let mut events = Events::with_capacity(64);
         let mut stdin_open = true;
         // The call port had more connections waiting than one turn accepts.
@@ -358,13 +371,30 @@ impl Peer {
         self.membership.lookup(name);
     }
 
-    /// The registry answered a lookup made to place a call.
-    fn dial(&mut self, name: Name, addr: SocketAddr) {
+    /// The registry answered a lookup made to place a call: `key` is the
+    /// key it gave for `name`, if any.
+    fn dial(&mut self, name: Name, addr: SocketAddr, key: Option<PublicKey>) {
         let now = Instant::now();
         if self.phone.is_busy() {
             println!("not calling {name}: already in a call");
             return;
         }
+        let key = match self.expected_key(&name, key) {
+            Ok(k) => k,
+            Err((line, code)) => {
+                println!("{line}");
+                self.finish_plan(code);
+                return;
+            }
+        };
+        let seed = match crate::net::call_port::handshake_seed() {
+            Ok(s) => s,
+            Err(e) => {
+                println!("cannot call {name}: no randomness for the handshake: {e}");
+                self.finish_plan(exit::LOCAL);
+                return;
+            }
+        };
         let ports = match self.media.bind(self.opts.listen.ip()) {
             Ok(p) => p,
             Err(e) => {
@@ -374,10 +404,14 @@ impl Peer {
             }
         };
         let conn = ConnId(self.tokens.fresh().0 as u64);
-        if let Err(e) = self
-            .phone
-            .dial(now, conn, name.clone(), CallId(random_u64()), ports)
-        {
+        if let Err(e) = self.phone.dial(
+            now,
+            conn,
+            (name.clone(), key),
+            CallId(random_u64()),
+            ports,
+            seed,
+        ) {
             println!("cannot call {name}: {e}");
             return;
         }
@@ -489,5 +523,8 @@ fn plan_exit_code(reason: &EndReason) -> u8 {
         EndReason::PeerCancelled => exit::OK,
         EndReason::ConnectionLost => exit::LOST,
         EndReason::Unreachable => exit::PEER_UNREACHABLE,
+        EndReason::Rejected(RejectReason::NotAllowed) => exit::NOT_ALLOWED,
+        EndReason::WrongKey { .. } => exit::WRONG_KEY,
+        EndReason::PeerOutdated(_) => exit::PROTOCOL,
     }
 }

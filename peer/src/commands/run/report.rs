@@ -13,6 +13,7 @@ use crate::window::model::Phase;
 use crate::window::Update;
 use peercall::call::{self, negotiate, EndReason, Role};
 use peercall::membership::{self, Request};
+use peercall::wire::RejectReason;
 use std::time::Instant;
 
 impl Peer {
@@ -84,7 +85,9 @@ impl Peer {
             }
             membership::Event::Found(entry) => {
                 if self.to_dial.take(&entry.name) {
-                    self.dial(entry.name, entry.addr);
+                    // The callee must prove the key the registry binds
+                    // its name to (or the allow file's pin, which must agree).
+                    self.dial(entry.name, entry.addr, Some(entry.key));
                 } else {
                     println!("{}", entry_line(&entry));
                 }
@@ -160,21 +163,47 @@ impl Peer {
                     ringing: true,
                 });
             }
-            call::Event::Incoming { peer, conn, offer } => {
+            call::Event::Incoming {
+                peer,
+                key,
+                conn,
+                offer,
+            } => {
                 let from = self
                     .calls
                     .peer(conn)
                     .map_or_else(|| "?".to_string(), |p| p.to_string());
                 println!("incoming call from {peer} ({from}) — accept or reject?");
+                let allowed = self.allowed.list.contains(&key);
+                if allowed {
+                    let known = self.allowed.list.name_of(&key).unwrap_or("no name");
+                    println!("verified caller: key {key} is in the allow file ({known})");
+                } else {
+                    println!(
+                        "unverified caller: key {key} is not in the allow file {}; type trust to add it",
+                        self.allowed.path.display()
+                    );
+                }
                 self.show_phase(Phase::Ringing {
                     peer: peer.to_string(),
                     from: from.clone(),
+                    key: (!allowed).then(|| key.to_string()),
                 });
                 log::debug!("offer: {}", negotiate::describe(&offer));
                 match self.opts.answer {
                     AnswerMode::Ask => self.ringer = Ringer::start(&self.opts.media.audio_out),
-                    AnswerMode::AutoAccept => {
+                    AnswerMode::AutoAccept if allowed => {
                         println!("answering automatically (--auto-accept)");
+                        self.accept(now);
+                    }
+                    AnswerMode::AutoAccept => {
+                        println!(
+                            "rejecting {peer}: its key is not in the allow file (--auto-accept answers only those; --auto-accept-anyone answers all)"
+                        );
+                        let _ = self.phone.reject_because(now, RejectReason::NotAllowed);
+                    }
+                    AnswerMode::AutoAcceptAnyone => {
+                        println!("answering automatically (--auto-accept-anyone)");
                         self.accept(now);
                     }
                     AnswerMode::RejectAll => {
@@ -231,6 +260,7 @@ impl Peer {
                 });
                 let line = match &reason {
                     EndReason::Rejected(r) => format!("call to {peer} rejected: {r}"),
+                    EndReason::WrongKey { .. } => format!("not calling {peer}: {reason}"),
                     _ => format!("call with {peer} ended: {reason}{after}"),
                 };
                 self.show_phase(Phase::Idle);

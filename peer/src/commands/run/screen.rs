@@ -135,6 +135,7 @@ impl Peer {
                         println!("cannot reject: no incoming call ({e})");
                     }
                 }
+                Action::Trust => self.trust_caller(now),
                 Action::Hangup => {
                     if let Err(e) = self.phone.hangup(now) {
                         println!("cannot hang up: {e}");
