@@ -65,7 +65,9 @@ fn media_keys(
             None
         }
         Ok("test-key") if given.is_none() => {
-            let caller = local_video.is_some_and(|l| l < remote_video);
+            // Both peers on one host: their video ports differ, and the
+            // lower one takes the caller's keys on both sides.
+            let caller = local_video.is_some_and(|l| l.port() < remote_video.port());
             println!(
                 "media encrypted under a public test key: {BENCH_SRTP_ENV}=test-key (for benchmarks only)"
             );
