@@ -8,7 +8,9 @@
 //! when to call again. Inside: RTP packetizing (RFC 2435 for JPEG, RFC 7587 for
 //! Opus), RTCP (SR, RR, SDES with an RFC 7022 CNAME, BYE; randomised
 //! intervals; the round trip), reassembly, the audio jitter buffer and playout
-//! clock, lip sync, reception statistics, and the quality report.
+//! clock, lip sync, reception statistics, and the quality report. With keys
+//! ([`SessionConfig::srtp`]) every datagram out is SRTP/SRTCP and every one
+//! in is authenticated before it is parsed (`protect.rs`).
 //!
 //! ```text
 //!  capture ─► send_video_frame / send_audio_frame ─► Transmit ─► socket
