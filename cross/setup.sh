@@ -57,8 +57,14 @@ fi
 # be exactly the host's versions (and pull in libtirpc, krb5 and libssl of the
 # target too): a mirror whose $deb_arch security index lags the host's then
 # leaves them uninstallable. The cross packages have no such tie.
-host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "libc6-dev-$deb_arch-cross" "linux-libc-dev-$deb_arch-cross")
-target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev)
+#
+# SRTP: Debian's libsrtp2-dev is not multiarch-installable (the target's
+# would replace the host's, which host builds need), so the host's -dev
+# package gives the header (architecture-independent C) and the target's
+# runtime package libsrtp2-1 gives the library, which srtp-ffi/build.rs
+# links by its soname from /usr/lib/$gnu.
+host_pkgs=(gcc libc6-dev pkg-config libclang1 libsrtp2-dev "gcc-$gnu" "libc6-dev-$deb_arch-cross" "linux-libc-dev-$deb_arch-cross")
+target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libsrtp2-1)
 [ $want_qemu -eq 1 ] && host_pkgs+=(qemu-user)
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }

@@ -104,7 +104,8 @@ check_package() { # PKG ARCH
 			/usr/share/peercall/intercom.conf
 			/usr/share/doc/peercall/README.md /usr/share/doc/peercall/copyright)
 		# libsdl2-2.0-0: the call window (the default feature `window`).
-		want_deps=(libc6 libasound2 libopus0 libturbojpeg0 libsdl2-2.0-0 adduser)
+		# libsrtp2-1: the call's media encryption (SRTP).
+		want_deps=(libc6 libasound2 libopus0 libturbojpeg0 libsrtp2-1 libsdl2-2.0-0 adduser)
 		;;
 	esac
 	local f d
@@ -136,6 +137,7 @@ check_package() { # PKG ARCH
 		libasound.so.2) pkgname=libasound2 ;;
 		libopus.so.0) pkgname=libopus0 ;;
 		libturbojpeg.so.0) pkgname=libturbojpeg0 ;;
+		libsrtp2.so.1) pkgname=libsrtp2-1 ;;
 		libSDL2-2.0.so.0) pkgname=libsdl2-2.0-0 ;;
 		*) fail "$bin_name needs $lib, which no check knows"; continue ;;
 		esac

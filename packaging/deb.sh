@@ -58,6 +58,7 @@ package_of() {
 	libasound.so.2) echo libasound2 ;;
 	libopus.so.0) echo libopus0 ;;
 	libturbojpeg.so.0) echo libturbojpeg0 ;;
+	libsrtp2.so.1) echo libsrtp2-1 ;;
 	libSDL2-2.0.so.0) echo libsdl2-2.0-0 ;;
 	*) return 1 ;;
 	esac
@@ -72,6 +73,7 @@ minimum_of() { # PACKAGE ELF
 	libasound2) echo 1.0.16 ;;
 	libopus0) echo 1.1 ;;
 	libturbojpeg0) echo 1:2.0.2 ;;
+	libsrtp2-1) echo 2.3.0 ;;
 	libgcc-s1) echo 3.0 ;;
 	esac
 }
@@ -116,7 +118,7 @@ explicit_depends() { # ELF CURRENT_DEPENDS
 	for entry in "${current_entries[@]}"; do
 		entry=$(echo "$entry" | sed 's/^ *//; s/ *$//')
 		[ -n "$entry" ] || continue
-		case $entry in libc6* | libgcc* | libasound2* | libopus0* | libturbojpeg0* | libsdl2*) continue ;; esac
+		case $entry in libc6* | libgcc* | libasound2* | libopus0* | libturbojpeg0* | libsrtp2-1* | libsdl2*) continue ;; esac
 		deps+=("$entry")
 	done
 	local joined

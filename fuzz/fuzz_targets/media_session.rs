@@ -1,13 +1,15 @@
 //! Arbitrary datagrams, from the right address and from others, on both
 //! streams of one media session, with time moving on between them: no
 //! panic, and what it holds stays within its bounds however the packets
-//! lie about sequence numbers, timestamps, payload types and RTCP.
+//! lie about sequence numbers, timestamps, payload types and RTCP, in the
+//! clear or to an encrypted session (SRTP).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use peercall::media::session::{
     cname_from_random, MediaSession, PlayoutClock, SessionConfig, StreamKind, MAX_QUEUED_OUTPUTS,
 };
+use peercall::media::srtp::MediaKeys;
 use peercall::wire::{AudioCodec, AudioFormat, MediaDescription, MediaPorts, VideoCodec, VideoFormat};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -53,6 +55,9 @@ fuzz_target!(|data: &[u8]| {
             seed: u64::from(flags),
             wallclock: Duration::from_secs(1_800_000_000),
             feedback: flags & 8 != 0,
+            // Bit 4: an encrypted call, whose every datagram goes through
+            // libsrtp2's checks before anything parses it.
+            srtp: (flags & 16 != 0).then(|| MediaKeys::derive(&[3; 64], flags & 32 != 0)),
         },
     );
     // Each datagram: 1 control byte (bit 0: stream, bit 1: from a stranger,

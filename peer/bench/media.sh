@@ -9,6 +9,13 @@
 # peer's resident memory during the call. Everything runs on 127.0.0.1; every
 # process started here is stopped on exit.
 #
+# Media encryption's cost, side by side: each round also holds the same call
+# with SRTP turned off (PEERCALL_BENCH_SRTP=off, a switch for benchmarks
+# only) and compares its CPU with the encrypted call's. The encrypted calls
+# use the call's keys, or, while a call has none from a handshake,
+# PEERCALL_BENCH_SRTP=test-key (a fixed public test key) so they are
+# encrypted all the same.
+#
 # Tunables (environment): CALL_SECONDS per call and per GStreamer run (default
 # 20), ROUNDS (default 3; the tables show the median of each figure), SETTLE
 # seconds left out of the CPU window at each end of the media (default 2).
@@ -233,7 +240,8 @@ wait_for() {
 
 # One peercall call of CALL_SECONDS from alice (call --seconds) to bob (run
 # --auto-accept), bob's sinks $1. Sets the window figures (see watch) and
-# leaves each peer's output in $WORK/{alice,bob}.out.
+# leaves each peer's output in $WORK/{alice,bob}.out. Encrypted unless
+# PEERCALL_BENCH_SRTP=off is exported (see the head).
 peercall_call() {
 	start_registry
 	# shellcheck disable=SC2086 # $1 is a list of options
@@ -581,13 +589,33 @@ read -r GST_ENC_MS GST_DEC_MS < <(tj "$WORK/gst.jpg") || die "tjbench failed"
 # --- The measurement. ---
 
 say "$ROUNDS rounds of a $CALL_SECONDS s peercall call and $CALL_SECONDS s of the GStreamer pair"
-PC_CPU=() GST_CPU=() RATIOS=() GST_RSS=()
+PC_CPU=() GST_CPU=() RATIOS=() GST_RSS=() PLAIN_CPU=() SRTP_COST=()
+# The encrypted calls: the keys from the handshake, or the bench's test key
+# while the calls have none.
+export PEERCALL_BENCH_SRTP=test-key
+# Says whether both peers of the last call ran encrypted ($1 = yes) or
+# plain ($1 = no), from what they print at the media's start, and that
+# neither dropped a packet for failing SRTP.
+check_srtp() {
+	local peer f
+	for peer in alice bob; do
+		f=$WORK/$peer.out
+		if [ "$1" = no ]; then
+			grep -q "^media NOT encrypted" "$f" || die "$peer: the plain call was not plain"
+		elif grep -q "^media NOT encrypted" "$f"; then
+			die "$peer: the encrypted call was plain"
+		fi
+		grep -q "SRTP authentication failures dropped 0, replays dropped 0" "$f" ||
+			die "$peer dropped packets for SRTP: $(grep -m1 '^  network:' "$f")"
+	done
+}
 for peer in alice bob; do
 	for k in V_FPS V50 V95 A50 A95 S5 S50 S95 RSS; do declare -a "${k}_$peer=()"; done
 done
 run_peercall() {
 	peercall_call "--video-out null"
 	PC_CPU+=("$(cpu_per_s)")
+	check_srtp yes
 	add_threads peercall
 	local rs
 	read -ra rs <<<"$MAX_RSS"
@@ -600,6 +628,15 @@ run_peercall() {
 	done
 	say "    peercall: $(fmt "${PC_CPU[-1]}" 3) CPU s per call-second for the pair;" \
 		"RSS ${rs[*]} KiB; video p95 alice ${V95_alice[-1]} bob ${V95_bob[-1]} ms"
+}
+# The same call with media encryption off (bench only), for its cost.
+run_plain() {
+	PEERCALL_BENCH_SRTP=off peercall_call "--video-out null"
+	PLAIN_CPU+=("$(cpu_per_s)")
+	check_srtp no
+	parse_report "$WORK/alice.out"
+	parse_report "$WORK/bob.out"
+	say "    peercall without SRTP: $(fmt "${PLAIN_CPU[-1]}" 3) CPU s per call-second for the pair"
 }
 run_gst() {
 	gst_call
@@ -615,17 +652,22 @@ for round in $(seq "$ROUNDS"); do
 	# Alternate which goes first, so that a drift of the machine favours neither.
 	if [ $((round % 2)) = 1 ]; then
 		run_peercall
+		run_plain
 		run_gst
 	else
 		run_gst
+		run_plain
 		run_peercall
 	fi
+	SRTP_COST+=("$(awk -v a="${PC_CPU[-1]}" -v b="${PLAIN_CPU[-1]}" 'BEGIN { printf "%.3f", a / b - 1 }')")
 	RATIOS+=("$(awk -v a="${PC_CPU[-1]}" -v b="${GST_CPU[-1]}" 'BEGIN { printf "%.3f", a / b }')")
 done
 
 # --- Report (markdown). ---
 
 PC=$(median "${PC_CPU[@]}")
+PLAIN=$(median "${PLAIN_CPU[@]}")
+COST=$(median "${SRTP_COST[@]}")
 GS=$(median "${GST_CPU[@]}")
 RATIO=$(median "${RATIOS[@]}")
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -649,6 +691,12 @@ echo "|---|--:|--:|---|"
 echo "| peercall (2 peers) | $(fmt "$PC" 3) s | $(fmt "$(awk -v x="$PC" 'BEGIN { print 50 * x }')" 1)% of a CPU | $(list PC_CPU) |"
 echo "| GStreamer (2 gst-launch) | $(fmt "$GS" 3) s | $(fmt "$(awk -v x="$GS" 'BEGIN { print 50 * x }')" 1)% of a CPU | $(list GST_CPU) |"
 echo "| peercall / GStreamer | $(fmt "$RATIO") | | $(list RATIOS 2) |"
+echo
+echo "| Media encryption (SRTP, AEAD_AES_128_GCM), same rounds | pair | rounds |"
+echo "|---|--:|---|"
+echo "| peercall encrypted | $(fmt "$PC" 3) s | $(list PC_CPU) |"
+echo "| peercall plain (PEERCALL_BENCH_SRTP=off) | $(fmt "$PLAIN" 3) s | $(list PLAIN_CPU) |"
+echo "| encrypted / plain - 1 (same round) | $(fmt "$(awk -v x="$COST" 'BEGIN { print 100 * x }')" 1)% | $(list SRTP_COST 3) |"
 echo
 echo "CPU by thread, both processes of a side together, all rounds (percent of one CPU; context switches per second):"
 echo
@@ -692,6 +740,7 @@ RSS_MAX=$(max "${RSS_alice[@]}" "${RSS_bob[@]}")
 V_BEYOND=$(awk -v v="$V95" -v e="$PC_ENC_MS" 'BEGIN { printf "%.1f", v - e }')
 echo "| Target | Measured | Met |"
 echo "|---|---|---|"
+echo "| encryption costs <= 10% more CPU than without, same rounds | $(fmt "$(awk -v x="$COST" 'BEGIN { print 100 * x }')" 1)% ($(fmt "$PC" 3) vs $(fmt "$PLAIN" 3) s per call-second) | $(verdict "$COST <= 0.10") |"
 echo "| peercall CPU <= 0.8x GStreamer's, same run | $(fmt "$RATIO")x ($(fmt "$PC" 3) vs $(fmt "$GS" 3) s per call-second) | $(verdict "$RATIO <= 0.8") |"
 echo "| video p95 < JPEG encode time + 10 ms | $V95 ms = $PC_ENC_MS ms encode + $V_BEYOND ms | $(verdict "$V_BEYOND < 10") |"
 echo "| audio p95 < 60 ms | $A95 ms | $(verdict "$A95 < 60") |"

@@ -15,7 +15,7 @@ mod sinks;
 mod sources;
 
 pub use peercall::media::session::Quality;
-pub use runtime::{MediaSession, MAX_QUEUED_INPUTS, MAX_SINK_QUEUE};
+pub use runtime::{MediaSession, BENCH_SRTP_ENV, MAX_QUEUED_INPUTS, MAX_SINK_QUEUE};
 
 use display::CallPictures;
 use peercall::media::audio::FRAME_SAMPLES;
@@ -24,6 +24,7 @@ use peercall::media::impair::ImpairConfig;
 use peercall::media::jpeg::packetize;
 use peercall::media::mjpeg;
 use peercall::media::rtp::MAX_RTP_PAYLOAD_LEN;
+use peercall::media::srtp::MediaKeys;
 use peercall::wire::{MediaDescription, MediaPorts};
 use peercall_codecs::jpeg::DEFAULT_QUALITY;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -274,4 +275,8 @@ pub struct Endpoints {
     pub remote: MediaPorts,
     /// The negotiated media.
     pub media: MediaDescription,
+    /// The call's SRTP keys, from its handshake: every media packet is then
+    /// SRTP/SRTCP. `None` sends plain RTP (until the handshake provides
+    /// keys; see also the bench-only [`BENCH_SRTP_ENV`]).
+    pub srtp: Option<MediaKeys>,
 }

@@ -15,6 +15,7 @@ pub mod pattern;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod srtp;
 pub mod stats;
 pub mod sync;
 pub mod tone;

@@ -11,6 +11,13 @@
 //! forwarded copy carries the retransmissions that repaired it, and the
 //! FlexFEC repair stream (RFC 8627, payload type 98) on long round trips; a
 //! player without them ignores types 97 and 98 and sees the originals.
+//!
+//! The call itself is SRTP (docs/protocol.md §13); the copy a player gets is
+//! plain RTP, decrypted by the peer before forwarding, and the description
+//! says so in its session information (`i=`) line: the profile stays plain
+//! RTP/AVP(F), which is what the player must expect, and the line tells a
+//! reader that the copy (which crosses the network in the clear if sent to
+//! another host) is not what the call put on the wire.
 
 use super::fec::PT_FLEXFEC;
 use super::rtp::{PT_JPEG, PT_OPUS, PT_RTX};
@@ -26,6 +33,11 @@ pub const RTX_TIME_MS: u128 = super::session::MAX_HISTORY_AGE.as_millis();
 /// packets one repair packet protects may be (a group never spans more
 /// than a frame, 33 ms at 30 fps; 200 ms, the RFC's example, is ample).
 pub const FEC_REPAIR_WINDOW_US: u32 = 200_000;
+
+/// The description's session information (`i=`): the streams are plain RTP
+/// decrypted from the call's SRTP by the forwarding peer.
+pub const SESSION_INFO: &str =
+    "plain RTP: the call's SRTP, decrypted by the forwarding peer on its host";
 
 /// Where and what a player should listen for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +74,7 @@ pub fn describe(s: &SdpStreams) -> String {
     line("v=0".into());
     line(format!("o=- 0 0 IN {family} {addr}"));
     line(format!("s={name}"));
+    line(format!("i={SESSION_INFO}"));
     line(format!("c=IN {family} {addr}"));
     line("t=0 0".into());
     if s.media.video.codec == VideoCodec::Mjpeg && s.video_port != 0 {
@@ -138,6 +151,14 @@ mod tests {
         let lines: Vec<&str> = sdp.split("\r\n").collect();
         assert_eq!(lines[0], "v=0");
         assert!(lines.contains(&"s=peercall: alice to bob"));
+        // Right after the name (RFC 4566's order), saying the copy is
+        // plain RTP decrypted locally.
+        let s_at = lines.iter().position(|l| l.starts_with("s=")).unwrap();
+        assert_eq!(
+            lines[s_at + 1],
+            "i=plain RTP: the call's SRTP, decrypted by the forwarding peer on its host"
+        );
+        assert!(!sdp.contains("SAVP"), "a player gets plain RTP");
         assert!(lines.contains(&"c=IN IP4 127.0.0.1"));
         assert!(lines.contains(&"m=video 5002 RTP/AVPF 26 97 98"));
         assert!(lines.contains(&"a=rtpmap:98 flexfec/90000"));

@@ -14,8 +14,7 @@ use mio::{Events, Poll, Token};
 use peercall::media::impair::Impairment;
 use peercall::media::rtp::{classify, Kind};
 use peercall::media::session::{
-    self as session, AudioTarget, Output, Play, Quality, Received, Show, StreamKind, VideoFrame,
-    VideoTarget,
+    self as session, AudioTarget, Output, Play, Quality, Show, StreamKind, VideoFrame, VideoTarget,
 };
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
@@ -39,7 +38,8 @@ pub(super) const AUDIO: Token = Token(1);
 pub(super) const WAKE: Token = Token(2);
 
 /// Where one received stream's copy goes (`--forward`): every RTP packet and
-/// every RTCP compound that the call's peer sent, as they are, so a player
+/// every RTCP compound that the call's peer sent, decrypted (plain RTP, as
+/// the SDP's `i=` line says) and otherwise as they are, so a player
 /// gets the same timestamps and sender reports (for its own lip sync). The
 /// player's answers come back to a socket nobody reads; they are not needed.
 pub(super) struct Forward {
@@ -251,9 +251,13 @@ impl MediaLoop {
     }
 
     fn deliver(&mut self, now: Instant, stream: StreamKind, from: SocketAddr, datagram: &[u8]) {
-        let r = self.session.handle_packet(now, stream, from, datagram);
-        if let (Some(f), Received::Rtp | Received::Rtcp) = (&self.forward, r) {
-            f.send(stream, datagram);
+        // The player gets the plain packet the session took (decrypted
+        // when the call is SRTP), never one it refused.
+        let (_, plain) = self
+            .session
+            .handle_packet_plain(now, stream, from, datagram);
+        if let (Some(f), Some(plain)) = (&self.forward, plain) {
+            f.send(stream, &plain);
         }
     }
 

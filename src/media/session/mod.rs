@@ -8,7 +8,9 @@
 //! when to call again. Inside: RTP packetizing (RFC 2435 for JPEG, RFC 7587 for
 //! Opus), RTCP (SR, RR, SDES with an RFC 7022 CNAME, BYE; randomised
 //! intervals; the round trip), reassembly, the audio jitter buffer and playout
-//! clock, lip sync, reception statistics, and the quality report.
+//! clock, lip sync, reception statistics, and the quality report. With keys
+//! ([`SessionConfig::srtp`]) every datagram out is SRTP/SRTCP and every one
+//! in is authenticated before it is parsed (`protect.rs`).
 //!
 //! ```text
 //!  capture ─► send_video_frame / send_audio_frame ─► Transmit ─► socket
@@ -24,6 +26,7 @@
 
 mod audio;
 mod loss;
+mod protect;
 mod rate;
 mod repair;
 mod report;
@@ -47,6 +50,7 @@ pub use stream::{StreamKind, BYE_REASON, RTCP_INTERVAL};
 pub use video::{MAX_VIDEO_DELAY, MAX_VIDEO_HOLD};
 
 use self::audio::AudioIn;
+use self::protect::{Refused, Srtp};
 use self::rate::{OveruseDetector, RateControl};
 use self::repair::{NackTracker, SendHistory};
 use self::report::keep;
@@ -60,8 +64,10 @@ use crate::media::rtp::{
     classify, ntp_from_unix, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG,
     PT_OPUS, PT_RTX, VIDEO_CLOCK_RATE,
 };
+use crate::media::srtp::MediaKeys;
 use crate::media::sync::{self, ntp_to_us};
 use crate::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -105,6 +111,12 @@ pub struct SessionConfig {
     /// packet loses its frame), which tests of raw loss accounting and a
     /// user comparing (`--no-repair`) want.
     pub feedback: bool,
+    /// The call's SRTP keys: with them every datagram sent is SRTP or
+    /// SRTCP and every datagram received must authenticate under the other
+    /// side's keys (docs/protocol.md §13). `None` is plain RTP, which only
+    /// the library's simulated-time tests and benchmarks use; a peer always
+    /// has keys from its handshake.
+    pub srtp: Option<MediaKeys>,
 }
 
 /// An RFC 7022 short-term persistent CNAME from 96 random bits supplied by
@@ -188,6 +200,11 @@ pub enum Received {
     Foreign,
     /// Neither RTP nor RTCP, malformed, or of another payload type: dropped.
     Malformed,
+    /// From the peer's address but failing SRTP authentication (forged,
+    /// corrupted, under another key, or plain RTP) or replayed: dropped
+    /// unparsed and counted ([`Quality::srtp_auth_failed`],
+    /// [`Quality::srtp_replayed`]).
+    Unauthenticated,
 }
 
 /// A frame captured for sending.
@@ -203,9 +220,10 @@ pub struct VideoFrame<'a> {
 }
 
 /// Outputs waiting to be polled, at most [`MAX_QUEUED_OUTPUTS`]. Its own
-/// type so a stream can be borrowed while its datagrams are queued.
-#[derive(Debug, Default)]
-struct Outputs(VecDeque<Output>);
+/// type so a stream can be borrowed while its datagrams are queued; it holds
+/// the SRTP senders because every datagram the session sends passes here.
+#[derive(Debug)]
+struct Outputs(VecDeque<Output>, Srtp<peercall_srtp::Sender>);
 
 impl Outputs {
     fn push(&mut self, out: Output) {
@@ -224,8 +242,12 @@ impl Outputs {
         self.0.push_back(out);
     }
 
+    /// Queues a datagram to send: SRTP- or SRTCP-protected when the
+    /// session has keys (the one place every sent datagram passes).
     fn transmit(&mut self, stream: StreamKind, to: SocketAddr, bytes: Vec<u8>) {
-        self.push(Output::Transmit(Transmit { stream, to, bytes }));
+        if let Some(bytes) = self.1.protect(stream, bytes) {
+            self.push(Output::Transmit(Transmit { stream, to, bytes }));
+        }
     }
 
     #[cfg(test)]
@@ -261,6 +283,8 @@ pub struct MediaSession {
     video_in: VideoIn,
     audio_in: AudioIn,
     outputs: Outputs,
+    /// The SRTP receivers of both streams (the senders are in `outputs`).
+    srtp_in: Srtp<peercall_srtp::Receiver>,
     quality: Quality,
     closed: bool,
     /// The video frame rate negotiated.
@@ -326,6 +350,7 @@ impl MediaSession {
         let rtx_seq = rtx_rng.u32() as u16;
         let fec_ssrc = rtx_rng.u32();
         let fec_seq = rtx_rng.u32() as u16;
+        let (srtp_out, srtp_in) = protect::contexts(cfg.srtp.as_ref());
         MediaSession {
             cname: cfg.cname,
             rng,
@@ -337,7 +362,8 @@ impl MediaSession {
             audio,
             video_in: VideoIn::new(cfg.feedback),
             audio_in: AudioIn::new(cfg.playout),
-            outputs: Outputs::default(),
+            outputs: Outputs(VecDeque::new(), srtp_out),
+            srtp_in,
             quality: Quality::default(),
             closed: false,
             fps: u32::from(cfg.media.video.fps.max(1)),
@@ -514,16 +540,24 @@ impl MediaSession {
         from: SocketAddr,
         bytes: &[u8],
     ) -> Received {
-        let ntp_now = self.ntp(now);
+        self.handle_packet_plain(now, stream, from, bytes).0
+    }
+
+    /// [`MediaSession::handle_packet`], handing back as well the datagram's
+    /// plain RTP or RTCP when the session took it (decrypted when the call
+    /// is encrypted): what a shell copies to a local player (`--forward`).
+    pub fn handle_packet_plain<'a>(
+        &mut self,
+        now: Instant,
+        stream: StreamKind,
+        from: SocketAddr,
+        bytes: &'a [u8],
+    ) -> (Received, Option<Cow<'a, [u8]>>) {
         // A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d.
         let from = crate::wire::canonical_addr(from);
-        let s = match stream {
-            StreamKind::Video => self.video.as_mut(),
-            StreamKind::Audio => self.audio.as_mut(),
-        };
-        let Some(s) = s else {
+        let Some(s) = pick(&mut self.video, &mut self.audio, stream) else {
             self.quality.foreign_dropped += 1;
-            return Received::Foreign;
+            return (Received::Foreign, None);
         };
         if from != s.remote {
             log::debug!(
@@ -531,8 +565,38 @@ impl MediaSession {
                 s.remote
             );
             self.quality.foreign_dropped += 1;
-            return Received::Foreign;
+            return (Received::Foreign, None);
         }
+        // Authenticated and decrypted before anything reads it.
+        let plain = match self.srtp_in.unprotect(stream, bytes) {
+            Ok(None) => Cow::Borrowed(bytes),
+            Ok(Some(p)) => Cow::Owned(p),
+            Err(why) => {
+                log::debug!("dropped a {stream:?} packet from {from}: SRTP {why:?}");
+                match why {
+                    Refused::Auth => self.quality.srtp_auth_failed += 1,
+                    Refused::Replay => self.quality.srtp_replayed += 1,
+                }
+                return (Received::Unauthenticated, None);
+            }
+        };
+        let r = self.handle_plain(now, stream, from, &plain);
+        let taken = matches!(r, Received::Rtp | Received::Rtcp);
+        (r, taken.then_some(plain))
+    }
+
+    /// A datagram from the peer's address, in the clear.
+    fn handle_plain(
+        &mut self,
+        now: Instant,
+        stream: StreamKind,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Received {
+        let ntp_now = self.ntp(now);
+        let Some(s) = pick(&mut self.video, &mut self.audio, stream) else {
+            return Received::Foreign;
+        };
         match classify(bytes) {
             Kind::Rtcp => match s.handle_rtcp(now, ntp_now, bytes) {
                 Ok(news) => {

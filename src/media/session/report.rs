@@ -44,6 +44,13 @@ pub struct Quality {
     pub audio_latency_us: Vec<u64>,
     /// Audio/video skew at each shown frame, in µs (positive: picture ahead).
     pub skew_us: Vec<i64>,
+    /// Datagrams from the peer's address dropped because they failed SRTP
+    /// or SRTCP authentication (forged, corrupted, under another key, or
+    /// not encrypted), never parsed.
+    pub srtp_auth_failed: u64,
+    /// Datagrams dropped as SRTP/SRTCP replays (an index already received,
+    /// or older than the replay window), never parsed.
+    pub srtp_replayed: u64,
     /// Audio frames sent.
     pub audio_frames_sent: u64,
     /// Jitter buffer counters.
@@ -317,14 +324,16 @@ impl Quality {
                 self.rate.audio_expected_loss_percent,
             ),
             format!(
-                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}; packets of other payload types dropped {}",
+                "  network: packets lost video {} audio {}; interarrival jitter video {:.1} ms audio {:.1} ms; RTT {}; foreign packets dropped {}; packets of other payload types dropped {}; SRTP authentication failures dropped {}, replays dropped {}",
                 self.video_lost,
                 self.audio_lost,
                 self.video_jitter.as_secs_f64() * 1000.0,
                 self.audio_jitter.as_secs_f64() * 1000.0,
                 ms(self.rtt.map(|d| d.as_secs_f64() * 1000.0)),
                 self.foreign_dropped,
-                self.payload_type_dropped
+                self.payload_type_dropped,
+                self.srtp_auth_failed,
+                self.srtp_replayed
             ),
         ];
         if self.sound_overruns.is_some() || self.sound_underruns.is_some() {
@@ -428,6 +437,8 @@ impl Quality {
             video_scale: self.rate.scale,
             audio_bitrate_kbps: round3(f64::from(self.rate.audio_bitrate) / 1000.0),
             audio_expected_loss_percent: self.rate.audio_expected_loss_percent,
+            srtp_auth_failed_packets: self.srtp_auth_failed,
+            srtp_replayed_packets: self.srtp_replayed,
         };
         // A struct of numbers and one string cannot fail to serialize.
         serde_json::to_string(&report).unwrap_or_default()
@@ -495,6 +506,8 @@ struct JsonReport<'a> {
     video_scale: u32,
     audio_bitrate_kbps: f64,
     audio_expected_loss_percent: u8,
+    srtp_auth_failed_packets: u64,
+    srtp_replayed_packets: u64,
 }
 
 impl RateStats {

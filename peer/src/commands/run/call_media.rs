@@ -102,6 +102,8 @@ impl CallMedia {
             remote_ip,
             remote: s.remote_ports,
             media: s.media,
+            // The lead wires the handshake's keys here.
+            srtp: None,
         };
         let opts = match recording::for_call(opts, s.peer.as_str()) {
             Ok(o) => o,

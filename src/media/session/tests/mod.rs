@@ -12,6 +12,7 @@ mod repair;
 mod robustness;
 mod rtcp;
 mod rtcp_wire;
+mod srtp;
 mod sweep;
 mod wrap;
 
@@ -239,6 +240,10 @@ pub(super) struct Setup {
     /// [`SessionConfig::feedback`]: loss repair and rate control. Off in the
     /// tests of raw loss accounting, which count every loss exactly.
     pub(super) feedback: bool,
+    /// The handshake's media secret: with it the sides talk SRTP, Alice as
+    /// the caller (keys from [`MediaKeys::derive`]); without, plain RTP,
+    /// which the tests that read or forge packets on the wire want.
+    pub(super) srtp: Option<[u8; crate::media::srtp::MEDIA_SECRET_LEN]>,
 }
 
 impl Default for Setup {
@@ -251,6 +256,7 @@ impl Default for Setup {
             wallclocks: (WALLCLOCK, WALLCLOCK),
             jpeg: JPEG,
             feedback: false,
+            srtp: None,
         }
     }
 }
@@ -287,6 +293,9 @@ pub(super) const A_IP: [u8; 4] = [127, 0, 0, 1];
 /// Bob's address.
 pub(super) const B_IP: [u8; 4] = [127, 0, 0, 2];
 
+/// A media secret for the encrypted test calls.
+pub(super) const SECRET: [u8; crate::media::srtp::MEDIA_SECRET_LEN] = [0x42; 64];
+
 pub(super) fn side(
     now: Instant,
     setup: &Setup,
@@ -295,6 +304,8 @@ pub(super) fn side(
     seed: u64,
     wall: Duration,
 ) -> Side {
+    // Alice (the first side, seed 1) placed the call.
+    let caller = me == A_IP;
     let cfg = SessionConfig {
         media: setup.media,
         remote_ip: IpAddr::from(other),
@@ -309,6 +320,7 @@ pub(super) fn side(
         seed,
         wallclock: wall,
         feedback: setup.feedback,
+        srtp: setup.srtp.map(|s| MediaKeys::derive(&s, caller)),
     };
     let s = MediaSession::new(now, cfg);
     let period = Duration::from_secs(1) / u32::from(setup.media.video.fps.max(1));

@@ -5,7 +5,7 @@ use super::*;
 use crate::media::session::report::keep;
 
 /// Every key scripts read, in order.
-const JSON_KEYS: [&str; 54] = [
+const JSON_KEYS: [&str; 56] = [
     "peer",
     "duration_s",
     "stop_ms",
@@ -60,6 +60,8 @@ const JSON_KEYS: [&str; 54] = [
     "video_scale",
     "audio_bitrate_kbps",
     "audio_expected_loss_percent",
+    "srtp_auth_failed_packets",
+    "srtp_replayed_packets",
 ];
 
 fn lossy_call() -> (Pair, Quality) {
