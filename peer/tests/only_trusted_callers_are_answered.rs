@@ -137,14 +137,45 @@ fn auto_accept_answers_a_caller_in_the_allow_file() {
 }
 
 #[test]
-fn a_callee_that_cannot_prove_the_pinned_key_makes_the_caller_abort() {
-    let reg = Registry::start(&[]);
-    let (bob, _, _) = callee("bob", &reg, &["--auto-accept-anyone"]);
+fn a_callee_that_cannot_prove_the_expected_key_makes_the_caller_abort() {
+    // Bob, a real peer, registers with its own key at a registry of its own.
+    let elsewhere = Registry::start(&[]);
+    let (bob, bob_addr, _) = callee("bob", &elsewhere, &["--auto-accept-anyone"]);
     assert!(bob
         .output()
         .contains("warning: --auto-accept-anyone answers every call"));
+    // At alice's registry "bob" is bound to another key, at bob's address:
+    // what a registry (or a network) lying about bob would say.
+    let reg = Registry::start(&[]);
+    let claimed = peercall_testkit::test_identity("not-bob");
+    let mut link = Client::connect(reg.addr);
+    let registered = link.register(&claimed, "bob", bob_addr);
+    assert!(
+        matches!(registered, Message::Registered(_)),
+        "{registered:?}"
+    );
     let alice = KeyDir::new("alice");
-    // Alice expects another key for bob than the one bob holds.
+    let (code, out, err) = call_once(
+        "bob",
+        "alice",
+        &reg.arg(),
+        &["--identity", &alice.file("identity")],
+    );
+    assert_eq!(code, 14, "stdout:\n{out}\nstderr:\n{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("not calling bob: the callee did not prove the expected key"))
+        .unwrap_or_else(|| panic!("no abort line in:\n{out}"));
+    assert!(line.contains(&claimed.public().to_string()), "{line}");
+    // Bob never saw a call: the INVITE was never sent.
+    assert!(!bob.output().contains("incoming call"), "{}", bob.output());
+}
+
+#[test]
+fn a_pin_that_disagrees_with_the_registry_stops_the_call_before_dialling() {
+    let reg = Registry::start(&[]);
+    let (bob, _, bob_key) = callee("bob", &reg, &["--auto-accept-anyone"]);
+    let alice = KeyDir::new("alice-pin");
     let other = test_identity(9).public();
     std::fs::write(alice.file("allow"), format!("{other} bob\n")).unwrap();
     let (code, out, err) = call_once(
@@ -159,12 +190,15 @@ fn a_callee_that_cannot_prove_the_pinned_key_makes_the_caller_abort() {
         ],
     );
     assert_eq!(code, 14, "stdout:\n{out}\nstderr:\n{err}");
-    let line = out
+    let line = format!("{out}{err}");
+    let line = line
         .lines()
-        .find(|l| l.starts_with("not calling bob: the callee did not prove the expected key"))
-        .unwrap_or_else(|| panic!("no abort line in:\n{out}"));
-    assert!(line.contains(&other.to_string()), "{line}");
-    // Bob never saw a call.
+        .find(|l| l.contains("not calling bob: the registry gives key"))
+        .unwrap_or_else(|| panic!("no refusal line in:\n{out}\n{err}"));
+    assert!(
+        line.contains(&bob_key) && line.contains(&other.to_string()),
+        "{line}"
+    );
     assert!(!bob.output().contains("incoming call"), "{}", bob.output());
 }
 

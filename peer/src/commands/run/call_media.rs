@@ -10,6 +10,7 @@ use crate::media::{recording, CallLinks, Endpoints, MediaOptions, MediaSession, 
 use mio::Waker;
 use peercall::call::{self, negotiate};
 use peercall::media::sdp::{self, SdpStreams};
+use peercall::media::srtp::MediaKeys;
 use peercall::wire::{MediaDescription, MediaPorts};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -102,8 +103,12 @@ impl CallMedia {
             remote_ip,
             remote: s.remote_ports,
             media: s.media,
-            // The lead wires the handshake's keys here.
-            srtp: None,
+            // Every call's media is SRTP under keys only the two ends of
+            // this call's handshake can derive.
+            srtp: Some(MediaKeys::derive(
+                s.media_secret.as_bytes(),
+                s.role == call::Role::Caller,
+            )),
         };
         let opts = match recording::for_call(opts, s.peer.as_str()) {
             Ok(o) => o,
