@@ -103,7 +103,7 @@ pub struct SecureClient {
 #[derive(Debug)]
 pub enum Refused {
     /// The other side answered in clear (an ERROR, usually).
-    Answer(Message),
+    Answer(Box<Message>),
     /// The connection closed.
     Closed,
     /// The reply did not prove the expected key.
@@ -130,7 +130,7 @@ impl SecureClient {
                 Ok(secured) => Ok(SecureClient { client, secured }),
                 Err(e) => Err(Refused::Failed(e)),
             },
-            Some(other) => Err(Refused::Answer(other)),
+            Some(other) => Err(Refused::Answer(Box::new(other))),
             None => Err(Refused::Closed),
         }
     }
