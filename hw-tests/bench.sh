@@ -36,16 +36,16 @@ set -e
 B='"$BIN"'
 HERE=$PWD
 cd /run
-$B/peercall-registry --listen 127.0.0.1:4700 >/dev/null 2>&1 &
+$B/peercall-registry --listen 127.0.0.1:4700 --state-dir "$frames/registry-state" >/dev/null 2>&1 &
 sleep 0.5
-$B/peercall run --name bob --registry 127.0.0.1:4700 --listen 127.0.0.1:0 --auto-accept \
+$B/peercall run --name bob --identity "$frames/bob.id" --registry 127.0.0.1:4700 --listen 127.0.0.1:0 --auto-accept-anyone \
 	--video none --audio-in tone --audio-out null >/run/bob.out 2>&1 &
 sleep 1
 /usr/bin/python3 $HERE/hw-tests/vm/feed_mjpeg.py --device /dev/video1 --seconds 600 --fps 30 '"$frames"'/*.jpg &
 for i in $(seq 1 50); do $B/peercall devices | grep -q "^  /dev/video1 " && break; sleep 0.2; done
 for cam in video0 video1; do
 	fmt=mjpeg; [ $cam = video0 ] && fmt=yuyv
-	/usr/bin/time -f "cpu %U %S" -o /run/time.$cam $B/peercall call bob --name alice \
+	/usr/bin/time -f "cpu %U %S" -o /run/time.$cam $B/peercall call bob --name alice --identity "$frames/alice.id" \
 		--registry 127.0.0.1:4700 --listen 127.0.0.1:0 --video v4l2:/dev/$cam --camera-format $fmt --audio-in tone \
 		--audio-out null --seconds '"$CALL_SECONDS"' --report-json > /run/call.$cam 2>&1
 	mode=$(grep -m1 "^camera /dev/$cam: " /run/call.$cam | sed "s/^camera [^:]*: //; s/ (asked.*//")

@@ -153,7 +153,7 @@ start_registry() {
 	# Emptied here, not by the child's redirection, which may come after
 	# the first look for the line below and let the last run's output pass.
 	: >"$out"
-	"$BIN/peercall-registry" --listen 127.0.0.1:0 >"$out" 2>"$WORK/registry.err" &
+	"$BIN/peercall-registry" --listen 127.0.0.1:0 --state-dir "$WORK/registry-state" >"$out" 2>"$WORK/registry.err" &
 	REG_PID=$!
 	PIDS+=("$REG_PID")
 	wait_line "$out" "^listening on " 5 "$REG_PID"
@@ -268,13 +268,13 @@ pc_call() {
 	: >"$WORK/alice.out"
 	# The forward goes to the tap's port; bob's copy of RTCP and audio goes
 	# to the ports above it, where nothing listens.
-	"$BIN/peercall" run --name bob --registry "$REG_ADDR" --listen 127.0.0.1:0 --auto-accept \
+	"$BIN/peercall" run --name bob --identity "$WORK/bob.id" --registry "$REG_ADDR" --listen 127.0.0.1:0 --auto-accept-anyone \
 		--video-out null --audio-out null --report-json --impair "$spec,seed=$((SEED + 100))" \
 		--forward "127.0.0.1:$fwd" </dev/null >"$WORK/bob.out" 2>"$WORK/bob.err" &
 	local bob=$!
 	PIDS+=("$bob")
 	wait_line "$WORK/bob.out" "^registered as bob" 10 "$bob"
-	"$BIN/peercall" call bob --name alice --registry "$REG_ADDR" --listen 127.0.0.1:0 \
+	"$BIN/peercall" call bob --name alice --identity "$WORK/alice.id" --registry "$REG_ADDR" --listen 127.0.0.1:0 \
 		--seconds "$secs" --video-out null --audio-out null --report-json --impair "$spec,seed=$SEED" \
 		</dev/null >"$WORK/alice.out" 2>"$WORK/alice.err" &
 	local alice=$!

@@ -207,7 +207,7 @@ cpu_per_s() {
 # Starts the registry on a free loopback port; sets REG_PID and REG_ADDR.
 start_registry() {
 	local out=$WORK/registry.out
-	"$BIN/peercall-registry" --listen 127.0.0.1:0 >"$out" 2>"$WORK/registry.err" &
+	"$BIN/peercall-registry" --listen 127.0.0.1:0 --state-dir "$WORK/registry-state" >"$out" 2>"$WORK/registry.err" &
 	REG_PID=$!
 	PIDS+=("$REG_PID")
 	local line= i
@@ -245,12 +245,12 @@ wait_for() {
 peercall_call() {
 	start_registry
 	# shellcheck disable=SC2086 # $1 is a list of options
-	"$BIN/peercall" run --name bob --registry "$REG_ADDR" --listen 127.0.0.1:0 --auto-accept \
+	"$BIN/peercall" run --name bob --identity "$WORK/bob.id" --registry "$REG_ADDR" --listen 127.0.0.1:0 --auto-accept-anyone \
 		--audio-out null $1 </dev/null >"$WORK/bob.out" 2>"$WORK/bob.err" &
 	local bob=$!
 	PIDS+=("$bob")
 	wait_for bob "^registered as bob" 10 "$bob"
-	"$BIN/peercall" call bob --name alice --registry "$REG_ADDR" --listen 127.0.0.1:0 \
+	"$BIN/peercall" call bob --name alice --identity "$WORK/alice.id" --registry "$REG_ADDR" --listen 127.0.0.1:0 \
 		--seconds "$CALL_SECONDS" --video-out null --audio-out null \
 		</dev/null >"$WORK/alice.out" 2>"$WORK/alice.err" &
 	local alice=$!
@@ -423,8 +423,8 @@ window_call() {
 		env+=(DISPLAY=":$XVFB_DISPLAY" SDL_VIDEODRIVER=x11 SDL_AUDIODRIVER=dummy)
 		xvfb=("$XVFB_PID")
 	fi
-	env "${env[@]}" "$BIN/peercall" run --name bob --registry "$REG_ADDR" --listen 127.0.0.1:0 \
-		--auto-accept --audio-out null --video-out "$mode" --window-size "$WINDOW_SIZE" \
+	env "${env[@]}" "$BIN/peercall" run --name bob --identity "$WORK/bob.id" --registry "$REG_ADDR" --listen 127.0.0.1:0 \
+		--auto-accept-anyone --audio-out null --video-out "$mode" --window-size "$WINDOW_SIZE" \
 		</dev/null >"$WORK/bob.out" 2>"$WORK/bob.err" &
 	local bob=$!
 	PIDS+=("$bob")
@@ -432,7 +432,7 @@ window_call() {
 	if [ "$mode" = window ]; then
 		wait_for bob "^window: $WINDOW_SIZE on x11" 10 "$bob"
 	fi
-	env -u DISPLAY -u WAYLAND_DISPLAY "$BIN/peercall" call bob --name alice --registry "$REG_ADDR" \
+	env -u DISPLAY -u WAYLAND_DISPLAY "$BIN/peercall" call bob --name alice --identity "$WORK/alice.id" --registry "$REG_ADDR" \
 		--listen 127.0.0.1:0 --seconds "$CALL_SECONDS" --video-out null --audio-out null \
 		</dev/null >"$WORK/alice.out" 2>"$WORK/alice.err" &
 	local alice=$!

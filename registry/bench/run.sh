@@ -70,7 +70,7 @@ start_registry() {
 	local out=$WORK/registry.$1.out
 	# Every loadgen connection comes from 127.0.0.1: lift the per-address
 	# limit (MAX_CONNECTIONS_PER_SOURCE) so HOLD of them fit.
-	"$BIN/peercall-registry" --listen 127.0.0.1:0 --max-connections-per-ip "$((HOLD + 1000))" \
+	"$BIN/peercall-registry" --listen 127.0.0.1:0 --max-connections-per-ip "$((HOLD + 1000))" --state-dir "$WORK/state.$1" \
 		>"$out" 2>"$WORK/registry.$1.err" &
 	REG_PID=$!
 	PIDS+=("$REG_PID")

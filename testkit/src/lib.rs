@@ -515,10 +515,12 @@ pub fn start_peer_with_env(
     (p, addr)
 }
 
-/// Starts a peer that answers every call (`--auto-accept`), with more
-/// `peercall run` arguments, and waits until it is registered.
+/// Starts a peer that answers every call (`--auto-accept-anyone`: the
+/// callers of a test have keys made on the spot, which no allow file
+/// lists), with more `peercall run` arguments, and waits until it is
+/// registered.
 pub fn start_answering_peer(name: &str, registry: &str, extra: &[&str]) -> Proc {
-    let mut args = vec!["--auto-accept"];
+    let mut args = vec!["--auto-accept-anyone"];
     args.extend_from_slice(extra);
     let (mut p, _) = start_peer_with(name, registry, &args);
     p.expect(&format!("registered as {name}"));
