@@ -343,7 +343,9 @@ while True:
 ' "$TMP/notify" >"$TMP/notify.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do [ -S "$TMP/notify" ] && break; sleep 0.1; done
-env -i PATH=/usr/bin:/bin "${reg_env[@]}" NOTIFY_SOCKET="$TMP/notify" WATCHDOG_USEC=$((${watchdog:-30} * 1000000)) \
+# systemd's StateDirectory= (the name bindings), as systemd would set it.
+mkdir -m 0700 -p "$TMP/registry-state"
+env -i PATH=/usr/bin:/bin "${reg_env[@]}" STATE_DIRECTORY="$TMP/registry-state" NOTIFY_SOCKET="$TMP/notify" WATCHDOG_USEC=$((${watchdog:-30} * 1000000)) \
 	"${reg_cmd[@]}" </dev/null >"$TMP/registry.out" 2>"$TMP/registry.err" &
 REG_PID=$!
 PIDS+=("$REG_PID")
@@ -362,14 +364,19 @@ out=$("$PEERCALL" list --registry "$REG" 2>&1) && [ -z "$out" ] && pass "peercal
 # the call port and the devices (no camera or sound card on this machine).
 sed -e "s|^REGISTRY=.*|REGISTRY=$REG|" -e "s|^LISTEN=.*|LISTEN=127.0.0.1:$CALL_PORT|" \
 	-e 's|^VIDEO=.*|VIDEO=test|' -e 's|^AUDIO_IN=.*|AUDIO_IN=tone|' -e 's|^AUDIO_OUT=.*|AUDIO_OUT=null|' \
+	-e "s|^#ALLOW=.*|ALLOW=$TMP/door.allow|" \
 	"$ROOT/etc/peercall/door.conf" >"$TMP/door.conf"
+# The visitor's key is in the door's allow file; a stranger's is not.
+visitor_key=$("$PEERCALL" id --identity "$TMP/visitor.id" 2>/dev/null) || fail "peercall id for the visitor"
+echo "$visitor_key visitor" >"$TMP/door.allow"
 diff "$ROOT/etc/peercall/door.conf" "$TMP/door.conf" | grep '^>' | sed 's/^> /  door.conf changed: /' || true
 unit=$ROOT/usr/lib/systemd/system/peercall@.service
 mapfile -t door_env < <(env_unit "$unit"; env_file "$TMP/door.conf")
 mapfile -t door_cmd < <(printf '%s\n' "${door_env[@]}" | exec_args "$unit" door)
 echo "  ExecStart: ${door_cmd[*]#"$ROOT"}"
 grep -qx 'StandardInput=null' "$unit" && pass "peercall@: StandardInput=null" || fail "peercall@ has no StandardInput=null"
-env -i PATH=/usr/bin:/bin "${door_env[@]}" "${door_cmd[@]}" </dev/null >"$TMP/door.out" 2>"$TMP/door.err" &
+mkdir -m 0700 -p "$TMP/door-state"
+env -i PATH=/usr/bin:/bin "${door_env[@]}" STATE_DIRECTORY="$TMP/door-state" "${door_cmd[@]}" </dev/null >"$TMP/door.out" 2>"$TMP/door.err" &
 DOOR_PID=$!
 PIDS+=("$DOOR_PID")
 found=""
@@ -377,19 +384,27 @@ for _ in $(seq 100); do
 	if found=$("$PEERCALL" lookup door --registry "$REG" 2>/dev/null); then break; fi
 	sleep 0.1
 done
-[ "$found" = "door 127.0.0.1:$CALL_PORT" ] && pass "peercall lookup door: $found" ||
+door_key=$("$PEERCALL" id --identity "$TMP/door-state/identity" 2>&1) || fail "the door's identity: $door_key"
+[ "$(stat -c %a "$TMP/door-state/identity")" = 600 ] && pass "the door's identity is in its StateDirectory, mode 0600" ||
+	fail "the door's identity: $(ls -l "$TMP/door-state")"
+[ "$found" = "door 127.0.0.1:$CALL_PORT $door_key" ] && pass "peercall lookup door: $found" ||
 	fail "peercall lookup door: '$found'; door said: $(cat "$TMP/door.out" "$TMP/door.err")"
-out=$("$PEERCALL" list --registry "$REG" 2>&1) && [ "$out" = "door 127.0.0.1:$CALL_PORT" ] && pass "peercall list: $out" || fail "peercall list: $out"
+out=$("$PEERCALL" list --registry "$REG" 2>&1) && [ "$out" = "door 127.0.0.1:$CALL_PORT $door_key" ] && pass "peercall list: $out" || fail "peercall list: $out"
 sleep 2
 kill -0 "$DOOR_PID" 2>/dev/null && pass "intercom still running 2 s after its stdin (/dev/null) ended" ||
 	fail "intercom exited with stdin at end of file: $(cat "$TMP/door.out" "$TMP/door.err")"
 # A visitor calls; the intercom answers by itself.
-if out=$("$PEERCALL" call door --name visitor --registry "$REG" --listen 127.0.0.1:0 --seconds 2 \
+if out=$("$PEERCALL" call door --name visitor --identity "$TMP/visitor.id" --registry "$REG" --listen 127.0.0.1:0 --seconds 2 \
 	--video test --audio-in tone --audio-out null 2>&1); then
-	pass "a call to door was answered (auto-accept) and ran 2 s"
+	pass "a call to door from a key in its allow file was answered (auto-accept) and ran 2 s"
 else
 	fail "calling door: $out"
 fi
+code=0
+out=$("$PEERCALL" call door --name stranger --identity "$TMP/stranger.id" --registry "$REG" --listen 127.0.0.1:0 --seconds 2 \
+	--video test --audio-in tone --audio-out null 2>&1) || code=$?
+[ "$code" = 15 ] && pass "a call to door from a key not in its allow file: refused, exit 15" ||
+	fail "a stranger calling door: exit $code: $out"
 kill -TERM "$DOOR_PID" 2>/dev/null || true
 code=0
 wait "$DOOR_PID" || code=$?
