@@ -131,10 +131,14 @@ fn demo(seconds: Duration) -> Result<(), String> {
     type_line(alice, "lookup bob")?;
     wait_for(&mut lines, "alice", "bob 127.0.0.1:")?;
 
-    say("alice calls bob; bob accepts");
+    say("alice calls bob over an encrypted handshake; bob trusts alice's key and accepts");
     lines.mark();
     type_line(alice, "call bob")?;
     wait_for(&mut lines, "bob", "incoming call from alice")?;
+    // A first call: alice's key is in nobody's allow file yet.
+    wait_for(&mut lines, "bob", "unverified caller")?;
+    type_line(bob, "trust")?;
+    wait_for(&mut lines, "bob", "trusted alice")?;
     type_line(bob, "accept")?;
     wait_for(&mut lines, "alice", "media flowing")?;
     wait_for(&mut lines, "bob", "media flowing")?;
