@@ -1,6 +1,7 @@
 //! The call window, each peer on an X screen of its own (Xvfb), judged by
 //! its pixels: the ringing screen's Accept and Reject buttons where they
-//! belong, answered with Enter and by clicks; the caller's Cancel button; in
+//! belong, answered with Enter and by clicks; an unverified caller's Trust
+//! button, which trusts it; the caller's Cancel button; in
 //! a call the remote picture moving in the large area and the local camera's
 //! preview in the bottom-right corner; H hanging up; and the quality report
 //! counting the frames the window displayed. What share of the frames shown
@@ -31,6 +32,10 @@ const BACKGROUND: [u8; 3] = [24, 28, 36];
 const GREEN: [u8; 3] = [46, 160, 67];
 /// The Reject and Cancel buttons.
 const RED: [u8; 3] = [208, 48, 48];
+/// The Trust button, shown while the caller is unverified.
+const BLUE: [u8; 3] = [40, 110, 190];
+/// The Trust button's centre, in percent of the window's width and height.
+const TRUST_AT: (u32, u32) = (50, 86);
 /// A button's width and height.
 const BUTTON: (u32, u32) = (160, 56);
 /// Percent of the window's height at which buttons are centred.
@@ -242,6 +247,13 @@ fn check_button(shot: &RgbImage, label: &str, percent: u32, colour: [u8; 3]) -> 
         )?;
     }
     Ok(())
+}
+
+/// A patch inside the Trust button, left of its label.
+fn inside_trust() -> Rect {
+    let x = WINDOW.0 * TRUST_AT.0 / 100 - BUTTON.0 / 2 + 10;
+    let y = WINDOW.1 * TRUST_AT.1 / 100;
+    Rect::centred(x, y, 8, 8)
 }
 
 /// The ringing screen: Accept at 30%, Reject at 70%, nothing between.
@@ -459,6 +471,19 @@ fn reject_and_accept_by_click_and_a_preview_without_remote_video() {
     alice.send_line("call bob");
     bob.proc.expect("incoming call from alice");
     bob.wait_screen("ringing again", check_ringing);
+    // Alice's key is in no allow file of bob's: her call rings unverified,
+    // with a Trust button; a click on it trusts her and the button goes.
+    bob.proc.expect("unverified caller: key");
+    bob.wait_screen("ringing with Trust", |s| {
+        check_colour(s, inside_trust(), BLUE, "inside the Trust button")
+    });
+    let (tx, ty) = (WINDOW.0 * TRUST_AT.0 / 100, WINDOW.1 * TRUST_AT.1 / 100);
+    bob.display.click(&bob.window, tx, ty);
+    bob.proc.expect("trusted alice");
+    bob.wait_screen("ringing, trusted", |s| {
+        check_not_colour(s, inside_trust(), BLUE, "where Trust was")?;
+        check_ringing(s)
+    });
     bob.click_button(30);
     bob.proc
         .expect("accepted the call from alice: call established");
