@@ -9,9 +9,9 @@
 
 use peercall::media::jpeg::packetize;
 use peercall::media::rtp::{RtpHeader, PT_JPEG, PT_OPUS};
-use peercall::wire::{CallId, Invite, MediaPorts, Message, Name};
-use peercall_testkit::noise::{printed_key, test_identity, SecureClient};
-use peercall_testkit::{mjpeg_opus_offer, start_peer_with, Registry};
+use peercall::wire::{CallId, Message};
+use peercall_testkit::noise::{printed_key, test_identity, MediaCaller};
+use peercall_testkit::{number_after, start_peer_with, Registry};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
@@ -24,17 +24,6 @@ const FORGED_AFTER: u32 = 30;
 const TICKS: u32 = 3000;
 
 /// The number after `key` in `line`, up to the next non-digit.
-fn number_after(line: &str, key: &str) -> u64 {
-    let rest = line
-        .split(key)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {key:?} in {line}"));
-    rest.chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap_or_else(|_| panic!("no number after {key:?} in {line}"))
-}
 
 #[test]
 #[ignore = "abuse suite: make test-abuse"]
@@ -50,65 +39,67 @@ fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_c
         .trim()
         .parse()
         .unwrap();
-    let video = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let audio = UdpSocket::bind("127.0.0.1:0").unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut c = SecureClient::call(call_addr, &test_identity(1), printed_key(&bob)).unwrap();
     let id = CallId(7);
-    let invite = Message::Invite(Invite {
-        call_id: id,
-        caller: Name::new("mallory").unwrap(),
-        ports: MediaPorts {
-            audio: audio.local_addr().unwrap().port(),
-            video: video.local_addr().unwrap().port(),
-        },
-        media: mjpeg_opus_offer(320, 240, 20),
-    });
-    c.send(&invite);
-    let accept = loop {
-        match c.recv().expect("an answer before the callee closed") {
-            Message::Ringing(_) => {}
-            Message::Accept(a) => break a,
-            other => panic!("expected ACCEPT, got {other:?}"),
-        }
-    };
-    let bob_video = SocketAddr::new(call_addr.ip(), accept.ports.video);
+    let mallory = MediaCaller::call(
+        call_addr,
+        &test_identity(1),
+        printed_key(&bob),
+        id,
+        (320, 240),
+    );
+    let (mut c, video, bob_video) = (mallory.signalling, mallory.video, mallory.callee_video);
     let fragments: Vec<_> = packetize(JPEG, 1200).unwrap().collect();
     let (ssrc, mut seq, mut ts) = (0x5eed_u32, 1000_u16, 90_000_u32);
-    let send = |from: &UdpSocket, pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]| {
-        let h = RtpHeader {
+    // The caller holds the call's keys: what it forges authenticates, so the
+    // callee's own checks (not SRTP) must be what copes with it. The
+    // stranger's packets go through a sender of their own (same key, own
+    // state): SRTP refuses to protect one index twice.
+    let mut srtp = c.video_sender();
+    let mut stranger_srtp = c.video_sender();
+    let rtp = |pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]| {
+        RtpHeader {
             marker,
             payload_type: pt,
             sequence: seq,
             timestamp: ts,
             ssrc,
-        };
-        from.send_to(&h.to_bytes(payload), bob_video).unwrap();
+        }
+        .to_bytes(payload)
+    };
+    let mut send = |pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]| {
+        let sealed = srtp
+            .protect_rtp(&rtp(pt, marker, seq, ts, ssrc, payload))
+            .unwrap();
+        video.send_to(&sealed, bob_video).unwrap();
     };
     for frame in 0..FRAMES {
         for f in &fragments {
-            send(&video, PT_JPEG, f.marker, seq, ts, &f.payload);
+            send(PT_JPEG, f.marker, seq, ts, ssrc, &f.payload);
             seq = seq.wrapping_add(1);
         }
         if frame == FORGED_AFTER {
             // One packet a quarter of the timestamp space ahead.
             let first = &fragments[0];
             send(
-                &video,
                 PT_JPEG,
                 true,
                 seq,
                 ts.wrapping_add(1 << 30),
+                ssrc,
                 &first.payload,
             );
             seq = seq.wrapping_add(1);
-            // Opus's payload type on the video port, from the right source.
-            for _ in 0..5 {
-                send(&video, PT_OPUS, true, seq, ts, &[0xfc; 40]);
+            // Opus's payload type on the video port, from the right source
+            // (a source of its own, so the video's sequence runs on unbroken).
+            for n in 0..5 {
+                send(PT_OPUS, true, n, ts, ssrc ^ 1, &[0xfc; 40]);
             }
             // The right stream from a port never announced.
-            for f in &fragments {
-                send(&stranger, PT_JPEG, f.marker, seq, ts, &f.payload);
+            for (n, f) in (0u16..).zip(&fragments) {
+                let p = rtp(PT_JPEG, f.marker, seq.wrapping_add(n), ts, ssrc, &f.payload);
+                let sealed = stranger_srtp.protect_rtp(&p).unwrap();
+                stranger.send_to(&sealed, bob_video).unwrap();
             }
         }
         ts = ts.wrapping_add(TICKS);

@@ -611,3 +611,17 @@ pub fn mjpeg_opus_offer(width: u16, height: u16, frame_ms: u8) -> MediaDescripti
         },
     }
 }
+
+/// The number right after `key` in a report line (`shown 91` → 91), or a
+/// panic naming the line: what tests read from a peer's quality report.
+pub fn number_after(line: &str, key: &str) -> u64 {
+    let rest = line
+        .split(key)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {key:?} in {line}"));
+    rest.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {key:?} in {line}"))
+}

@@ -7,8 +7,10 @@
 use crate::{bin, run, Client, Proc};
 use peercall::call::secure::{self, Initiator, Secured, SEED_LEN};
 use peercall::identity::{Identity, PublicKey};
-use peercall::wire::Message;
-use std::net::{SocketAddr, TcpStream};
+use peercall::media::srtp::{MediaKeys, PROFILE};
+use peercall::wire::{Accept, CallId, Invite, MediaDescription, MediaPorts, Message, Name};
+use peercall_srtp::Sender;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -97,6 +99,8 @@ pub struct SecureClient {
     /// The connection underneath, for raw bytes.
     pub client: Client,
     secured: Secured,
+    /// Whether this side called (its media keys are the caller's).
+    caller: bool,
 }
 
 /// How a handshake a test started ended when it did not succeed.
@@ -127,7 +131,11 @@ impl SecureClient {
         client.send(&Message::HandshakeInit(hello));
         match client.recv() {
             Some(Message::HandshakeReply(reply)) => match init.finish(&reply) {
-                Ok(secured) => Ok(SecureClient { client, secured }),
+                Ok(secured) => Ok(SecureClient {
+                    client,
+                    secured,
+                    caller: true,
+                }),
                 Err(e) => Err(Refused::Failed(e)),
             },
             Some(other) => Err(Refused::Answer(Box::new(other))),
@@ -144,7 +152,48 @@ impl SecureClient {
         };
         let (secured, reply) = secure::respond(me, &hello, seed()).expect("a good handshake");
         client.send(&Message::HandshakeReply(reply));
-        SecureClient { client, secured }
+        SecureClient {
+            client,
+            secured,
+            caller: false,
+        }
+    }
+
+    /// The call's SRTP keys, as this side of the handshake derives them.
+    pub fn media_keys(&self) -> MediaKeys {
+        MediaKeys::derive(self.secured.media_secret().as_bytes(), self.caller)
+    }
+
+    /// An SRTP sender for the video this side sends in the call (a hand-made
+    /// peer's media must authenticate, or the other side drops it).
+    pub fn video_sender(&self) -> Sender {
+        Sender::new(PROFILE, &self.media_keys().send.video.0)
+            .expect("a key of the profile's length")
+    }
+
+    /// Sends an INVITE for call `id` as `caller`, receiving media on
+    /// `ports` with `media` offered, and returns the callee's ACCEPT
+    /// (RINGING skipped); panics on any other answer.
+    pub fn invite_until_accepted(
+        &mut self,
+        id: CallId,
+        caller: &str,
+        ports: MediaPorts,
+        media: MediaDescription,
+    ) -> Accept {
+        self.send(&Message::Invite(Invite {
+            call_id: id,
+            caller: Name::new(caller).expect("a valid name"),
+            ports,
+            media,
+        }));
+        loop {
+            match self.recv().expect("an answer before the callee closed") {
+                Message::Ringing(_) => {}
+                Message::Accept(a) => return a,
+                other => panic!("expected ACCEPT, got {other:?}"),
+            }
+        }
     }
 
     /// The other side's proved key.
@@ -163,6 +212,52 @@ impl SecureClient {
         match self.client.recv()? {
             Message::Sealed(b) => Some(self.secured.open(&b).expect("a sealed message that opens")),
             other => Some(other),
+        }
+    }
+}
+
+/// A hand-made caller with media sockets: the handshake done, an MJPEG
+/// (`width`×`height`) + Opus INVITE sent as "mallory" from two loopback UDP
+/// ports, and the callee's ACCEPT read; what a test needs to send media of
+/// its own making into a real callee.
+pub struct MediaCaller {
+    /// The call's signalling (send BYE here).
+    pub signalling: SecureClient,
+    /// The video port announced in the INVITE.
+    pub video: UdpSocket,
+    /// The audio port announced in the INVITE.
+    pub audio: UdpSocket,
+    /// Where the callee receives video.
+    pub callee_video: SocketAddr,
+}
+
+impl MediaCaller {
+    /// Calls the peer at `call_addr` holding `callee`'s key, as `me`, with
+    /// call id `id`.
+    pub fn call(
+        call_addr: SocketAddr,
+        me: &Identity,
+        callee: PublicKey,
+        id: CallId,
+        (width, height): (u16, u16),
+    ) -> MediaCaller {
+        let video = UdpSocket::bind("127.0.0.1:0").expect("a video port");
+        let audio = UdpSocket::bind("127.0.0.1:0").expect("an audio port");
+        let mut signalling = SecureClient::call(call_addr, me, callee).expect("a handshake");
+        let accept = signalling.invite_until_accepted(
+            id,
+            "mallory",
+            MediaPorts {
+                audio: audio.local_addr().expect("bound").port(),
+                video: video.local_addr().expect("bound").port(),
+            },
+            crate::mjpeg_opus_offer(width, height, 20),
+        );
+        MediaCaller {
+            signalling,
+            video,
+            audio,
+            callee_video: SocketAddr::new(call_addr.ip(), accept.ports.video),
         }
     }
 }
