@@ -12,7 +12,8 @@ use peercall::wire::{CallId, Invite, MediaPorts, Message, Name};
 use peercall_peer::net::call_port::{
     FIRST_BYTES_WAIT, MAX_PENDING_PER_SOURCE, PENDING_INVITE_WAIT,
 };
-use peercall_testkit::noise::{printed_key, test_identity, KeyDir, SecureClient};
+use peercall_testkit::noise::{printed_key, KeyDir, SecureClient};
+use peercall_testkit::test_identity;
 use peercall_testkit::{mjpeg_opus_offer, start_call, start_peer_with, Proc, Registry};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
@@ -111,7 +112,7 @@ fn bob() -> (Registry, Proc, SocketAddr) {
 /// says what came instead.
 fn ring(addr: SocketAddr, id: u64, bob: &mut Proc) -> Result<Duration, String> {
     let start = Instant::now();
-    let mut c = SecureClient::call(addr, &test_identity(1), printed_key(bob))
+    let mut c = SecureClient::call(addr, &test_identity("1"), printed_key(bob))
         .map_err(|e| format!("the handshake failed: {e:?}"))?;
     c.send(&Message::Invite(Invite {
         call_id: CallId(id),

@@ -10,7 +10,8 @@
 use peercall::media::jpeg::packetize;
 use peercall::media::rtp::{RtpHeader, PT_JPEG, PT_OPUS};
 use peercall::wire::{CallId, Message};
-use peercall_testkit::noise::{printed_key, test_identity, MediaCaller};
+use peercall_testkit::noise::{printed_key, MediaCaller};
+use peercall_testkit::test_identity;
 use peercall_testkit::{number_after, start_peer_with, Registry};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -23,27 +24,18 @@ const FORGED_AFTER: u32 = 30;
 /// 90 kHz ticks per frame at 30 fps.
 const TICKS: u32 = 3000;
 
-/// The number after `key` in `line`, up to the next non-digit.
-
 #[test]
 #[ignore = "abuse suite: make test-abuse"]
 fn abuse_one_forged_far_ahead_packet_costs_at_most_a_frame_and_odd_packets_are_counted() {
     let reg = Registry::start(&[]);
-    let (mut bob, _) = start_peer_with("bob", &reg.arg(), &["--auto-accept-anyone"]);
+    let (mut bob, addr) = start_peer_with("bob", &reg.arg(), &["--auto-accept-anyone"]);
     bob.expect("registered as bob");
-    let call_addr: SocketAddr = bob
-        .output()
-        .lines()
-        .find_map(|l| l.strip_prefix("listening for calls on "))
-        .expect("bob's call address")
-        .trim()
-        .parse()
-        .unwrap();
+    let call_addr: SocketAddr = addr.parse().unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
     let id = CallId(7);
     let mallory = MediaCaller::call(
         call_addr,
-        &test_identity(1),
+        &test_identity("1"),
         printed_key(&bob),
         id,
         (320, 240),

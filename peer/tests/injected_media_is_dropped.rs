@@ -8,7 +8,8 @@
 use peercall::media::jpeg::packetize;
 use peercall::media::rtp::{RtpHeader, PT_JPEG};
 use peercall::wire::{CallId, Message};
-use peercall_testkit::noise::{printed_key, test_identity, MediaCaller};
+use peercall_testkit::noise::{printed_key, MediaCaller};
+use peercall_testkit::test_identity;
 use peercall_testkit::{number_after, start_peer_with, Registry};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,7 +27,7 @@ fn clear_rtp_from_the_right_address_is_dropped_counted_and_never_shown() {
     let id = CallId(11);
     let mallory = MediaCaller::call(
         call_addr,
-        &test_identity(3),
+        &test_identity("3"),
         printed_key(&bob),
         id,
         (320, 240),

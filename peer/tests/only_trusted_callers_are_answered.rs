@@ -7,8 +7,10 @@
 //! only their own connection.
 
 use peercall::wire::{CallId, Invite, MediaPorts, Message, Name, RejectReason};
-use peercall_testkit::noise::{key_of, make_identity, test_identity, KeyDir, SecureClient};
-use peercall_testkit::{call_once, mjpeg_opus_offer, start_peer_with, Client, Proc, Registry};
+use peercall_testkit::noise::{key_of, make_identity, KeyDir, SecureClient};
+use peercall_testkit::{
+    call_once, mjpeg_opus_offer, start_peer_with, test_identity, Client, Proc, Registry,
+};
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -19,6 +21,21 @@ fn callee(name: &str, reg: &Registry, extra: &[&str]) -> (Proc, SocketAddr, Stri
     let key = key_of(&mut p).to_string();
     p.expect(&format!("registered as {name}"));
     (p, addr.parse().expect("a call address"), key)
+}
+
+/// `peercall call bob` as alice, with her identity in `alice` and an allow
+/// file there pinning `pin` as bob's key, and `extra` arguments.
+fn alice_calls_bob_pinning(
+    reg: &Registry,
+    alice: &KeyDir,
+    pin: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    std::fs::write(alice.file("allow"), format!("{pin} bob\n")).unwrap();
+    let (identity, allow) = (alice.file("identity"), alice.file("allow"));
+    let mut args = vec!["--identity", &identity, "--allow", &allow];
+    args.extend_from_slice(extra);
+    call_once("bob", "alice", &reg.arg(), &args)
 }
 
 fn invite(id: u64, caller: &str) -> Message {
@@ -48,7 +65,7 @@ fn auto_accept_rejects_a_caller_whose_key_is_not_in_the_allow_file() {
     let reg = Registry::start(&[]);
     let keys = KeyDir::new("unknown");
     // Bob's allow file lists someone, not the callers below.
-    let friend = test_identity(1).public();
+    let friend = test_identity("1").public();
     std::fs::write(keys.file("allow"), format!("{friend} friend\n")).unwrap();
     let (mut bob, addr, bob_key) = callee(
         "bob",
@@ -57,7 +74,7 @@ fn auto_accept_rejects_a_caller_whose_key_is_not_in_the_allow_file() {
     );
 
     // A hand-made caller with a key bob does not know.
-    let stranger = test_identity(2);
+    let stranger = test_identity("2");
     let mut c = SecureClient::call(addr, &stranger, bob_key.parse().unwrap()).unwrap();
     c.send(&invite(1, "mallory"));
     assert_eq!(
@@ -74,18 +91,7 @@ fn auto_accept_rejects_a_caller_whose_key_is_not_in_the_allow_file() {
 
     // A real `peercall call` whose key bob does not know: exit 15.
     let alice = KeyDir::new("alice");
-    std::fs::write(alice.file("allow"), format!("{bob_key} bob\n")).unwrap();
-    let (code, out, err) = call_once(
-        "bob",
-        "alice",
-        &reg.arg(),
-        &[
-            "--identity",
-            &alice.file("identity"),
-            "--allow",
-            &alice.file("allow"),
-        ],
-    );
+    let (code, out, err) = alice_calls_bob_pinning(&reg, &alice, &bob_key, &[]);
     assert_eq!(code, 15, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.contains("call to bob rejected: your key is not in the callee's allow file"),
@@ -114,20 +120,7 @@ fn auto_accept_answers_a_caller_in_the_allow_file() {
         "{}",
         bob.output()
     );
-    std::fs::write(alice_dir.file("allow"), format!("{bob_key} bob\n")).unwrap();
-    let (code, out, err) = call_once(
-        "bob",
-        "alice",
-        &reg.arg(),
-        &[
-            "--identity",
-            &alice_dir.file("identity"),
-            "--allow",
-            &alice_dir.file("allow"),
-            "--seconds",
-            "1",
-        ],
-    );
+    let (code, out, err) = alice_calls_bob_pinning(&reg, &alice_dir, &bob_key, &["--seconds", "1"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("bob accepted: call established"), "{out}");
     bob.expect(&format!(
@@ -147,7 +140,7 @@ fn a_callee_that_cannot_prove_the_expected_key_makes_the_caller_abort() {
     // At alice's registry "bob" is bound to another key, at bob's address:
     // what a registry (or a network) lying about bob would say.
     let reg = Registry::start(&[]);
-    let claimed = peercall_testkit::test_identity("not-bob");
+    let claimed = test_identity("not-bob");
     let mut link = Client::connect(reg.addr);
     let registered = link.register(&claimed, "bob", bob_addr);
     assert!(
@@ -176,19 +169,8 @@ fn a_pin_that_disagrees_with_the_registry_stops_the_call_before_dialling() {
     let reg = Registry::start(&[]);
     let (bob, _, bob_key) = callee("bob", &reg, &["--auto-accept-anyone"]);
     let alice = KeyDir::new("alice-pin");
-    let other = test_identity(9).public();
-    std::fs::write(alice.file("allow"), format!("{other} bob\n")).unwrap();
-    let (code, out, err) = call_once(
-        "bob",
-        "alice",
-        &reg.arg(),
-        &[
-            "--identity",
-            &alice.file("identity"),
-            "--allow",
-            &alice.file("allow"),
-        ],
-    );
+    let other = test_identity("9").public();
+    let (code, out, err) = alice_calls_bob_pinning(&reg, &alice, &other.to_string(), &[]);
     assert_eq!(code, 14, "stdout:\n{out}\nstderr:\n{err}");
     let line = format!("{out}{err}");
     let line = line
@@ -245,7 +227,7 @@ fn tampered_handshake_or_sealed_bytes_close_only_their_connection() {
     let reg = Registry::start(&[]);
     let (mut bob, addr, bob_key) = callee("bob", &reg, &[]);
     let bob_key = bob_key.parse().unwrap();
-    let me = test_identity(3);
+    let me = test_identity("3");
     // A good connection, handshake done, before the bad ones.
     let mut good = SecureClient::call(addr, &me, bob_key).unwrap();
 
@@ -276,7 +258,7 @@ fn trust_adds_a_ringing_unverified_caller_to_the_allow_file() {
     let reg = Registry::start(&[]);
     let keys = KeyDir::new("trust");
     let (mut bob, addr, bob_key) = callee("bob", &reg, &["--allow", &keys.file("allow")]);
-    let carol = test_identity(4);
+    let carol = test_identity("4");
     let mut c = SecureClient::call(addr, &carol, bob_key.parse().unwrap()).unwrap();
     c.send(&invite(8, "carol"));
     assert_eq!(c.recv(), Some(Message::Ringing(CallId(8))));

@@ -48,10 +48,9 @@ impl Capture {
     /// (e.g. `host 127.0.13.1 or host 127.0.13.2`), and waits until it
     /// listens. `Err` says why it cannot (not installed, not permitted).
     pub fn start(filter: &str) -> Result<Capture, String> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let file =
-            std::env::temp_dir().join(format!("peercall-capture-{}-{n}.pcap", std::process::id()));
+        let dir = crate::process::fresh_temp_dir("capture")
+            .map_err(|e| format!("cannot make a directory for the capture: {e}"))?;
+        let file = dir.join("call.pcap");
         let mut child = Command::new("tcpdump")
             .args(["-i", "lo", "-U", "-n", "-s", "0", "-w"])
             .arg(&file)
@@ -111,7 +110,9 @@ impl Drop for Capture {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_file(&self.file);
+        if let Some(dir) = self.file.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

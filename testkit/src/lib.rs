@@ -196,17 +196,9 @@ pub struct StateDir(PathBuf);
 impl StateDir {
     /// A new, empty directory under the system's temporary directory.
     pub fn new() -> StateDir {
-        static COUNT: Mutex<u32> = Mutex::new(0);
-        let n = {
-            let mut c = COUNT.lock().unwrap_or_else(|e| e.into_inner());
-            *c += 1;
-            *c
-        };
-        let dir =
-            std::env::temp_dir().join(format!("peercall-test-registry-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("creating a registry state directory");
-        StateDir(dir)
+        StateDir(
+            process::fresh_temp_dir("test-registry").expect("creating a registry state directory"),
+        )
     }
 
     /// Its path.
@@ -461,9 +453,7 @@ pub fn identity_path(name: &str) -> PathBuf {
     let _guard = CREATE.lock().unwrap_or_else(|e| e.into_inner());
     if !path.exists() {
         std::fs::create_dir_all(&dir).expect("creating the test identities directory");
-        let p = path.display().to_string();
-        let (code, _, err) = run(&bin("peercall"), &["id", "--identity", &p]);
-        assert_eq!(code, 0, "creating the identity of {name}: {err}");
+        noise::make_identity(&path);
     }
     path
 }

@@ -24,13 +24,6 @@ fn seed() -> [u8; SEED_LEN] {
     s
 }
 
-/// A test's own key pair, from a small number (the same number, the same key).
-pub fn test_identity(n: u8) -> Identity {
-    let mut s = [0x5a; 32];
-    s[0] = n;
-    Identity::from_seed(&s)
-}
-
 /// The key a peer printed at start ("this peer's key is KEY").
 pub fn key_of(peer: &mut Proc) -> PublicKey {
     let line = peer.expect("this peer's key is ");
@@ -72,12 +65,8 @@ pub struct KeyDir {
 impl KeyDir {
     /// A new empty directory named for `label`.
     pub fn new(label: &str) -> KeyDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path =
-            std::env::temp_dir().join(format!("peercall-keys-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("a key directory");
+            crate::process::fresh_temp_dir(&format!("keys-{label}")).expect("a key directory");
         KeyDir { path }
     }
 

@@ -277,16 +277,15 @@ pub struct Process {
     state_home: Option<PathBuf>,
 }
 
-/// A fresh, empty directory for one process's state (its identity, a
-/// registry's names): a test's peers must neither share a key nor touch the
-/// user's own, so every process started here gets its own unless the
-/// caller sets `XDG_STATE_HOME` or `STATE_DIRECTORY`, or passes
-/// `--identity` or `--state-dir`.
-fn fresh_state_home() -> io::Result<PathBuf> {
+/// A fresh, empty directory under the system's temporary directory, named
+/// for `label`, this test process and a counter: what every temporary
+/// directory of the testkit (a process's state, a registry's state, a
+/// test's keys) is made with. Left over from an earlier run whose pid was
+/// the same, it is emptied first.
+pub fn fresh_temp_dir(label: &str) -> io::Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("peercall-state-{}-{n}", std::process::id()));
-    // Left over from an earlier run whose pid was the same: start empty.
+    let dir = std::env::temp_dir().join(format!("peercall-{label}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
@@ -321,7 +320,10 @@ impl Process {
         let state_home = if chosen {
             None
         } else {
-            let dir = fresh_state_home()?;
+            // A test's peers must neither share a key nor touch the user's
+            // own: each process gets a state directory of its own unless
+            // the caller chose one.
+            let dir = fresh_temp_dir("state")?;
             cmd.env("XDG_STATE_HOME", &dir)
                 .env_remove("STATE_DIRECTORY");
             Some(dir)
