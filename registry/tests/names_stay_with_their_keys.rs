@@ -64,8 +64,17 @@ fn a_corrupt_bindings_file_is_reported_and_kept_aside() {
     std::fs::write(dir.path().join("names.json"), garbage).unwrap();
     let d = dir.arg();
     let mut reg = Registry::start(&["--state-dir", &d]);
-    // Said on stderr before the `listening on` line Registry::start waits for.
-    let out = reg.proc.output();
+    // Said on stderr before the `listening on` line Registry::start waits
+    // for, but stderr and stdout are read by threads of their own, so the
+    // line may reach the transcript after it: wait for it, from the start.
+    let deadline = std::time::Instant::now() + peercall_testkit::WAIT;
+    let out = loop {
+        let out = reg.proc.output();
+        if out.contains("moved it to") || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     assert!(
         out.contains("is not a readable bindings file") && out.contains("moved it to"),
         "{out}"
