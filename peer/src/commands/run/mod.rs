@@ -372,8 +372,8 @@ impl Peer {
     }
 
     /// The registry answered a lookup made to place a call: `key` is the
-    /// key it gave for `name`, if any.
-    fn dial(&mut self, name: Name, addr: SocketAddr, key: Option<PublicKey>) {
+    /// key its name is bound to.
+    fn dial(&mut self, name: Name, addr: SocketAddr, key: PublicKey) {
         let now = Instant::now();
         if self.phone.is_busy() {
             println!("not calling {name}: already in a call");

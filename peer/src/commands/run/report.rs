@@ -87,7 +87,7 @@ impl Peer {
                 if self.to_dial.take(&entry.name) {
                     // The callee must prove the key the registry binds
                     // its name to (or the allow file's pin, which must agree).
-                    self.dial(entry.name, entry.addr, Some(entry.key));
+                    self.dial(entry.name, entry.addr, entry.key);
                 } else {
                     println!("{}", entry_line(&entry));
                 }

@@ -156,30 +156,23 @@ impl Peer {
         }
     }
 
-    /// The key `name` must prove: the registry's `from_registry`, or a pin
-    /// in the allow file; both must agree when both are there. `Err` is
-    /// the line to print and the exit code when there is no usable key.
+    /// The key `name` must prove: the registry's `from_registry`, which a
+    /// pin in the allow file, if any, must agree with. `Err` is the line to
+    /// print and the exit code when they disagree.
     pub(super) fn expected_key(
         &self,
         name: &Name,
-        from_registry: Option<PublicKey>,
+        from_registry: PublicKey,
     ) -> Result<PublicKey, (String, u8)> {
-        match (self.allowed.pinned(name), from_registry) {
-            (Some(pin), Some(reg)) if pin != reg => Err((
+        match self.allowed.pinned(name) {
+            Some(pin) if pin != from_registry => Err((
                 format!(
-                    "not calling {name}: the registry gives key {reg} but the allow file {} pins {pin}",
+                    "not calling {name}: the registry gives key {from_registry} but the allow file {} pins {pin}",
                     self.allowed.path.display()
                 ),
                 exit::WRONG_KEY,
             )),
-            (Some(key), _) | (None, Some(key)) => Ok(key),
-            (None, None) => Err((
-                format!(
-                    "cannot call {name}: no key is known for it (the registry gave none); pin it in the allow file {} as KEY {name}",
-                    self.allowed.path.display()
-                ),
-                exit::PROTOCOL,
-            )),
+            _ => Ok(from_registry),
         }
     }
 }
