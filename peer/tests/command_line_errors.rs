@@ -1,6 +1,6 @@
 //! Bad input from the user: one clear line on stderr, a documented exit code, no backtrace.
 
-use peercall_testkit::{refused_port, run, Registry, SYNTHETIC_MEDIA};
+use peercall_testkit::{identity_path, refused_port, run, Registry, SYNTHETIC_MEDIA};
 use std::path::PathBuf;
 
 fn peercall() -> PathBuf {
@@ -58,6 +58,9 @@ fn call_port_in_use_exits_5_with_one_line() {
     let reg = Registry::start(&[]);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap().to_string();
+    // An identity that exists, so that the one line is the error, not the
+    // notice of a newly created key.
+    let identity = identity_path("a").display().to_string();
     let (code, _, err) = run(
         &peercall(),
         &[
@@ -68,6 +71,8 @@ fn call_port_in_use_exits_5_with_one_line() {
             &reg.arg(),
             "--listen",
             &listen,
+            "--identity",
+            &identity,
         ],
     );
     assert_eq!(code, 5, "{err}");
@@ -102,7 +107,9 @@ fn a_command_help_is_its_own_and_the_whole_text_stays_for_help() {
 /// then `extra`, run to its end: (exit code, stdout, stderr).
 fn run_peer(registry: &Registry, extra: &[&str]) -> (i32, String, String) {
     let reg = registry.arg();
+    let identity = identity_path("a").display().to_string();
     let mut args = vec!["run", "--name", "a", "--registry", &reg];
+    args.extend(["--identity", &identity]);
     args.extend(["--listen", "127.0.0.1:0"]);
     args.extend(SYNTHETIC_MEDIA);
     args.extend(extra);

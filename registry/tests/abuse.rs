@@ -8,7 +8,7 @@
 //! test starts is killed by its PID when its handle drops.
 
 use peercall::wire::{ErrorCode, FrameReader, GoodbyeReason, Message, Name, Nonce, Register};
-use peercall_testkit::{bin, free_port, start_peer, test_identity, Client, Registry};
+use peercall_testkit::{bin, free_port, start_peer, test_identity, Client, Registry, StateDir};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -315,12 +315,15 @@ struct UnreadRegistry {
     child: Child,
     addr: SocketAddr,
     stdout: Option<BufReader<std::process::ChildStdout>>,
+    _state: StateDir,
 }
 
 impl UnreadRegistry {
     fn start() -> UnreadRegistry {
+        // Its bindings in a directory of its own, not the user's state.
+        let state = StateDir::new();
         let mut child = Command::new(bin("peercall-registry"))
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--state-dir", &state.arg()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -338,6 +341,7 @@ impl UnreadRegistry {
             child,
             addr,
             stdout: Some(stdout),
+            _state: state,
         }
     }
 }

@@ -283,17 +283,36 @@ impl Registry {
 }
 
 /// Runs a command to completion, without the screen variables
-/// ([`DISPLAY_VARS`]), and returns (exit code, stdout, stderr).
+/// ([`DISPLAY_VARS`]) and in a state directory of its own, and returns
+/// (exit code, stdout, stderr).
 pub fn run(program: &PathBuf, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(program);
     for var in DISPLAY_VARS {
         cmd.env_remove(var);
+    }
+    // As for a started process: a peer given no --identity creates one in
+    // its state directory, which must be neither the user's own (a fresh
+    // machine's first run would print "created identity" on stderr, which
+    // tests of one-line errors count) nor shared with another test.
+    let state_home = process::fresh_temp_dir("state").expect("making a state directory");
+    cmd.env("XDG_STATE_HOME", &state_home)
+        .env_remove("STATE_DIRECTORY");
+    // The peer's default identity is already there, as on a board that has
+    // run peercall before, except for `id`, whose tests see it created.
+    let is_peer = program.file_name().is_some_and(|n| n == "peercall");
+    if is_peer && args.first() != Some(&"id") && !args.contains(&"--identity") {
+        let dir = state_home.join("peercall");
+        std::fs::create_dir_all(&dir).expect("making the peer's state directory");
+        // fs::copy keeps the source's mode, the 0600 the peer insists on.
+        std::fs::copy(identity_path("default"), dir.join("identity"))
+            .expect("copying the default test identity");
     }
     let out = cmd
         .args(args)
         .stdin(Stdio::null())
         .output()
         .expect("running command");
+    let _ = std::fs::remove_dir_all(&state_home);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
