@@ -2,8 +2,10 @@
 # Prepares a Debian or Ubuntu x86-64 machine to cross-compile peercall for an
 # ARM board, installing only what is missing (so running it again does
 # nothing): the Rust target (rustup), the distribution's cross compiler, and
-# the target architecture's -dev packages through multiarch (dpkg
-# --add-architecture), which the crates find with pkg-config.
+# the board's libraries, which the crates find with pkg-config: for aarch64
+# the arm64 -dev packages through multiarch (dpkg --add-architecture), for
+# armv7 a Debian armhf sysroot under target/sysroot/armhf (mmdebstrap; see
+# "The armhf sysroot" in cross/README.md for why not multiarch).
 #
 #   cross/setup.sh aarch64          # Raspberry Pi OS 64-bit, Debian arm64
 #   cross/setup.sh armv7            # Raspberry Pi OS 32-bit, Debian armhf
@@ -63,11 +65,24 @@ fi
 # package gives the header (architecture-independent C) and the target's
 # runtime package libsrtp2-1 gives the library, which srtp-ffi/build.rs
 # links by its soname from /usr/lib/$gnu.
-host_pkgs=(gcc libc6-dev pkg-config libclang1 libsrtp2-dev "gcc-$gnu" "libc6-dev-$deb_arch-cross" "linux-libc-dev-$deb_arch-cross")
+host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "libc6-dev-$deb_arch-cross" "linux-libc-dev-$deb_arch-cross")
 target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libsrtp2-1)
+# armhf: the target's libraries go into a sysroot of their own (below), made
+# by mmdebstrap from Debian's archive, which checks it with Debian's keyring.
+sysroot_pkgs=(libc6-dev libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libsrtp2-dev)
+if [ "$deb_arch" = armhf ]; then
+  host_pkgs+=(mmdebstrap debian-archive-keyring)
+  target_pkgs=()
+else
+  host_pkgs+=(libsrtp2-dev)
+fi
 [ $want_qemu -eq 1 ] && host_pkgs+=(qemu-user)
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+# A host package: this machine's architecture, or Architecture: all. Asked
+# unqualified, dpkg answers for every installed architecture at once (with
+# libc6-dev:arm64 beside the host's, two statuses run together).
+host_installed() { installed "$1:$(dpkg --print-architecture)" || installed "$1"; }
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "cross: no dpkg/apt here; install the equivalents of: ${host_pkgs[*]}" >&2
@@ -94,10 +109,12 @@ apt_install() {
 }
 
 missing=()
-for p in "${host_pkgs[@]}"; do installed "$p" || missing+=("$p"); done
+for p in "${host_pkgs[@]}"; do host_installed "$p" || missing+=("$p"); done
 for p in "${target_pkgs[@]}"; do installed "$p:$deb_arch" || missing+=("$p:$deb_arch"); done
 
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] && [ ${#target_pkgs[@]} -eq 0 ]; then
+  apt_install "${missing[@]}"
+elif [ ${#missing[@]} -gt 0 ]; then
   native=$(dpkg --print-architecture)
   if [ "$native" != "$deb_arch" ] && ! grep -qx "$deb_arch" <<<"$(dpkg --print-foreign-architectures)"; then
     say "dpkg --add-architecture $deb_arch"
@@ -126,6 +143,36 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 
+# --- The armhf sysroot ---------------------------------------------------------
+# Debian bookworm's armhf libraries and headers, unpacked (no maintainer
+# scripts, so no emulation) into target/sysroot/armhf: cross/armhf-gcc links
+# against it and cross/armhf-run runs the binaries with it as qemu's library
+# prefix. Bookworm, the oldest suite the packages support: the binaries then
+# ask for no newer library versions than bookworm's (the board's own
+# libraries are the ones used at run time). Remade when the package list
+# changes; `rm -rf target/sysroot/armhf` remakes it.
+if [ "$deb_arch" = armhf ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  sysroot=$root/target/sysroot/armhf
+  suite=${PEERCALL_ARMHF_SUITE:-bookworm}
+  mirror=${PEERCALL_ARMHF_MIRROR:-http://deb.debian.org/debian}
+  want="$suite ${sysroot_pkgs[*]}"
+  if [ "$(cat "$sysroot.made" 2>/dev/null)" != "$want" ]; then
+    say "making the armhf sysroot $sysroot (Debian $suite: ${sysroot_pkgs[*]})"
+    rm -rf "$sysroot" "$sysroot.made"
+    mkdir -p "$(dirname "$sysroot")"
+    # As root, then handed to the user: mmdebstrap unpacks files owned by
+    # root, which an unprivileged unshare mode would need subuids for.
+    include=$(IFS=,; echo "${sysroot_pkgs[*]}")
+    as_root mmdebstrap --quiet --variant=extract --arch=armhf --include="$include" \
+      "$suite" "$sysroot" "deb $mirror $suite main"
+    [ "$(id -u)" -eq 0 ] || as_root chown -R "$(id -u):$(id -g)" "$sysroot"
+    [ -e "$sysroot/usr/lib/arm-linux-gnueabihf/libopus.so" ] \
+      || { echo "cross: the armhf sysroot $sysroot has no libopus.so: mmdebstrap failed" >&2; exit 1; }
+    echo "$want" > "$sysroot.made"
+  fi
+fi
+
 [ $want_qemu -eq 1 ] || exit 0
 
 # --- Running target binaries (--test) ---------------------------------------
@@ -138,6 +185,8 @@ probe_dir=$(mktemp -d)
 trap 'rm -rf "$probe_dir"' EXIT
 echo 'int main(void) { return 0; }' > "$probe_dir/probe.c"
 "$gnu-gcc" -o "$probe_dir/probe" "$probe_dir/probe.c"
+# armhf: the loader is in the sysroot, where cross/armhf-run points qemu.
+[ "$deb_arch" = armhf ] && export QEMU_LD_PREFIX="$sysroot"
 runs() { "$probe_dir/probe" 2>/dev/null; }
 runs && exit 0
 
