@@ -115,6 +115,13 @@ check_package() { # PKG ARCH
 	for d in "${want_deps[@]}"; do
 		grep -Eq "(^|[ ,|])$d(t64)?( |,|$)" <<<"$depends" && pass "Depends names $d" || fail "Depends does not name $d"
 	done
+	# Debian 12 has only libasound2, Debian 13 only libasound2t64 (which on
+	# armhf does not provide libasound2): one package for both needs both.
+	if [ "$pkg" = peercall ]; then
+		grep -Eq "(^|, )libasound2t64 [^,|]*\| libasound2 " <<<"$depends" &&
+			pass "Depends takes libasound2t64 (Debian 13) or libasound2 (Debian 12)" ||
+			fail "Depends does not offer libasound2t64 | libasound2"
+	fi
 
 	dir=$TMP/x-$pkg-$arch
 	mkdir -p "$dir/root" "$dir/ctrl"
@@ -448,6 +455,12 @@ if [ "$install" = 1 ]; then
 	[ ! -e /etc/systemd/system/multi-user.target.wants/peercall-registry.service ] && pass "enablement link removed" || fail "enablement link left behind"
 	[ ! -e /etc/peercall/registry.conf ] && pass "registry.conf purged" || fail "registry.conf left behind"
 fi
+
+# ------------------------------------------------------------------ 4. suites
+
+# Installable on Debian 12 and 13, every architecture; a real install and the
+# demo in Debian 13 (packaging/suites.sh).
+bash packaging/suites.sh || fail "the packages on Debian 12 and 13 (above)"
 
 echo
 if [ "$failures" -gt 0 ]; then

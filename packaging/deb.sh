@@ -137,6 +137,25 @@ depends_complete() { # ELF DEPENDS
 	done < <(needed_libs "$1")
 }
 
+# Debian 13 renamed libasound2 to libasound2t64 (the 64-bit time_t
+# transition). On 64-bit architectures libasound2t64 also Provides
+# libasound2; on armhf it does not, so `libasound2` alone cannot be installed
+# there. Both names, the new one first: apt takes libasound2t64 where it
+# exists (Debian 13, Pi OS trixie) and libasound2 where not (Debian 12).
+both_alsa_names() { # DEPENDS
+	sed -E 's/(^|, )libasound2 (\([^)]*\))/\1libasound2t64 \2 | libasound2 \2/' <<<"$1"
+}
+
+# On 32-bit architectures the transition changed the ALSA functions that pass
+# a time_t (time stamps) while keeping the soname: a binary built against
+# Debian 12's libasound2 that called one of them would get the wrong layout
+# from Debian 13's libasound2t64. The others are the same in both, so the
+# alternative above holds only while the binary calls none of these.
+ALSA_TIME_T_FUNCTIONS='^snd_(pcm_status_get_.*tstamp|pcm_htimestamp|timer_status_get_timestamp|timer_read|rawmidi_status_get_tstamp|rawmidi_tread)$'
+alsa_time_t_calls() { # ELF
+	readelf --dyn-syms -W "$1" | awk '$7 == "UND" { sub(/@.*/, "", $8); print $8 }' | grep -E "$ALSA_TIME_T_FUNCTIONS" || true
+}
+
 # Rewrites the Depends of DEB.
 set_depends() { # DEB DEPENDS
 	local dir
@@ -178,6 +197,13 @@ package() { # ARCH CRATE BIN [TRIPLE]
 		how="read from the binary"
 	fi
 	depends_complete "$elf" "$(dpkg-deb -f "$deb" Depends)" || die "$deb: Depends misses a library of $bin"
+	if [ "$arch" = armhf ] && [ -n "$(alsa_time_t_calls "$elf")" ]; then
+		die "$bin for armhf calls ALSA functions whose ABI the 64-bit time_t transition changed ($(alsa_time_t_calls "$elf" | paste -sd' ')): it cannot depend on both libasound2 and libasound2t64; build it per suite"
+	fi
+	depends=$(dpkg-deb -f "$deb" Depends)
+	if [ "$(both_alsa_names "$depends")" != "$depends" ]; then
+		set_depends "$deb" "$(both_alsa_names "$depends")"
+	fi
 	summary+=("  $(basename "$deb"): Depends: $(dpkg-deb -f "$deb" Depends) ($how)")
 	built=$((built + 1))
 }
