@@ -12,9 +12,7 @@
 # Media encryption's cost, side by side: each round also holds the same call
 # with SRTP turned off (PEERCALL_BENCH_SRTP=off, a switch for benchmarks
 # only) and compares its CPU with the encrypted call's. The encrypted calls
-# use the call's keys, or, while a call has none from a handshake,
-# PEERCALL_BENCH_SRTP=test-key (a fixed public test key) so they are
-# encrypted all the same.
+# use the keys of the call's handshake, as every call does.
 #
 # Tunables (environment): CALL_SECONDS per call and per GStreamer run (default
 # 20), ROUNDS (default 3; the tables show the median of each figure), SETTLE
@@ -590,9 +588,6 @@ read -r GST_ENC_MS GST_DEC_MS < <(tj "$WORK/gst.jpg") || die "tjbench failed"
 
 say "$ROUNDS rounds of a $CALL_SECONDS s peercall call and $CALL_SECONDS s of the GStreamer pair"
 PC_CPU=() GST_CPU=() RATIOS=() GST_RSS=() PLAIN_CPU=() SRTP_COST=()
-# The encrypted calls: the keys from the handshake, or the bench's test key
-# while the calls have none.
-export PEERCALL_BENCH_SRTP=test-key
 # Says whether both peers of the last call ran encrypted ($1 = yes) or
 # plain ($1 = no), from what they print at the media's start, and that
 # neither dropped a packet for failing SRTP.

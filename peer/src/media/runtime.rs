@@ -31,7 +31,7 @@ use peercall::media::session::{
     self as session, cname_from_random, PlayoutClock, Quality, SessionConfig, StreamKind,
     CNAME_RANDOM_BYTES,
 };
-use peercall::media::srtp::{MediaKeys, MEDIA_SECRET_LEN};
+use peercall::media::srtp::MediaKeys;
 use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::sync::mpsc::{self, SyncSender};
@@ -41,40 +41,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Benchmarks only (`make bench-media`, docs/benchmarks.md "Media
 /// encryption"): this environment variable set to `off` makes the peer send
-/// and expect plain RTP even when the call has keys, so the same run can
-/// measure the CPU cost of SRTP side by side; set to `test-key`, a call
-/// without keys from a handshake is encrypted under keys from a fixed,
-/// public test secret (both peers on one host, the lower video port as
-/// the caller). Neither protects anything; the peer says so when used.
+/// and expect plain RTP even though the call has keys, so the same run can
+/// measure the CPU cost of SRTP side by side. It protects nothing; the peer
+/// says so when used.
 pub const BENCH_SRTP_ENV: &str = "PEERCALL_BENCH_SRTP";
 
-/// The fixed media secret of `PEERCALL_BENCH_SRTP=test-key`: public, for
-/// measuring encryption's cost only.
-const BENCH_SECRET: [u8; MEDIA_SECRET_LEN] = [0x5a; MEDIA_SECRET_LEN];
-
 /// The keys a call's media runs with: the handshake's, unless the
-/// bench-only [`BENCH_SRTP_ENV`] says otherwise.
-fn media_keys(
-    given: Option<MediaKeys>,
-    local_video: Option<std::net::SocketAddr>,
-    remote_video: std::net::SocketAddr,
-) -> Option<MediaKeys> {
-    match std::env::var(BENCH_SRTP_ENV).as_deref() {
-        Ok("off") => {
-            println!("media NOT encrypted: {BENCH_SRTP_ENV}=off (for benchmarks only)");
-            None
-        }
-        Ok("test-key") if given.is_none() => {
-            // Both peers on one host: their video ports differ, and the
-            // lower one takes the caller's keys on both sides.
-            let caller = local_video.is_some_and(|l| l.port() < remote_video.port());
-            println!(
-                "media encrypted under a public test key: {BENCH_SRTP_ENV}=test-key (for benchmarks only)"
-            );
-            Some(MediaKeys::derive(&BENCH_SECRET, caller))
-        }
-        _ => given,
+/// bench-only [`BENCH_SRTP_ENV`] turns them off.
+fn media_keys(given: Option<MediaKeys>) -> Option<MediaKeys> {
+    if std::env::var(BENCH_SRTP_ENV).as_deref() == Ok("off") {
+        println!("media NOT encrypted: {BENCH_SRTP_ENV}=off (for benchmarks only)");
+        return None;
     }
+    given
 }
 
 /// Frames and requests queued from the capture threads and the speaker to
@@ -273,11 +252,7 @@ impl MediaSession {
             VideoSink::File(p) => Some(BufWriter::new(File::create(p)?)),
         };
         let (cname, seed) = random_bytes();
-        let srtp = media_keys(
-            ep.srtp,
-            ep.video.local_addr().ok(),
-            std::net::SocketAddr::new(ep.remote_ip, ep.remote.video),
-        );
+        let srtp = media_keys(ep.srtp);
         let now = Instant::now();
         let session = session::MediaSession::new(
             now,
