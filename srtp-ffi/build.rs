@@ -28,6 +28,14 @@ fn main() {
     {
         Ok(lib) => {
             for dir in lib.include_paths {
+                // The bindings describe this header, so they are remade when
+                // it is reinstalled. A rebuilt ARMv6 sysroot reinstalls it
+                // with every library beside it, and this is what relinks the
+                // static binaries against them (cargo does not watch .a files).
+                let header = dir.join("srtp2/srtp.h");
+                if header.exists() {
+                    println!("cargo:rerun-if-changed={}", header.display());
+                }
                 clang_args.push(format!("-I{}", dir.display()));
             }
         }
@@ -47,6 +55,7 @@ fn main() {
             if !Path::new("/usr/include/srtp2/srtp.h").exists() {
                 panic!("/usr/include/srtp2/srtp.h not found: install the host's libsrtp2-dev");
             }
+            println!("cargo:rerun-if-changed=/usr/include/srtp2/srtp.h");
             println!("cargo:rustc-link-search=native={}", dir.display());
             println!("cargo:rustc-link-lib=dylib:+verbatim={SONAME}");
             // After the target's own headers (BINDGEN_EXTRA_CLANG_ARGS_<target>).
