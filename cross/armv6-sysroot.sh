@@ -141,12 +141,15 @@ done
 # (rust-src), built with the flags Rust's bootstrap builds it with.
 mkdir -p "$build/libunwind"
 lu=$rust_src/src/llvm-project/libunwind
-# -O1, not -O2: built by gcc 12 at -O2, it restored a callee-saved register
-# (r6) wrongly on the way to a catch_unwind in a release (LTO) program, which
-# then crashed after catching; at -O1 and -O0 the same program is right. The
-# cause is not known; an unwinder runs only when something panics, so its
-# speed does not matter.
-lu_flags=(-O1 $sections -I"$lu/include" -funwind-tables -fstrict-aliasing -fvisibility=hidden
+# -fno-ipa-pure-const: gcc finds that _Unwind_Resume never returns and, as
+# the function cannot throw (-fno-exceptions), drops the saving of the
+# callee-saved registers it then overwrites (r4-r6) before capturing them
+# with __unw_getcontext; the unwinder then hands the next frame those
+# overwritten values as the caller's own. A program that caught a panic in
+# a frame above a cleanup crashed on the r6 it got back (clang, which Rust's
+# own builds of libunwind mostly use, does not do this). The check after the
+# build makes sure the registers are saved.
+lu_flags=(-O2 -fno-ipa-pure-const $sections -I"$lu/include" -funwind-tables -fstrict-aliasing -fvisibility=hidden
   -D_LIBUNWIND_DISABLE_VISIBILITY_ANNOTATIONS -D_LIBUNWIND_IS_NATIVE_ONLY -DNDEBUG)
 for f in UnwindLevel1.c UnwindLevel1-gcc-ext.c Unwind-sjlj.c Unwind-EHABI.cpp libunwind.cpp \
   UnwindRegistersSave.S UnwindRegistersRestore.S; do
@@ -157,6 +160,8 @@ for f in UnwindLevel1.c UnwindLevel1-gcc-ext.c Unwind-sjlj.c Unwind-EHABI.cpp li
   esac
   run libunwind "$cc" "${lu_flags[@]}" "${std[@]}" -c "$lu/src/$f" -o "${f%.*}.o"
 done
+"$gnu-objdump" -d --disassemble=_Unwind_Resume "$build/libunwind/Unwind-EHABI.o" | grep -q 'push.*{r4' \
+  || die "libunwind's _Unwind_Resume does not save r4 (gcc dropped its register saves)"
 run libunwind "$gnu-ar" rcs "$sysroot/usr/lib/libunwind.a" \
   UnwindLevel1.o UnwindLevel1-gcc-ext.o Unwind-sjlj.o Unwind-EHABI.o libunwind.o \
   UnwindRegistersSave.o UnwindRegistersRestore.o

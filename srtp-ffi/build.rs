@@ -29,14 +29,21 @@ fn main() {
         Ok(lib) => {
             for dir in lib.include_paths {
                 // The bindings describe this header, so they are remade when
-                // it is reinstalled. A rebuilt ARMv6 sysroot reinstalls it
-                // with every library beside it, and this is what relinks the
-                // static binaries against them (cargo does not watch .a files).
+                // it changes.
                 let header = dir.join("srtp2/srtp.h");
                 if header.exists() {
                     println!("cargo:rerun-if-changed={}", header.display());
                 }
                 clang_args.push(format!("-I{}", dir.display()));
+            }
+            // A static libsrtp2 (the ARMv6 sysroot's) is part of every binary
+            // linked with it, and cargo does not watch it: rerunning this when
+            // it is rebuilt is what relinks those binaries.
+            for dir in &lib.link_paths {
+                let archive = dir.join("libsrtp2.a");
+                if archive.exists() {
+                    println!("cargo:rerun-if-changed={}", archive.display());
+                }
             }
         }
         Err(e) if target != host => {
