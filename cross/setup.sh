@@ -5,17 +5,19 @@
 # the board's libraries, which the crates find with pkg-config: for aarch64
 # the arm64 -dev packages through multiarch (dpkg --add-architecture), for
 # armv7 a Debian armhf sysroot under target/sysroot/armhf (mmdebstrap; see
-# "The armhf sysroot" in cross/README.md for why not multiarch).
+# "The armhf sysroot" in cross/README.md for why not multiarch), for armv6 a
+# static musl sysroot built from source (cross/armv6-sysroot.sh).
 #
 #   cross/setup.sh aarch64          # Raspberry Pi OS 64-bit, Debian arm64
 #   cross/setup.sh armv7            # Raspberry Pi OS 32-bit, Debian armhf
+#   cross/setup.sh armv6            # the same, any board (Pi 1, Zero): static
 #   cross/setup.sh aarch64 --test   # and qemu-user, to run the tests
 #
 # apt runs with sudo when not root. .cargo/config.toml holds the linkers,
 # runners and pkg-config/bindgen settings that go with what this installs.
 set -euo pipefail
 
-usage() { echo "usage: $0 aarch64|armv7 [--test]" >&2; exit 2; }
+usage() { echo "usage: $0 aarch64|armv7|armv6 [--test]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 want_qemu=0
 case "${2:-}" in --test) want_qemu=1 ;; "") ;; *) usage ;; esac
@@ -25,13 +27,24 @@ case "$1" in
     rust_target=aarch64-unknown-linux-gnu deb_arch=arm64 gnu=aarch64-linux-gnu qemu=qemu-aarch64 ;;
   armv7|armhf|armv7-unknown-linux-gnueabihf)
     rust_target=armv7-unknown-linux-gnueabihf deb_arch=armhf gnu=arm-linux-gnueabihf qemu=qemu-arm ;;
+  armv6|arm-unknown-linux-musleabihf)
+    rust_target=arm-unknown-linux-musleabihf deb_arch=armv6 gnu=arm-linux-gnueabihf qemu=qemu-arm ;;
   *) usage ;;
 esac
 
 say() { echo "cross: $*"; }
 
 # --- Rust target -----------------------------------------------------------
-if command -v rustup >/dev/null 2>&1; then
+# armv6: cargo builds the standard library from the toolchain's source
+# (-Zbuild-std, cross/cross.mk), which also holds the unwinder's.
+if [ "$deb_arch" = armv6 ]; then
+  if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+    command -v rustup >/dev/null 2>&1 \
+      || { echo "cross: armv6 needs the Rust standard library's source: install Rust with rustup and add rust-src" >&2; exit 1; }
+    say "rustup component add rust-src"
+    rustup component add rust-src
+  fi
+elif command -v rustup >/dev/null 2>&1; then
   if ! grep -qx "$rust_target" <<<"$(rustup target list --installed)"; then
     say "rustup target add $rust_target"
     rustup target add "$rust_target"
@@ -72,6 +85,11 @@ target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libsrtp2-1
 sysroot_pkgs=(libc6-dev libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libsrtp2-dev)
 if [ "$deb_arch" = armhf ]; then
   host_pkgs+=(mmdebstrap debian-archive-keyring)
+  target_pkgs=()
+elif [ "$deb_arch" = armv6 ]; then
+  # The libraries are built from Debian's source (cross/armv6-sysroot.sh):
+  # only the cross gcc, the kernel's headers and the build tools.
+  host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "linux-libc-dev-armhf-cross" make cmake curl patch)
   target_pkgs=()
 else
   host_pkgs+=(libsrtp2-dev)
@@ -173,6 +191,13 @@ if [ "$deb_arch" = armhf ]; then
   fi
 fi
 
+# --- The ARMv6 sysroot ---------------------------------------------------------
+# Static musl and the peer's libraries, built from Debian bookworm's source for
+# the ARM1176 into target/armv6-sysroot; remade only when its recipe changes.
+if [ "$deb_arch" = armv6 ]; then
+  bash "$(dirname "$0")/armv6-sysroot.sh"
+fi
+
 [ $want_qemu -eq 1 ] || exit 0
 
 # --- Running target binaries (--test) ---------------------------------------
@@ -184,7 +209,14 @@ fi
 probe_dir=$(mktemp -d)
 trap 'rm -rf "$probe_dir"' EXIT
 echo 'int main(void) { return 0; }' > "$probe_dir/probe.c"
-"$gnu-gcc" -o "$probe_dir/probe" "$probe_dir/probe.c"
+if [ "$deb_arch" = armv6 ]; then
+  # Static, and run as the board's ARM1176 (what cross/armv6-run sets).
+  "$(dirname "$0")/armv6-cc" -o "$probe_dir/probe" "$probe_dir/probe.c"
+  export QEMU_CPU=arm1176
+  qemu=qemu-arm
+else
+  "$gnu-gcc" -o "$probe_dir/probe" "$probe_dir/probe.c"
+fi
 # armhf: the loader is in the sysroot, where cross/armhf-run points qemu.
 [ "$deb_arch" = armhf ] && export QEMU_LD_PREFIX="$sysroot"
 runs() { "$probe_dir/probe" 2>/dev/null; }

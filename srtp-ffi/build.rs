@@ -28,7 +28,22 @@ fn main() {
     {
         Ok(lib) => {
             for dir in lib.include_paths {
+                // The bindings describe this header, so they are remade when
+                // it changes.
+                let header = dir.join("srtp2/srtp.h");
+                if header.exists() {
+                    println!("cargo:rerun-if-changed={}", header.display());
+                }
                 clang_args.push(format!("-I{}", dir.display()));
+            }
+            // A static libsrtp2 (the ARMv6 sysroot's) is part of every binary
+            // linked with it, and cargo does not watch it: rerunning this when
+            // it is rebuilt is what relinks those binaries.
+            for dir in &lib.link_paths {
+                let archive = dir.join("libsrtp2.a");
+                if archive.exists() {
+                    println!("cargo:rerun-if-changed={}", archive.display());
+                }
             }
         }
         Err(e) if target != host => {
@@ -47,6 +62,7 @@ fn main() {
             if !Path::new("/usr/include/srtp2/srtp.h").exists() {
                 panic!("/usr/include/srtp2/srtp.h not found: install the host's libsrtp2-dev");
             }
+            println!("cargo:rerun-if-changed=/usr/include/srtp2/srtp.h");
             println!("cargo:rustc-link-search=native={}", dir.display());
             println!("cargo:rustc-link-lib=dylib:+verbatim={SONAME}");
             // After the target's own headers (BINDGEN_EXTRA_CLANG_ARGS_<target>).
