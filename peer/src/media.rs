@@ -201,6 +201,12 @@ pub struct MediaOptions {
 pub const DEFAULT_SIZE: (u16, u16) = (640, 480);
 /// The frame rate a call asks for unless told otherwise.
 pub const DEFAULT_FPS: u8 = 30;
+/// The picture size on a board with one CPU core (Pi 1, Zero, Zero W)
+/// unless told otherwise: a quarter of [`DEFAULT_SIZE`]'s pixels, and about a
+/// quarter of its JPEG encode and decode cost (docs/benchmarks.md, "ARMv6").
+pub const SINGLE_CORE_SIZE: (u16, u16) = (320, 240);
+/// The frame rate on a board with one CPU core unless told otherwise.
+pub const SINGLE_CORE_FPS: u8 = 15;
 /// The highest frame rate `--fps` takes.
 pub const MAX_FPS: u8 = 60;
 /// The camera `peercall run` and `call` use when `--video` is not given.

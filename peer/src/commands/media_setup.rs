@@ -10,7 +10,7 @@ use crate::devices::sound::{self, PcmInfo};
 use crate::exit;
 use crate::media::{
     load_mjpeg, load_wav, AudioSink, AudioSource, MediaOptions, VideoSink, VideoSource,
-    DEFAULT_CAMERA,
+    DEFAULT_CAMERA, SINGLE_CORE_FPS, SINGLE_CORE_SIZE,
 };
 use crate::options::MediaGiven;
 use peercall::wire::{MediaDescription, VideoCodec};
@@ -122,6 +122,10 @@ fn check_recording_dir(path: &Path) -> Result<(), String> {
 /// a camera or sound card uses it; without one the test pattern, the tone
 /// and a null speaker keep the call working, and the peer says so.
 pub fn fill_defaults(media: &mut MediaOptions, given: MediaGiven) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if let Some(line) = fit_to_cores(media, given, cores) {
+        println!("{line}");
+    }
     if !given.video && !media.no_video {
         if Path::new(DEFAULT_CAMERA).exists() {
             media.video = VideoSource::Camera(DEFAULT_CAMERA.into());
@@ -149,6 +153,26 @@ pub fn fill_defaults(media: &mut MediaOptions, given: MediaGiven) {
             media.audio_defaulted = true;
         }
     }
+}
+
+/// A board with one core (a Pi Zero's 1 GHz ARM11) cannot encode one
+/// 640x480 picture and decode another 30 times a second and still play
+/// sound: unless the command line chose, it asks for [`SINGLE_CORE_SIZE`] at
+/// [`SINGLE_CORE_FPS`]. Returns the line that says so, when it did.
+fn fit_to_cores(media: &mut MediaOptions, given: MediaGiven, cores: usize) -> Option<String> {
+    if cores > 1 || (given.size && given.fps) {
+        return None;
+    }
+    if !given.size {
+        media.size = SINGLE_CORE_SIZE;
+    }
+    if !given.fps {
+        media.fps = SINGLE_CORE_FPS;
+    }
+    Some(format!(
+        "one CPU core: asking for {}x{} at {} fps (--size and --fps choose otherwise)",
+        media.size.0, media.size.1, media.fps
+    ))
 }
 
 /// What this peer offers in calls. With a camera, its closest mode to the
@@ -222,5 +246,45 @@ pub fn prepare(
             eprintln!("peercall: {e}");
             Err(exit::LOCAL)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{DEFAULT_FPS, DEFAULT_SIZE};
+
+    fn given(size: bool, fps: bool) -> MediaGiven {
+        MediaGiven {
+            size,
+            fps,
+            ..MediaGiven::default()
+        }
+    }
+
+    #[test]
+    fn one_core_asks_for_the_smaller_picture_unless_told() {
+        let mut m = MediaOptions::default();
+        let line = fit_to_cores(&mut m, given(false, false), 1).expect("a line");
+        assert_eq!((m.size, m.fps), (SINGLE_CORE_SIZE, SINGLE_CORE_FPS));
+        assert!(line.contains("320x240 at 15 fps"), "{line}");
+
+        let mut m = MediaOptions {
+            size: (640, 480),
+            ..MediaOptions::default()
+        };
+        assert!(fit_to_cores(&mut m, given(true, false), 1).is_some());
+        assert_eq!((m.size, m.fps), ((640, 480), SINGLE_CORE_FPS));
+
+        let mut m = MediaOptions::default();
+        assert!(fit_to_cores(&mut m, given(true, true), 1).is_none());
+        assert_eq!((m.size, m.fps), (DEFAULT_SIZE, DEFAULT_FPS));
+    }
+
+    #[test]
+    fn two_cores_keep_the_defaults() {
+        let mut m = MediaOptions::default();
+        assert!(fit_to_cores(&mut m, given(false, false), 2).is_none());
+        assert_eq!((m.size, m.fps), (DEFAULT_SIZE, DEFAULT_FPS));
     }
 }

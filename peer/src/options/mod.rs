@@ -87,6 +87,10 @@ pub struct MediaGiven {
     pub audio_in: bool,
     /// `--audio-out`.
     pub audio_out: bool,
+    /// `--size`.
+    pub size: bool,
+    /// `--fps`.
+    pub fps: bool,
 }
 
 /// What the command line asks for.
@@ -248,10 +252,12 @@ pub fn parse(
             Long("loop-in") => loop_in = Some(value(&mut p, "--loop-in")?),
             Long("size") => {
                 media_set = true;
+                given.size = true;
                 media.size = parse_size(&value(&mut p, "--size")?)?;
             }
             Long("fps") => {
                 media_set = true;
+                given.fps = true;
                 media.fps = parse_fps(&value(&mut p, "--fps")?)?;
             }
             Long("camera-format") => {
