@@ -20,11 +20,12 @@ test: deps
 # The abuse suite (docs/threat-model.md): floods, idle and slow connections,
 # forged and odd packets, look-alike names, against the release binaries on
 # loopback, each load bounded in count and time. Its tests are #[ignore]d in
-# `make test` and live in test targets named abuse*.
+# `make test` and live in test targets named abuse*. --nocapture: each test
+# prints its figures (issue 15's bars as measured) in the CI log.
 .PHONY: test-abuse
 test-abuse: deps
 	cargo build --release -p peercall-registry -p peercall-peer
-	cargo test --release -p peercall-registry -p peercall-peer --test 'abuse*' -- --include-ignored --test-threads=1
+	cargo test --release -p peercall-registry -p peercall-peer --test 'abuse*' -- --include-ignored --test-threads=1 --nocapture
 
 # Every fuzz target for FUZZ_SECONDS (default 20) from the corpus kept in
 # fuzz/corpus; installs nightly and cargo-fuzz when missing (scripts/fuzz.sh).

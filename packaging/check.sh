@@ -78,6 +78,39 @@ deb_of() { echo "$DEBS/${1}_${version}-1_$2.deb"; }
 
 contains_line() { grep -qxF -- "$2" <<<"$1"; }
 
+# An ARMv6 build for the ARM1176 (Pi 1, Zero): static (so neither Debian's
+# ARMv7 armhf libraries nor Pi OS's are loaded), built for ARMv6 with VFP, and
+# it runs on an emulated ARM1176 (where an ARMv7 instruction is a SIGILL).
+check_armv6() { # ELF
+	local elf=$1 name arch
+	name=${elf##*/usr/}
+	[ -f "$elf" ] || {
+		fail "no /usr/$name"
+		return
+	}
+	readelf -d "$elf" 2>/dev/null | grep -q NEEDED && fail "/usr/$name loads shared libraries: $(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd' ')" ||
+		pass "/usr/$name is static"
+	arch=$(readelf -A "$elf" | sed -n 's/^ *Tag_CPU_arch: *//p')
+	[ "$arch" = v6 ] || [ "$arch" = v6KZ ] && pass "/usr/$name is built for $arch" || fail "/usr/$name is built for ${arch:-?}, not ARMv6"
+	readelf -A "$elf" | grep -q 'Tag_ABI_VFP_args: VFP registers' && pass "/usr/$name passes floats in VFP registers (armhf)" ||
+		fail "/usr/$name is not hard-float"
+	if ! command -v qemu-arm >/dev/null 2>&1; then
+		echo "  skipped: /usr/$name on an emulated ARM1176: no qemu-arm (cross/setup.sh armv6 --test installs it)"
+	elif qemu-arm -cpu arm1176 "$elf" --version >"$TMP/v6.out" 2>&1; then
+		pass "/usr/$name --version on an emulated ARM1176: $(head -n1 "$TMP/v6.out")"
+	else
+		fail "/usr/$name --version on an emulated ARM1176: $(tail -n2 "$TMP/v6.out")"
+	fi
+}
+
+# armhf's /usr/bin/peercall: the script that starts the build the CPU runs.
+check_armhf_launcher() { # SCRIPT
+	sh -n "$1" && pass "/usr/bin/peercall (armhf): sh syntax" || fail "/usr/bin/peercall (armhf): sh syntax"
+	shellcheck -s sh -S warning "$1" >/dev/null && pass "/usr/bin/peercall (armhf): shellcheck" || fail "/usr/bin/peercall (armhf): shellcheck"
+	grep -q 'exec /usr/lib/peercall/peercall-armv6 ' "$1" && grep -q 'exec /usr/lib/peercall/peercall-armv7 ' "$1" &&
+		pass "/usr/bin/peercall (armhf) starts peercall-armv7 or peercall-armv6" || fail "/usr/bin/peercall (armhf) does not start both builds"
+}
+
 check_package() { # PKG ARCH
 	local pkg=$1 arch=$2 deb files depends script dir bin machine want_machine
 	deb=$(deb_of "$pkg" "$arch")
@@ -96,7 +129,9 @@ check_package() { # PKG ARCH
 			/usr/lib/systemd/system/peercall-registry.service
 			/usr/lib/systemd/system-generators/peercall-registry-generator
 			/usr/share/doc/peercall-registry/README.md /usr/share/doc/peercall-registry/copyright)
-		want_deps=(libc6)
+		# The C library, except for armhf's static ARMv6 build (below).
+		want_deps=()
+		[ "$arch" = armhf ] || want_deps=(libc6)
 		;;
 	peercall)
 		bin_name=peercall
@@ -128,6 +163,18 @@ check_package() { # PKG ARCH
 	dpkg-deb -x "$deb" "$dir/root"
 	dpkg-deb -e "$deb" "$dir/ctrl"
 	bin=$dir/root/usr/bin/$bin_name
+	# armhf: the registry is the static ARMv6 build; the peer's
+	# /usr/bin/peercall picks the ARMv7 or the static ARMv6 build
+	# (packaging/deb.sh), and the ARMv7 one is what links the libraries.
+	if [ "$arch" = armhf ]; then
+		if [ "$pkg" = peercall ]; then
+			check_armhf_launcher "$bin"
+			check_armv6 "$dir/root/usr/lib/peercall/peercall-armv6"
+			bin=$dir/root/usr/lib/peercall/peercall-armv7
+		else
+			check_armv6 "$bin"
+		fi
+	fi
 	case $arch in
 	amd64) want_machine="X86-64" ;;
 	arm64) want_machine="AArch64" ;;

@@ -5,10 +5,16 @@
 #   - for this machine's architecture (amd64 here), built now (cargo-deb runs
 #     cargo build --release);
 #   - for arm64 and armhf from the cross builds (`make cross-aarch64`,
-#     `make cross-armv7`: target/<triple>/release/{peercall,peercall-registry}),
-#     which `make deb` runs first; run directly, this skips an architecture
-#     with a line saying so when its build is missing, and warns when it is
-#     older than the sources.
+#     `make cross-armv7`, `make cross-armv6`:
+#     target/<triple>/release/{peercall,peercall-registry}), which `make deb`
+#     runs first; run directly, this skips an architecture with a line saying
+#     so when its build is missing, and warns when it is older than the
+#     sources. armhf takes two builds: 32-bit Raspberry Pi OS runs on ARMv6
+#     (Pi 1, Zero) and ARMv7 or later CPUs. Its registry is the static ARMv6
+#     build, which runs on both; its peer carries the ARMv7 build (linked
+#     against the system's libraries, with the window) and the static ARMv6
+#     one in /usr/lib/peercall/, and /usr/bin/peercall starts the one the
+#     CPU can run (packaging/peer/peercall-armhf).
 #
 # Depends: dpkg-shlibdeps through cargo-deb's $auto, which works for another
 # architecture when its libraries are installed through multiarch (as
@@ -161,9 +167,33 @@ set_depends() { # DEB DEPENDS
 	local dir
 	dir=$(mktemp -d)
 	dpkg-deb -R "$1" "$dir/pkg"
-	sed -i "s/^Depends: .*/Depends: $2/" "$dir/pkg/DEBIAN/control"
-	grep -q '^Depends: ' "$dir/pkg/DEBIAN/control" ||
-		sed -i "/^Installed-Size: /a Depends: $2" "$dir/pkg/DEBIAN/control"
+	if [ -z "$2" ]; then
+		# A static binary needs nothing: no field rather than an empty one.
+		sed -i "/^Depends:/d" "$dir/pkg/DEBIAN/control"
+	else
+		sed -i "s/^Depends: .*/Depends: $2/" "$dir/pkg/DEBIAN/control"
+		grep -q '^Depends: ' "$dir/pkg/DEBIAN/control" ||
+			sed -i "/^Installed-Size: /a Depends: $2" "$dir/pkg/DEBIAN/control"
+	fi
+	dpkg-deb --root-owner-group -Zxz -b "$dir/pkg" "$1" >/dev/null
+	rm -rf "$dir"
+}
+
+# armhf's peer package: the ARMv7 peer cargo-deb put at /usr/bin/peercall
+# moves to /usr/lib/peercall/peercall-armv7, the static ARMv6 one goes beside
+# it, and /usr/bin/peercall becomes the script that picks one.
+ARMV6_TRIPLE=arm-unknown-linux-musleabihf
+add_armv6_build() { # DEB ARMV6_ELF
+	local dir size
+	dir=$(mktemp -d)
+	dpkg-deb -R "$1" "$dir/pkg"
+	install -d -m 755 "$dir/pkg/usr/lib/peercall"
+	mv "$dir/pkg/usr/bin/peercall" "$dir/pkg/usr/lib/peercall/peercall-armv7"
+	install -m 755 "$2" "$dir/pkg/usr/lib/peercall/peercall-armv6"
+	install -m 755 packaging/peer/peercall-armhf "$dir/pkg/usr/bin/peercall"
+	(cd "$dir/pkg" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$dir/pkg/DEBIAN/md5sums"
+	size=$(du -sk --exclude=DEBIAN "$dir/pkg" | cut -f1)
+	sed -i "s/^Installed-Size: .*/Installed-Size: $size/" "$dir/pkg/DEBIAN/control"
 	dpkg-deb --root-owner-group -Zxz -b "$dir/pkg" "$1" >/dev/null
 	rm -rf "$dir"
 }
@@ -201,10 +231,14 @@ package() { # ARCH CRATE BIN [TRIPLE]
 		die "$bin for armhf calls ALSA functions whose ABI the 64-bit time_t transition changed ($(alsa_time_t_calls "$elf" | paste -sd' ')): it cannot depend on both libasound2 and libasound2t64; build it per suite"
 	fi
 	depends=$(dpkg-deb -f "$deb" Depends)
+	if [ -z "$depends" ] && dpkg-deb -f "$deb" | grep -q '^Depends:'; then
+		set_depends "$deb" ""
+	fi
 	if [ "$(both_alsa_names "$depends")" != "$depends" ]; then
 		set_depends "$deb" "$(both_alsa_names "$depends")"
 	fi
-	summary+=("  $(basename "$deb"): Depends: $(dpkg-deb -f "$deb" Depends) ($how)")
+	depends=$(dpkg-deb -f "$deb" Depends)
+	summary+=("  $(basename "$deb"): Depends: ${depends:-none, a static binary} ($how)")
 	built=$((built + 1))
 }
 
@@ -218,7 +252,7 @@ for arch in $ARCHES; do
 	case $arch in
 	amd64) triple=x86_64-unknown-linux-gnu cross_target="" ;;
 	arm64) triple=aarch64-unknown-linux-gnu cross_target=cross-aarch64 ;;
-	armhf) triple=armv7-unknown-linux-gnueabihf cross_target=cross-armv7 ;;
+	armhf) triple=armv7-unknown-linux-gnueabihf cross_target="cross-armv7 and make cross-armv6" ;;
 	*) die "unknown architecture $arch (amd64, arm64, armhf)" ;;
 	esac
 	rm -f "$OUT"/peercall_*_"$arch".deb "$OUT"/peercall-registry_*_"$arch".deb
@@ -230,23 +264,37 @@ for arch in $ARCHES; do
 		continue
 	fi
 	dir=$TARGET_DIR/$triple/release
-	if [ ! -x "$dir/peercall" ] || [ ! -x "$dir/peercall-registry" ]; then
-		summary+=("$arch: SKIPPED: no cross build in ${dir#"$PWD"/}/ (make deb runs make ${cross_target:-?} first)")
+	# What each package is made of: the registry's build, the peer's, and
+	# for armhf the ARMv6 peer added to it.
+	reg_triple=$triple builds=("$dir/peercall" "$dir/peercall-registry")
+	if [ "$arch" = armhf ]; then
+		reg_triple=$ARMV6_TRIPLE
+		v6=$TARGET_DIR/$ARMV6_TRIPLE/release
+		builds=("$dir/peercall" "$v6/peercall" "$v6/peercall-registry")
+	fi
+	missing=""
+	for b in "${builds[@]}"; do [ -x "$b" ] || missing="$missing ${b#"$PWD"/}"; done
+	if [ -n "$missing" ]; then
+		summary+=("$arch: SKIPPED: no cross build$missing (make deb runs make ${cross_target:-?} first)")
 		continue
 	fi
 	stale=""
-	for b in peercall peercall-registry; do
-		s=$(newer_source "$dir/$b")
-		[ -z "$s" ] || stale="$stale $b (older than $s)"
+	for b in "${builds[@]}"; do
+		s=$(newer_source "$b")
+		[ -z "$s" ] || stale="$stale ${b#"$PWD"/} (older than $s)"
 	done
-	say "$arch: packaging the cross build in ${dir#"$PWD"/}/"
+	say "$arch: packaging the cross builds:${builds[*]#"$PWD"/}"
 	if [ -n "$stale" ]; then
-		summary+=("$arch: built from the cross build in ${dir#"$PWD"/}/ -- WARNING: stale:$stale; run make $cross_target and make deb again:")
+		summary+=("$arch: built from the cross builds -- WARNING: stale:$stale; run make $cross_target and make deb again:")
 	else
-		summary+=("$arch: built from the cross build in ${dir#"$PWD"/}/ (newer than every source file):")
+		summary+=("$arch: built from the cross builds (newer than every source file):")
 	fi
-	package "$arch" peercall-registry peercall-registry "$triple"
+	package "$arch" peercall-registry peercall-registry "$reg_triple"
 	package "$arch" peercall-peer peercall "$triple"
+	if [ "$arch" = armhf ]; then
+		add_armv6_build "$(ls "$OUT"/peercall_*_armhf.deb)" "$v6/peercall"
+		summary+=("  peercall_…_armhf.deb: /usr/bin/peercall picks /usr/lib/peercall/peercall-armv7 or the static peercall-armv6 by CPU")
+	fi
 done
 
 say "packages in $OUT/:"

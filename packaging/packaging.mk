@@ -12,7 +12,7 @@ export DEB_ARCHES
 # DEB_ARCHES: amd64 built here, arm64 and armhf from the cross builds
 # (cross/cross.mk), which run first; cargo makes them no-ops when they are
 # up to date. The last lines say what was built and with which Depends.
-deb: deps $(if $(filter arm64,$(DEB_ARCHES)),cross-aarch64) $(if $(filter armhf,$(DEB_ARCHES)),cross-armv7)
+deb: deps $(if $(filter arm64,$(DEB_ARCHES)),cross-aarch64) $(if $(filter armhf,$(DEB_ARCHES)),cross-armv7 cross-armv6)
 	bash packaging/deb.sh
 
 # The cross builds, then all three architectures: what `make deb` now does

@@ -13,9 +13,9 @@
 #     packages the way the README says (`apt install ./peercall_….deb`),
 #     maintainer scripts and all, then `peercall demo --seconds 2` from the
 #     installed package.
-#  3. The same for arm64 where the kernel runs arm64 programs through
-#     qemu-user (binfmt_misc, which `make test-aarch64` registers); else a
-#     "skipped" line.
+#  3. The same for arm64 and armhf where the kernel runs their programs
+#     through qemu-user (binfmt_misc, which `make test-aarch64` and
+#     `make test-armv7` register); else a "skipped" line.
 #
 # Needs root (chroot; sudo otherwise) and the network (deb.debian.org, or
 # DEB_SUITES_MIRROR). Prints "  ok:", "  FAIL:" and "  skipped:" lines and
@@ -75,7 +75,9 @@ in_root() { # ROOT COMMAND...
 # its package indexes fetched again each time.
 userland() { # SUITE
 	local suite=$1 dir=$CACHE/$1 foreign want
-	foreign=$(printf '%s\n' "${arches[@]}" | grep -vx "$HOST_ARCH" | paste -sd, || true)
+	# Every architecture the packages come in, whatever DEB_ARCHES says, so
+	# that one cached userland serves every run.
+	foreign=$(printf '%s\n' amd64 arm64 armhf | grep -vx "$HOST_ARCH" | paste -sd, || true)
 	want="$suite $MIRROR $HOST_ARCH${foreign:+,$foreign}"
 	if [ "$(cat "$dir.made" 2>/dev/null)" != "$want" ]; then
 		echo "suites: making a Debian $suite userland in $dir ($HOST_ARCH${foreign:+, $foreign})" >&2
@@ -163,22 +165,28 @@ install_and_run() { # ARCH
 for arch in "${arches[@]}"; do
 	case $arch in
 	"$HOST_ARCH") install_and_run "$arch" ;;
-	arm64)
-		# An arm64 program in the userland starts only through the kernel's
-		# qemu-aarch64 registration (the demo starts its registry and peers as
-		# child processes). Without the F flag the kernel looks for the
-		# registered interpreter inside the chroot, so a static qemu-aarch64
-		# (from Debian's qemu-user-static package, unpacked, not installed)
-		# is put at that path in the userland's copy.
-		reg=/proc/sys/fs/binfmt_misc/qemu-aarch64
+	arm64 | armhf)
+		# An ARM program in the userland starts only through the kernel's
+		# qemu registration (the demo starts its registry and peers as child
+		# processes). Without the F flag the kernel looks for the registered
+		# interpreter inside the chroot, so a static qemu (from Debian's
+		# qemu-user-static package, unpacked, not installed) is put at that
+		# path in the userland's copy. armhf runs Debian 13's own armhf
+		# libraries (libasound2t64 among them) under the ARMv7 build, which
+		# /usr/bin/peercall picks on qemu's default CPU.
+		qemu="qemu-aarch64"
+		[ "$arch" = armhf ] && qemu="qemu-arm"
+		reg=/proc/sys/fs/binfmt_misc/$qemu
 		if [ -r "$reg" ] && grep -qx enabled "$reg"; then
 			interp=$(sed -n 's/^interpreter //p' "$reg")
-			(cd "$TMP" && apt-get download -q qemu-user-static >/dev/null 2>&1) &&
-				dpkg-deb -x "$TMP"/qemu-user-static_*.deb "$TMP/qemu-static" ||
-				die "cannot fetch qemu-user-static for the arm64 install (apt-get download)"
-			PUT_INTERPRETER="$interp=$TMP/qemu-static/usr/bin/qemu-aarch64-static" install_and_run arm64
+			if [ ! -d "$TMP/qemu-static" ]; then
+				(cd "$TMP" && apt-get download -q qemu-user-static >/dev/null 2>&1) &&
+					dpkg-deb -x "$TMP"/qemu-user-static_*.deb "$TMP/qemu-static" ||
+					die "cannot fetch qemu-user-static for the $arch install (apt-get download)"
+			fi
+			PUT_INTERPRETER="$interp=$TMP/qemu-static/usr/bin/$qemu-static" install_and_run "$arch"
 		else
-			skip "$INSTALL_SUITE: a real install of the arm64 packages: the kernel has no binfmt_misc registration of qemu-aarch64 (cross/setup.sh aarch64 --test makes one)"
+			skip "$INSTALL_SUITE: a real install of the $arch packages: the kernel has no binfmt_misc registration of $qemu (make test-aarch64 / test-armv7 make one)"
 		fi
 		;;
 	esac

@@ -52,18 +52,29 @@ fn type_line(actor: &mut Process, line: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot type to {}: {e}", actor.name()))
 }
 
-/// The registry binary beside this one.
+/// The registry binary: beside this one (a build's target directory, or
+/// /usr/bin for the packages), else the first on PATH (armhf's package keeps
+/// this peer in /usr/lib/peercall/, packaging/README.md "armhf").
 fn registry_binary() -> Result<PathBuf, String> {
+    const NAME: &str = "peercall-registry";
     let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let path = me.with_file_name("peercall-registry");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is missing; build it with cargo build --release -p peercall-registry (make demo does)",
-            path.display()
-        ))
+    let beside = me.with_file_name(NAME);
+    if beside.exists() {
+        return Ok(beside);
     }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(NAME))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    on_path.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        format!(
+            "{} is missing, and no {NAME} is on PATH; build it with cargo build --release -p {NAME} (make demo does), or install the peercall-registry package",
+            beside.display()
+        )
+    })
 }
 
 /// Runs the demo with `seconds` of media; returns the exit code.
