@@ -162,21 +162,31 @@ alsa_time_t_calls() { # ELF
 	readelf --dyn-syms -W "$1" | awk '$7 == "UND" { sub(/@.*/, "", $8); print $8 }' | grep -E "$ALSA_TIME_T_FUNCTIONS" || true
 }
 
+# Unpacks DEB, runs EDIT on its root (DEBIAN/ included) with ARGS, and packs
+# it again in place.
+repack() { # DEB EDIT [ARGS...]
+	local deb=$1 edit=$2 dir
+	shift 2
+	dir=$(mktemp -d)
+	dpkg-deb -R "$deb" "$dir/pkg"
+	"$edit" "$dir/pkg" "$@"
+	dpkg-deb --root-owner-group -Zxz -b "$dir/pkg" "$deb" >/dev/null
+	rm -rf "$dir"
+}
+
 # Rewrites the Depends of DEB.
 set_depends() { # DEB DEPENDS
-	local dir
-	dir=$(mktemp -d)
-	dpkg-deb -R "$1" "$dir/pkg"
+	repack "$1" write_depends "$2"
+}
+write_depends() { # ROOT DEPENDS
 	if [ -z "$2" ]; then
 		# A static binary needs nothing: no field rather than an empty one.
-		sed -i "/^Depends:/d" "$dir/pkg/DEBIAN/control"
+		sed -i "/^Depends:/d" "$1/DEBIAN/control"
 	else
-		sed -i "s/^Depends: .*/Depends: $2/" "$dir/pkg/DEBIAN/control"
-		grep -q '^Depends: ' "$dir/pkg/DEBIAN/control" ||
-			sed -i "/^Installed-Size: /a Depends: $2" "$dir/pkg/DEBIAN/control"
+		sed -i "s/^Depends: .*/Depends: $2/" "$1/DEBIAN/control"
+		grep -q '^Depends: ' "$1/DEBIAN/control" ||
+			sed -i "/^Installed-Size: /a Depends: $2" "$1/DEBIAN/control"
 	fi
-	dpkg-deb --root-owner-group -Zxz -b "$dir/pkg" "$1" >/dev/null
-	rm -rf "$dir"
 }
 
 # armhf's peer package: the ARMv7 peer cargo-deb put at /usr/bin/peercall
@@ -184,18 +194,17 @@ set_depends() { # DEB DEPENDS
 # it, and /usr/bin/peercall becomes the script that picks one.
 ARMV6_TRIPLE=arm-unknown-linux-musleabihf
 add_armv6_build() { # DEB ARMV6_ELF
-	local dir size
-	dir=$(mktemp -d)
-	dpkg-deb -R "$1" "$dir/pkg"
-	install -d -m 755 "$dir/pkg/usr/lib/peercall"
-	mv "$dir/pkg/usr/bin/peercall" "$dir/pkg/usr/lib/peercall/peercall-armv7"
-	install -m 755 "$2" "$dir/pkg/usr/lib/peercall/peercall-armv6"
-	install -m 755 packaging/peer/peercall-armhf "$dir/pkg/usr/bin/peercall"
-	(cd "$dir/pkg" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$dir/pkg/DEBIAN/md5sums"
-	size=$(du -sk --exclude=DEBIAN "$dir/pkg" | cut -f1)
-	sed -i "s/^Installed-Size: .*/Installed-Size: $size/" "$dir/pkg/DEBIAN/control"
-	dpkg-deb --root-owner-group -Zxz -b "$dir/pkg" "$1" >/dev/null
-	rm -rf "$dir"
+	repack "$1" put_armv6_build "$2"
+}
+put_armv6_build() { # ROOT ARMV6_ELF
+	local size
+	install -d -m 755 "$1/usr/lib/peercall"
+	mv "$1/usr/bin/peercall" "$1/usr/lib/peercall/peercall-armv7"
+	install -m 755 "$2" "$1/usr/lib/peercall/peercall-armv6"
+	install -m 755 packaging/peer/peercall-armhf "$1/usr/bin/peercall"
+	(cd "$1" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$1/DEBIAN/md5sums"
+	size=$(du -sk --exclude=DEBIAN "$1" | cut -f1)
+	sed -i "s/^Installed-Size: .*/Installed-Size: $size/" "$1/DEBIAN/control"
 }
 
 # ------------------------------------------------------------------ packages

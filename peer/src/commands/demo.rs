@@ -62,14 +62,11 @@ fn registry_binary() -> Result<PathBuf, String> {
     if beside.exists() {
         return Ok(beside);
     }
-    let on_path = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(NAME))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    on_path.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let on_path = std::env::split_paths(&path)
+        .map(|d| d.join(NAME))
+        .find(|p| p.is_file());
+    on_path.ok_or_else(|| {
         format!(
             "{} is missing, and no {NAME} is on PATH; build it with cargo build --release -p {NAME} (make demo does), or install the peercall-registry package",
             beside.display()
