@@ -73,16 +73,14 @@ fi
 # target too): a mirror whose $deb_arch security index lags the host's then
 # leaves them uninstallable. The cross packages have no such tie.
 #
-# SRTP: Debian's libsrtp2-dev is not multiarch-installable (the target's
-# would replace the host's, which host builds need), so the host's -dev
-# package gives the header (architecture-independent C) and the target's
-# runtime package libsrtp2-1 gives the library, which srtp-ffi/build.rs
-# links by its soname from /usr/lib/$gnu.
+# SRTP: srtp-ffi/ builds libsrtp2 from source with the cross gcc, on the
+# target's OpenSSL libcrypto (libssl-dev, multiarch like the others); ARMv6
+# builds its own libsrtp2 on mbedtls into its sysroot.
 host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "libc6-dev-$deb_arch-cross" "linux-libc-dev-$deb_arch-cross")
-target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libsrtp2-1)
+target_pkgs=(libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libssl-dev)
 # armhf: the target's libraries go into a sysroot of their own (below), made
 # by mmdebstrap from Debian's archive, which checks it with Debian's keyring.
-sysroot_pkgs=(libc6-dev libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libsrtp2-dev)
+sysroot_pkgs=(libc6-dev libasound2-dev libopus-dev libturbojpeg0-dev libsdl2-dev libssl-dev)
 if [ "$deb_arch" = armhf ]; then
   host_pkgs+=(mmdebstrap debian-archive-keyring)
   target_pkgs=()
@@ -91,8 +89,6 @@ elif [ "$deb_arch" = armv6 ]; then
   # only the cross gcc, the kernel's headers and the build tools.
   host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "linux-libc-dev-armhf-cross" make cmake curl patch)
   target_pkgs=()
-else
-  host_pkgs+=(libsrtp2-dev)
 fi
 [ $want_qemu -eq 1 ] && host_pkgs+=(qemu-user)
 

@@ -139,8 +139,9 @@ check_package() { # PKG ARCH
 			/usr/share/peercall/intercom.conf
 			/usr/share/doc/peercall/README.md /usr/share/doc/peercall/copyright)
 		# libsdl2-2.0-0: the call window (the default feature `window`).
-		# libsrtp2-1: the call's media encryption (SRTP).
-		want_deps=(libc6 libasound2 libopus0 libturbojpeg0 libsrtp2-1 libsdl2-2.0-0 adduser)
+		# libssl3: libcrypto, the ciphers of the call's media encryption
+		# (SRTP; libsrtp2 itself is built into the binary, srtp-ffi/).
+		want_deps=(libc6 libasound2 libopus0 libturbojpeg0 libssl3 libsdl2-2.0-0 adduser)
 		;;
 	esac
 	local f d
@@ -150,12 +151,16 @@ check_package() { # PKG ARCH
 	for d in "${want_deps[@]}"; do
 		grep -Eq "(^|[ ,|])$d(t64)?( |,|$)" <<<"$depends" && pass "Depends names $d" || fail "Depends does not name $d"
 	done
-	# Debian 12 has only libasound2, Debian 13 only libasound2t64 (which on
-	# armhf does not provide libasound2): one package for both needs both.
+	# Debian 12 has only libasound2 and libssl3, Debian 13 only libasound2t64
+	# and libssl3t64 (which on armhf do not provide the old names): one
+	# package for both needs both.
 	if [ "$pkg" = peercall ]; then
-		grep -Eq "(^|, )libasound2t64 [^,|]*\| libasound2 " <<<"$depends" &&
-			pass "Depends takes libasound2t64 (Debian 13) or libasound2 (Debian 12)" ||
-			fail "Depends does not offer libasound2t64 | libasound2"
+		local lib
+		for lib in libasound2 libssl3; do
+			grep -Eq "(^|, )${lib}t64 [^,|]*\| $lib " <<<"$depends" &&
+				pass "Depends takes ${lib}t64 (Debian 13) or $lib (Debian 12)" ||
+				fail "Depends does not offer ${lib}t64 | $lib"
+		done
 	fi
 
 	dir=$TMP/x-$pkg-$arch
@@ -191,7 +196,7 @@ check_package() { # PKG ARCH
 		libasound.so.2) pkgname=libasound2 ;;
 		libopus.so.0) pkgname=libopus0 ;;
 		libturbojpeg.so.0) pkgname=libturbojpeg0 ;;
-		libsrtp2.so.1) pkgname=libsrtp2-1 ;;
+		libcrypto.so.3) pkgname=libssl3 ;;
 		libSDL2-2.0.so.0) pkgname=libsdl2-2.0-0 ;;
 		*) fail "$bin_name needs $lib, which no check knows"; continue ;;
 		esac

@@ -64,7 +64,7 @@ package_of() {
 	libasound.so.2) echo libasound2 ;;
 	libopus.so.0) echo libopus0 ;;
 	libturbojpeg.so.0) echo libturbojpeg0 ;;
-	libsrtp2.so.1) echo libsrtp2-1 ;;
+	libcrypto.so.3) echo libssl3 ;;
 	libSDL2-2.0.so.0) echo libsdl2-2.0-0 ;;
 	*) return 1 ;;
 	esac
@@ -79,7 +79,7 @@ minimum_of() { # PACKAGE ELF
 	libasound2) echo 1.0.16 ;;
 	libopus0) echo 1.1 ;;
 	libturbojpeg0) echo 1:2.0.2 ;;
-	libsrtp2-1) echo 2.3.0 ;;
+	libssl3) echo 3.0.0 ;;
 	libgcc-s1) echo 3.0 ;;
 	esac
 }
@@ -124,7 +124,7 @@ explicit_depends() { # ELF CURRENT_DEPENDS
 	for entry in "${current_entries[@]}"; do
 		entry=$(echo "$entry" | sed 's/^ *//; s/ *$//')
 		[ -n "$entry" ] || continue
-		case $entry in libc6* | libgcc* | libasound2* | libopus0* | libturbojpeg0* | libsrtp2-1* | libsdl2*) continue ;; esac
+		case $entry in libc6* | libgcc* | libasound2* | libopus0* | libturbojpeg0* | libssl3* | libsdl2*) continue ;; esac
 		deps+=("$entry")
 	done
 	local joined
@@ -143,23 +143,32 @@ depends_complete() { # ELF DEPENDS
 	done < <(needed_libs "$1")
 }
 
-# Debian 13 renamed libasound2 to libasound2t64 (the 64-bit time_t
-# transition). On 64-bit architectures libasound2t64 also Provides
-# libasound2; on armhf it does not, so `libasound2` alone cannot be installed
-# there. Both names, the new one first: apt takes libasound2t64 where it
-# exists (Debian 13, Pi OS trixie) and libasound2 where not (Debian 12).
-both_alsa_names() { # DEPENDS
-	sed -E 's/(^|, )libasound2 (\([^)]*\))/\1libasound2t64 \2 | libasound2 \2/' <<<"$1"
+# Debian 13 renamed libasound2 to libasound2t64 and libssl3 to libssl3t64
+# (the 64-bit time_t transition). On 64-bit architectures the new packages
+# also Provide the old names; on armhf they do not, so `libasound2` alone
+# cannot be installed there. Both names, the new one first: apt takes the t64
+# package where it exists (Debian 13, Pi OS trixie) and the old one where not
+# (Debian 12).
+both_t64_names() { # DEPENDS
+	sed -E 's/(^|, )(libasound2|libssl3) (\([^)]*\))/\1\2t64 \3 | \2 \3/g' <<<"$1"
 }
 
-# On 32-bit architectures the transition changed the ALSA functions that pass
-# a time_t (time stamps) while keeping the soname: a binary built against
-# Debian 12's libasound2 that called one of them would get the wrong layout
-# from Debian 13's libasound2t64. The others are the same in both, so the
-# alternative above holds only while the binary calls none of these.
+# On 32-bit architectures the transition changed the functions that pass a
+# time_t while keeping the soname: a binary built against Debian 12's
+# library that called one of them would get the wrong layout from Debian
+# 13's t64 one. The others are the same in both, so the alternative above
+# holds only while the binary calls none of these: ALSA's time stamps, and
+# libcrypto's time functions (the peer's libcrypto calls are libsrtp2's
+# ciphers and MACs).
 ALSA_TIME_T_FUNCTIONS='^snd_(pcm_status_get_.*tstamp|pcm_htimestamp|timer_status_get_timestamp|timer_read|rawmidi_status_get_tstamp|rawmidi_tread)$'
-alsa_time_t_calls() { # ELF
+# Any libcrypto function with a time in its name (X509_cmp_time,
+# ASN1_TIME_*, OPENSSL_gmtime...): wider than the changed ones, and none of
+# them is what the peer calls.
+CRYPTO_TIME_T_FUNCTIONS='(time|TIME)'
+time_t_calls() { # ELF
 	readelf --dyn-syms -W "$1" | awk '$7 == "UND" { sub(/@.*/, "", $8); print $8 }' | grep -E "$ALSA_TIME_T_FUNCTIONS" || true
+	readelf --dyn-syms -W "$1" | awk '$7 == "UND" && $8 ~ /@OPENSSL_/ { sub(/@.*/, "", $8); print $8 }' |
+		grep -E "$CRYPTO_TIME_T_FUNCTIONS" || true
 }
 
 # Unpacks DEB, runs EDIT on its root (DEBIAN/ included) with ARGS, and packs
@@ -236,15 +245,15 @@ package() { # ARCH CRATE BIN [TRIPLE]
 		how="read from the binary"
 	fi
 	depends_complete "$elf" "$(dpkg-deb -f "$deb" Depends)" || die "$deb: Depends misses a library of $bin"
-	if [ "$arch" = armhf ] && [ -n "$(alsa_time_t_calls "$elf")" ]; then
-		die "$bin for armhf calls ALSA functions whose ABI the 64-bit time_t transition changed ($(alsa_time_t_calls "$elf" | paste -sd' ')): it cannot depend on both libasound2 and libasound2t64; build it per suite"
+	if [ "$arch" = armhf ] && [ -n "$(time_t_calls "$elf")" ]; then
+		die "$bin for armhf calls functions whose ABI the 64-bit time_t transition changed ($(time_t_calls "$elf" | paste -sd' ')): it cannot depend on both the t64 and the old library package; build it per suite"
 	fi
 	depends=$(dpkg-deb -f "$deb" Depends)
 	if [ -z "$depends" ] && dpkg-deb -f "$deb" | grep -q '^Depends:'; then
 		set_depends "$deb" ""
 	fi
-	if [ "$(both_alsa_names "$depends")" != "$depends" ]; then
-		set_depends "$deb" "$(both_alsa_names "$depends")"
+	if [ "$(both_t64_names "$depends")" != "$depends" ]; then
+		set_depends "$deb" "$(both_t64_names "$depends")"
 	fi
 	depends=$(dpkg-deb -f "$deb" Depends)
 	summary+=("  $(basename "$deb"): Depends: ${depends:-none, a static binary} ($how)")

@@ -11,14 +11,14 @@ set -euo pipefail
 # links (libjpeg-turbo, libopus) and ALSA's libasound, found through
 # pkg-config, and libclang, which the v4l crate's bindings are generated with
 # from the kernel's videodev2.h (linux-libc-dev) at build time.
-# libsrtp2-dev: the call's media encryption (SRTP), linked from the system
-# and its bindings generated from its header at build time (srtp-ffi/).
+# libssl-dev: OpenSSL's libcrypto, the cipher backend of the libsrtp2 that
+# srtp-ffi/ builds from source for the call's media encryption (SRTP).
 # libsdl2-dev: the call window (cargo feature `window`, on by default). The
 # window tests run the peer on an X server of their own (xvfb), take
 # screenshots (xwd, in x11-apps), type and click (xdotool), watch events and
 # paint the root window in the harness's own tests (xev in x11-utils,
 # xsetroot in x11-xserver-utils).
-pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1 libsrtp2-dev libsdl2-dev
+pkgs=(gcc libc6-dev linux-libc-dev pkg-config libturbojpeg0-dev libopus-dev libasound2-dev libclang1 libssl-dev libsdl2-dev
   xvfb xdotool x11-apps x11-utils x11-xserver-utils)
 # tcpdump: a test captures a whole call on loopback and checks that neither
 # the call port's signalling nor the media shows anything in clear.

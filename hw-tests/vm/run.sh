@@ -279,7 +279,7 @@ module_list() {
 # are x86-64 ones.
 # SDL2's KMSDRM backend needs GBM and EGL, here Mesa's software path, as on x86-64,
 # and libGL or libGLESv2: without them it fails with "EGL not initialized".
-ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 libsrtp2-1 libnss3 libnspr4 libsqlite3-0 libsdl2-2.0-0 libgbm1 libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libgles2 bash coreutils python3-minimal base-passwd"
+ROOTFS_PKGS="busybox-static libc6 libgcc-s1 libasound2 libasound2-data libopus0 libturbojpeg0 libssl3 libsdl2-2.0-0 libgbm1 libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libgles2 bash coreutils python3-minimal base-passwd"
 prepare_rootfs() {
     local suite key tmp
     suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")

@@ -1,7 +1,8 @@
 //! SRTP and SRTCP (RFC 3711; AEAD_AES_128_GCM per RFC 7714) for peercall,
-//! from the system's libsrtp2, the reference implementation. This crate is
-//! the only place peercall calls C: it holds the generated bindings (from
-//! the installed `srtp2/srtp.h`, see build.rs), keeps every `unsafe` block
+//! from libsrtp2, the reference implementation, built from the copy in
+//! `vendor/libsrtp/` on OpenSSL's libcrypto (build.rs says why not the system's).
+//! This crate is the only place peercall calls C: it holds the generated
+//! bindings (from the linked library's `srtp2/srtp.h`), keeps every `unsafe` block
 //! here with the reason it is sound, and offers two safe types: a
 //! [`Sender`] that protects the packets one side sends and a [`Receiver`]
 //! that authenticates, replay-checks and decrypts the other side's.
@@ -131,7 +132,7 @@ fn check(status: sys::srtp_err_status_t::Type) -> Result<(), Error> {
 }
 
 /// Creating and freeing contexts touch libsrtp2's global crypto kernel (and
-/// its NSS or OpenSSL backend's initialisation), which is not thread-safe:
+/// its OpenSSL or mbedtls backend's initialisation), which is not thread-safe:
 /// they are serialised here. Packets are not: a context is used by one
 /// thread at a time, which `&mut self` ensures.
 static GLOBAL: Mutex<()> = Mutex::new(());
