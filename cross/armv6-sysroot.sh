@@ -48,7 +48,7 @@ sources=(
   "libsrtp2 libs/libsrtp2 libsrtp2_2.5.0.orig.tar.gz 8a43ef8e9ae2b665292591af62aa1a4ae41e468b6d98d8258f91478735da4e09 libsrtp2_2.5.0-3.debian.tar.xz 3a3cafa12033d32cd0d5ad4d78f102bc6d998f7d67a17f262c436d0734865af4"
 )
 
-for tool in curl make cmake "$gnu-gcc" "$gnu-ar" patch; do
+for tool in curl make cmake "$gnu-gcc" "$gnu-g++" "$gnu-ar" patch; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run cross/setup.sh armv6"
 done
 [ -d "$rust_src/src/llvm-project/libunwind" ] \

@@ -86,8 +86,10 @@ if [ "$deb_arch" = armhf ]; then
   target_pkgs=()
 elif [ "$deb_arch" = armv6 ]; then
   # The libraries are built from Debian's source (cross/armv6-sysroot.sh):
-  # only the cross gcc, the kernel's headers and the build tools.
-  host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "linux-libc-dev-armhf-cross" make cmake curl patch)
+  # only the cross gcc, the kernel's headers and the build tools. g++: the
+  # unwinder (LLVM's libunwind) is C++, which the gcc driver compiles with
+  # g++'s cc1plus.
+  host_pkgs=(gcc libc6-dev pkg-config libclang1 "gcc-$gnu" "g++-$gnu" "linux-libc-dev-armhf-cross" make cmake curl patch)
   target_pkgs=()
 fi
 [ $want_qemu -eq 1 ] && host_pkgs+=(qemu-user)
