@@ -244,8 +244,8 @@ wait_for() {
 
 # One peercall call of CALL_SECONDS from alice (call --seconds) to bob (run
 # --auto-accept), bob's sinks $1. Sets the window figures (see watch) and
-# leaves each peer's output in $WORK/{alice,bob}.out. Encrypted unless
-# PEERCALL_BENCH_SRTP=off is exported (see the head).
+# leaves each peer's output in $WORK/{alice,bob}.out. Encrypted, as every
+# call is.
 peercall_call() {
 	start_registry
 	start_callee bob "$1"
@@ -304,26 +304,17 @@ end_call() {
 # PLAIN_CPU_NOW, each call's pair, per call-second.
 srtp_pair() {
 	start_registry
-	local bob pbob alice palice
-	if [ "$1" = plain-first ]; then
-		start_callee pbob "--video-out null" off
-		pbob=$CALLEE
-	fi
-	start_callee bob "--video-out null"
-	bob=$CALLEE
-	if [ "$1" != plain-first ]; then
-		start_callee pbob "--video-out null" off
-		pbob=$CALLEE
-		start_caller alice bob
-		alice=$CALLER
-		start_caller palice pbob off
-		palice=$CALLER
-	else
-		start_caller palice pbob off
-		palice=$CALLER
-		start_caller alice bob
-		alice=$CALLER
-	fi
+	# Name prefixes: "" the encrypted call, p the plain one ("off").
+	local order=("" p) x bob pbob alice palice
+	if [ "$1" = plain-first ]; then order=(p ""); fi
+	for x in "${order[@]}"; do
+		start_callee "${x}bob" "--video-out null" "${x:+off}"
+		eval "${x}bob=\$CALLEE"
+	done
+	for x in "${order[@]}"; do
+		start_caller "${x}alice" "${x}bob" "${x:+off}"
+		eval "${x}alice=\$CALLER"
+	done
 	local p
 	for p in "alice $alice" "bob $bob" "palice $palice" "pbob $pbob"; do
 		# shellcheck disable=SC2086 # name and process id
@@ -447,6 +438,7 @@ gst_call() {
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
+sum() { printf '%s\n' "$@" | awk '{ t += $1 } END { printf "%.4f", t }'; }
 fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f", d, x }'; }
 # The array named $1 as a comma-separated list, $2 decimals (default 3).
 list() {
@@ -708,19 +700,18 @@ run_peercall() {
 # Encryption's cost: SRTP_PAIRS times an encrypted and a plain call side by
 # side (srtp_pair), alternating which starts first.
 run_srtp_pairs() {
-	local n
+	local n peer
 	for n in $(seq "$SRTP_PAIRS"); do
-		if [ $(((${#ENC_CPU[@]} + 1) % 2)) = 1 ]; then srtp_pair encrypted-first; else srtp_pair plain-first; fi
+		if [ $((${#ENC_CPU[@]} % 2)) = 0 ]; then srtp_pair encrypted-first; else srtp_pair plain-first; fi
 		ENC_CPU+=("$ENC_CPU_NOW")
 		PLAIN_CPU+=("$PLAIN_CPU_NOW")
 		check_srtp yes alice bob
 		check_srtp no palice pbob
-		local peer
 		for peer in alice bob palice pbob; do parse_report "$WORK/$peer.out"; done
 		SRTP_COST+=("$(awk -v a="$ENC_CPU_NOW" -v b="$PLAIN_CPU_NOW" 'BEGIN { printf "%.3f", a / b - 1 }')")
 		SRTP_PCT+=("$(awk -v x="${SRTP_COST[-1]}" 'BEGIN { printf "%.1f%%", 100 * x }')")
 		say "    encrypted and plain call at once: $(fmt "$ENC_CPU_NOW" 3) and $(fmt "$PLAIN_CPU_NOW" 3)" \
-			"CPU s per call-second for each pair (SRTP +$(fmt "$(awk -v x="${SRTP_COST[-1]}" 'BEGIN { print 100 * x }')" 1)%)"
+			"CPU s per call-second for each pair (SRTP +${SRTP_PCT[-1]})"
 	done
 }
 run_gst() {
@@ -756,9 +747,7 @@ PLAIN=$(median "${PLAIN_CPU[@]}")
 # pooled. One pair's figure moves by several percent from pair to pair (the
 # machine does not give two like processes like CPU); pooling weighs every
 # call-second alike, where a median of few pairs keeps one pair's noise.
-COST=$(awk -v a="$(printf '%s+' "${ENC_CPU[@]}")0" -v b="$(printf '%s+' "${PLAIN_CPU[@]}")0" \
-	'function sum(s,  n, i, x, t) { n = split(s, x, "+"); for (i = 1; i <= n; i++) t += x[i]; return t }
-	BEGIN { printf "%.3f", sum(a) / sum(b) - 1 }')
+COST=$(awk -v a="$(sum "${ENC_CPU[@]}")" -v b="$(sum "${PLAIN_CPU[@]}")" 'BEGIN { printf "%.3f", a / b - 1 }')
 COST_MEDIAN=$(median "${SRTP_COST[@]}")
 GS=$(median "${GST_CPU[@]}")
 RATIO=$(median "${RATIOS[@]}")
