@@ -166,9 +166,9 @@ ALSA_TIME_T_FUNCTIONS='^snd_(pcm_status_get_.*tstamp|pcm_htimestamp|timer_status
 # them is what the peer calls.
 CRYPTO_TIME_T_FUNCTIONS='(time|TIME)'
 time_t_calls() { # ELF
-	readelf --dyn-syms -W "$1" | awk '$7 == "UND" { sub(/@.*/, "", $8); print $8 }' | grep -E "$ALSA_TIME_T_FUNCTIONS" || true
-	readelf --dyn-syms -W "$1" | awk '$7 == "UND" && $8 ~ /@OPENSSL_/ { sub(/@.*/, "", $8); print $8 }' |
-		grep -E "$CRYPTO_TIME_T_FUNCTIONS" || true
+	readelf --dyn-syms -W "$1" | awk -v alsa="$ALSA_TIME_T_FUNCTIONS" -v crypto="$CRYPTO_TIME_T_FUNCTIONS" '
+		$7 == "UND" { name = $8; sub(/@.*/, "", name) }
+		$7 == "UND" && (name ~ alsa || ($8 ~ /@OPENSSL_/ && name ~ crypto)) { print name }'
 }
 
 # Unpacks DEB, runs EDIT on its root (DEBIAN/ included) with ARGS, and packs
@@ -245,8 +245,10 @@ package() { # ARCH CRATE BIN [TRIPLE]
 		how="read from the binary"
 	fi
 	depends_complete "$elf" "$(dpkg-deb -f "$deb" Depends)" || die "$deb: Depends misses a library of $bin"
-	if [ "$arch" = armhf ] && [ -n "$(time_t_calls "$elf")" ]; then
-		die "$bin for armhf calls functions whose ABI the 64-bit time_t transition changed ($(time_t_calls "$elf" | paste -sd' ')): it cannot depend on both the t64 and the old library package; build it per suite"
+	local time_t=
+	[ "$arch" = armhf ] && time_t=$(time_t_calls "$elf" | paste -sd' ')
+	if [ -n "$time_t" ]; then
+		die "$bin for armhf calls functions whose ABI the 64-bit time_t transition changed ($time_t): it cannot depend on both the t64 and the old library package; build it per suite"
 	fi
 	depends=$(dpkg-deb -f "$deb" Depends)
 	if [ -z "$depends" ] && dpkg-deb -f "$deb" | grep -q '^Depends:'; then
