@@ -151,15 +151,27 @@ fn vendored_library(out: &Path) -> Vec<String> {
     for file in SOURCES {
         build.file(src.join(file));
     }
-    // Linked with libcrypto, which the probe above already told cargo.
     build.compile("srtp2");
+    // cc links the archive; libcrypto comes after it on the linker's line.
+    for dir in &crypto.link_paths {
+        println!("cargo:rustc-link-search=native={}", dir.display());
+    }
+    for lib in &crypto.libs {
+        println!("cargo:rustc-link-lib={lib}");
+    }
 
     // The bindings read the header as the installed library names it.
     let headers = out.join("include");
     fs::create_dir_all(headers.join("srtp2")).expect("creating OUT_DIR/include/srtp2");
     fs::copy(src.join("include/srtp.h"), headers.join("srtp2/srtp.h")).expect("copying srtp.h");
-    // srtp.h includes only <stdint.h>: no OpenSSL header is needed here.
-    vec![format!("-I{}", headers.display())]
+    let mut args = vec![format!("-I{}", headers.display())];
+    args.extend(
+        crypto
+            .include_paths
+            .iter()
+            .map(|d| format!("-I{}", d.display())),
+    );
+    args
 }
 
 /// Finds a libsrtp2 2.3 or later through pkg-config and returns the clang
