@@ -9,9 +9,11 @@
 use peercall::media::capture::{choose, mjpeg_image, Mode, PixelFormat};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use v4l::buffer::Type;
 use v4l::capability::Flags as CapFlags;
+use v4l::device::Handle;
 use v4l::format::FourCC;
 use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
@@ -231,8 +233,15 @@ pub enum Captured<'a> {
 /// A camera streaming: frames as they are captured.
 pub struct CameraStream {
     stream: Stream<'static>,
+    /// The device, polled here for the next frame (see [`CameraStream::next`]).
+    handle: Arc<Handle>,
     mode: Mode,
     stride: usize,
+    /// Whether the v4l stream has been started (by its first `next()`).
+    started: bool,
+    /// Whether the v4l stream gave the driver back the buffer it held and
+    /// then got none: its next `next()` would give that buffer back again.
+    empty_handed: bool,
 }
 
 impl Camera {
@@ -317,9 +326,12 @@ impl Camera {
             })?;
         stream.set_timeout(FRAME_WAIT);
         Ok(CameraStream {
+            handle: stream.handle(),
             stream,
             mode: self.mode,
             stride: self.stride,
+            started: false,
+            empty_handed: false,
         })
     }
 }
@@ -370,13 +382,32 @@ impl CameraStream {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<(Instant, Captured<'_>), CaptureFailure> {
         let (mode, stride) = (self.mode, self.stride);
+        // The wait is ours, not the v4l stream's: its `next()` gives the
+        // driver back the buffer it holds before it waits, and when the wait
+        // runs out it holds none but gives the same one back again next
+        // time, which the driver refuses with EINVAL (v4l 0.14). So a camera
+        // slower than FRAME_WAIT, or one late frame, ended capture. Once a
+        // frame is ready its wait returns at once. Before the first `next()`
+        // the stream is off and there is nothing to wait for.
+        if self.started {
+            self.wait()?;
+            if self.empty_handed {
+                // Its own wait ran out all the same (the first frame was
+                // late, or a signal came): take a buffer back, its picture
+                // unread, so that it holds one to give back again.
+                CaptureStream::dequeue(&mut self.stream).map_err(failure)?;
+                self.empty_handed = false;
+                self.wait()?;
+            }
+        }
+        self.started = true;
         let (buf, meta) = match self.stream.next() {
             Ok(x) => x,
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(CaptureFailure::Timeout),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                return Err(CaptureFailure::Timeout)
+            Err(e) => {
+                let failure = failure(e);
+                self.empty_handed = matches!(failure, CaptureFailure::Timeout);
+                return Err(failure);
             }
-            Err(e) => return Err(CaptureFailure::Gone(e)),
         };
         let at = captured_at(meta.timestamp);
         let used = (meta.bytesused as usize).min(buf.len());
@@ -388,5 +419,26 @@ impl CameraStream {
             _ => Captured::Raw { data, stride },
         };
         Ok((at, frame))
+    }
+
+    /// Waits up to [`FRAME_WAIT`] for the driver to have a frame ready.
+    fn wait(&self) -> Result<(), CaptureFailure> {
+        match self
+            .handle
+            .poll(libc::POLLIN, FRAME_WAIT.as_millis() as i32)
+        {
+            Ok(0) => Err(CaptureFailure::Timeout),
+            Ok(_) => Ok(()),
+            Err(e) => Err(failure(e)),
+        }
+    }
+}
+
+/// What a capture error means: a wait that ran out or was interrupted is
+/// tried again, anything else ends capture.
+fn failure(e: io::Error) -> CaptureFailure {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => CaptureFailure::Timeout,
+        _ => CaptureFailure::Gone(e),
     }
 }
