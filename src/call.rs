@@ -30,21 +30,28 @@
 //! After a call ends locally the connection lingers briefly to finish the
 //! exchange (BYE ACK, or a BYE for an ACCEPT that crossed a CANCEL), while a
 //! new call may already start.
+//!
+//! The call flow is here; each connection's Noise channel (the handshake's
+//! halves, sealing, failures) is in `channel.rs`, and what the machine
+//! reports (phases, events, end reasons, the session) in `events.rs`.
 
 pub mod allow;
+mod channel;
+mod events;
 pub mod negotiate;
 pub mod secure;
 
+use channel::{Channel, Pending};
+pub use events::{ActionError, EndReason, Event, Output, Phase, Role, Session, Status};
+
 use crate::identity::{Identity, PublicKey};
 use crate::wire::{
-    Accept, CallId, ErrorCode, ErrorMsg, Invite, MediaDescription, MediaPorts, Message, Name,
-    RejectReason, WireError, VERSION,
+    Accept, CallId, ErrorCode, Invite, MediaDescription, MediaPorts, Message, Name, RejectReason,
+    WireError, VERSION,
 };
 use crate::ConnId;
-use negotiate::MediaError;
-use secure::{Initiator, MediaSecret, SecureError, Secured, HANDSHAKE_TIMEOUT, SEED_LEN};
+use secure::{Initiator, MediaSecret, HANDSHAKE_TIMEOUT, SEED_LEN};
 use std::collections::HashMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 /// How long a caller waits for an answer before giving up ("no answer").
@@ -82,221 +89,6 @@ pub struct Config {
     pub silence_timeout: Duration,
 }
 
-/// Which end of the call we are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// We called.
-    Caller,
-    /// We were called.
-    Callee,
-}
-
-/// Where a call stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Caller: connecting to the callee.
-    Dialing,
-    /// Caller: INVITE sent, no answer yet.
-    Calling,
-    /// Caller: the callee is alerting its user.
-    Ringing,
-    /// Callee: our user is being asked.
-    Alerting,
-    /// Media flows.
-    Established,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Phase::Dialing => "dialing",
-            Phase::Calling => "calling",
-            Phase::Ringing => "ringing",
-            Phase::Alerting => "incoming",
-            Phase::Established => "established",
-        })
-    }
-}
-
-/// Why a call ended. Every ended call reports exactly one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndReason {
-    /// We hung up.
-    HungUp,
-    /// The peer hung up.
-    PeerHungUp,
-    /// The callee refused.
-    Rejected(RejectReason),
-    /// We refused the incoming call.
-    Declined,
-    /// Nobody answered in time.
-    NoAnswer,
-    /// We gave up calling before an answer.
-    Cancelled,
-    /// The caller gave up before we answered.
-    PeerCancelled,
-    /// The connection closed or the peer fell silent.
-    ConnectionLost,
-    /// The callee could not be reached.
-    Unreachable,
-    /// The peer answered with media we cannot use.
-    BadMedia(MediaError),
-    /// The callee did not prove the key we expected of it (the registry's
-    /// or our allow file's): another peer answers at that address, or its
-    /// key changed. The call was never placed.
-    WrongKey {
-        /// The key we expected.
-        expected: PublicKey,
-        /// What went wrong.
-        error: SecureError,
-    },
-    /// The peer speaks an older protocol version (no handshake): it must
-    /// be upgraded.
-    PeerOutdated(u8),
-}
-
-impl fmt::Display for EndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EndReason::HungUp => write!(f, "hung up"),
-            EndReason::PeerHungUp => write!(f, "the other side hung up"),
-            EndReason::Rejected(r) => write!(f, "rejected ({r})"),
-            EndReason::Declined => write!(f, "declined"),
-            EndReason::NoAnswer => write!(f, "no answer"),
-            EndReason::Cancelled => write!(f, "cancelled"),
-            EndReason::PeerCancelled => write!(f, "the caller cancelled"),
-            EndReason::ConnectionLost => write!(f, "connection lost"),
-            EndReason::Unreachable => write!(f, "unreachable"),
-            EndReason::BadMedia(e) => write!(f, "unusable media: {e}"),
-            EndReason::WrongKey { expected, error } => write!(
-                f,
-                "the callee did not prove the expected key {expected} ({error}): another peer answers at its address, or its key changed"
-            ),
-            EndReason::PeerOutdated(v) => write!(
-                f,
-                "the other side speaks protocol version {v} (this side {VERSION}) and cannot make an encrypted call: upgrade its peercall"
-            ),
-        }
-    }
-}
-
-/// An established call's negotiated parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    /// The call.
-    pub call_id: CallId,
-    /// Our end.
-    pub role: Role,
-    /// The other side's name.
-    pub peer: Name,
-    /// Where we receive media.
-    pub local_ports: MediaPorts,
-    /// Where the other side receives media.
-    pub remote_ports: MediaPorts,
-    /// The media both sides send.
-    pub media: MediaDescription,
-    /// The other side's key, proved by the handshake.
-    pub peer_key: PublicKey,
-    /// The secret both sides derive the media's SRTP keys from.
-    pub media_secret: MediaSecret,
-}
-
-/// A snapshot of the current call, for `status`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Status {
-    /// The call.
-    pub call_id: CallId,
-    /// Our end.
-    pub role: Role,
-    /// Where it stands.
-    pub phase: Phase,
-    /// The other side.
-    pub peer: Name,
-    /// The other side's key: proved by the handshake, or (a caller still
-    /// dialing) the one it must prove.
-    pub peer_key: PublicKey,
-    /// The connection it runs on.
-    pub conn: ConnId,
-    /// Negotiated parameters once established.
-    pub session: Option<Session>,
-    /// Time since it was established.
-    pub duration: Option<Duration>,
-}
-
-/// Something to tell the user.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// INVITE sent.
-    Calling {
-        /// Whom.
-        peer: Name,
-    },
-    /// The callee is alerting its user.
-    Ringing {
-        /// Whom.
-        peer: Name,
-    },
-    /// Someone calls us; answer with [`Phone::accept`] or [`Phone::reject`].
-    Incoming {
-        /// The caller (the name it gives; only its key is proved).
-        peer: Name,
-        /// The caller's key, proved by the handshake.
-        key: PublicKey,
-        /// On this connection.
-        conn: ConnId,
-        /// What the caller offers.
-        offer: MediaDescription,
-    },
-    /// The call is up.
-    Established(Session),
-    /// The call ended.
-    Ended {
-        /// With whom.
-        peer: Name,
-        /// Why.
-        reason: EndReason,
-        /// How long it was established, if it was.
-        duration: Option<Duration>,
-    },
-    /// A call came in while we could not take it and was refused.
-    Missed {
-        /// The caller.
-        peer: Name,
-        /// What we answered.
-        reason: RejectReason,
-        /// For UnsupportedMedia: what in the offer could not be honoured.
-        media: Option<MediaError>,
-    },
-    /// The peer reported an error about something we sent.
-    PeerError(ErrorMsg),
-}
-
-/// What the shell must do, or may tell the user.
-pub type Output = crate::ConnOutput<Event>;
-
-/// Why a user action could not be done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionError {
-    /// There is already a call.
-    Busy,
-    /// There is no call (or none in a phase where this applies).
-    NoCall,
-    /// Calling ourselves.
-    SelfCall,
-}
-
-impl fmt::Display for ActionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ActionError::Busy => "already in a call; hang up first",
-            ActionError::NoCall => "no call to act on",
-            ActionError::SelfCall => "that is this peer's own name",
-        })
-    }
-}
-
-impl std::error::Error for ActionError {}
-
 #[derive(Debug)]
 struct Call {
     id: CallId,
@@ -324,23 +116,6 @@ struct Lingering {
     conn: ConnId,
     id: CallId,
     until: Instant,
-}
-
-/// A connection's Noise state.
-#[derive(Debug)]
-enum Channel {
-    /// Caller: HANDSHAKE INIT sent, REPLY awaited.
-    Handshaking(Box<Initiator>),
-    /// Handshake done: everything is sealed.
-    Open(Box<Secured>),
-}
-
-/// A connection accepted on the call port, not yet with a call.
-#[derive(Debug)]
-struct Pending {
-    deadline: Instant,
-    /// The randomness of this connection's handshake.
-    seed: [u8; SEED_LEN],
 }
 
 /// One peer's telephone: at most one call, plus connections being set up or wound down.
@@ -447,29 +222,6 @@ impl Phone {
         self.channels
             .insert(conn, Channel::Handshaking(Box::new(initiator)));
         self.send(conn, Message::HandshakeInit(hello));
-    }
-
-    /// HANDSHAKE REPLY arrived on the call being dialed.
-    fn handshake_reply(&mut self, now: Instant, conn: ConnId, reply: &[u8]) {
-        let Some(Channel::Handshaking(init)) = self.channels.remove(&conn) else {
-            self.refuse(conn, "HANDSHAKE REPLY was not expected here".into());
-            return;
-        };
-        let expected = init.expected();
-        match init.finish(reply) {
-            Ok(secured) => {
-                let secret = secured.media_secret().clone();
-                self.channels.insert(conn, Channel::Open(Box::new(secured)));
-                if let Some(c) = self.call.as_mut().filter(|c| c.conn == conn) {
-                    c.media_secret = Some(secret);
-                }
-                self.invite(now, conn);
-            }
-            Err(error) => {
-                log::debug!("call connection {}: handshake failed: {error}", conn.0);
-                self.end(now, EndReason::WrongKey { expected, error }, Some(conn));
-            }
-        }
     }
 
     /// The handshake of the call being dialed is done: the INVITE goes out.
@@ -776,77 +528,6 @@ impl Phone {
         Some(out)
     }
 
-    /// HANDSHAKE INIT on an accepted connection: answer it, and learn who calls.
-    fn handshake_init(&mut self, now: Instant, conn: ConnId, hello: &[u8]) {
-        let Some(pending) = self.incoming.get(&conn) else {
-            self.refuse(conn, "HANDSHAKE INIT was not expected here".into());
-            return;
-        };
-        if self.channels.contains_key(&conn) {
-            self.refuse(conn, "a second HANDSHAKE INIT".into());
-            return;
-        }
-        match secure::respond(&self.config.identity, hello, pending.seed) {
-            Ok((secured, reply)) => {
-                self.send(conn, Message::HandshakeReply(reply));
-                self.channels.insert(conn, Channel::Open(Box::new(secured)));
-            }
-            Err(e) => {
-                log::debug!("call connection {}: handshake failed: {e}", conn.0);
-                self.broken(now, conn, e);
-            }
-        }
-    }
-
-    /// A handshake failed or a sealed message did not open on `conn`:
-    /// say so (in plaintext: there are no usable keys) and close it. A call
-    /// on it ends: its channel can no longer be trusted.
-    fn broken(&mut self, now: Instant, conn: ConnId, e: SecureError) {
-        self.channels.remove(&conn);
-        self.incoming.remove(&conn);
-        self.lingering.retain(|l| l.conn != conn);
-        let text = format!("handshake or sealed message refused: {e}");
-        self.send(
-            conn,
-            Message::Error(ErrorMsg::new(ErrorCode::Malformed, text)),
-        );
-        if self.call.as_ref().is_some_and(|c| c.conn == conn) {
-            self.end(now, EndReason::ConnectionLost, Some(conn));
-        } else {
-            self.close(conn);
-        }
-    }
-
-    /// A plaintext message that must not be: answer and, on a connection
-    /// without a call yet, close it (a version-1 style caller, or garbage).
-    fn refuse(&mut self, conn: ConnId, text: String) {
-        self.error(conn, ErrorCode::UnexpectedMessage, text);
-        if self.incoming.remove(&conn).is_some() {
-            self.close(conn);
-        }
-    }
-
-    /// A plaintext ERROR: while our handshake waits for its reply, the
-    /// callee could not read it, which in IK means it does not hold the
-    /// key we expected.
-    fn plain_error(&mut self, now: Instant, conn: ConnId, e: ErrorMsg) {
-        if let Some(Channel::Handshaking(init)) = self.channels.get(&conn) {
-            let expected = init.expected();
-            self.channels.remove(&conn);
-            if self.call.as_ref().is_some_and(|c| c.conn == conn) {
-                log::debug!("the callee refused our handshake: {}", e.text);
-                let error = SecureError::Rejected;
-                self.end(now, EndReason::WrongKey { expected, error }, Some(conn));
-                return;
-            }
-        }
-        self.event(Event::PeerError(e));
-    }
-
-    fn close(&mut self, conn: ConnId) {
-        self.outputs.push_back(Output::Close { conn });
-    }
-
     /// A message on a connection that has not sent its INVITE yet.
     fn before_invite(&mut self, now: Instant, conn: ConnId, msg: Message) {
         let Message::Invite(inv) = msg else {
@@ -1044,48 +725,8 @@ impl Phone {
         self.end(now, reason, None);
     }
 
-    fn error(&mut self, conn: ConnId, code: ErrorCode, text: String) {
-        self.send(conn, Message::Error(ErrorMsg::new(code, text)));
-    }
-
-    /// Queues `msg` on `conn`, sealed once the connection's handshake is done.
-    fn send(&mut self, conn: ConnId, msg: Message) {
-        let msg = match self.channels.get_mut(&conn) {
-            Some(Channel::Open(ch)) => match ch.seal(&msg) {
-                Ok(sealed) => sealed,
-                Err(e) => {
-                    log::error!("cannot seal {:#04x}: {e}", msg.msg_type());
-                    return;
-                }
-            },
-            _ => msg,
-        };
-        self.outputs.push_back(Output::Send { conn, msg });
-    }
-
     fn event(&mut self, e: Event) {
         self.outputs.push_back(Output::Event(e));
-    }
-}
-
-#[cfg(test)]
-impl Phone {
-    /// Seals `msg` with `conn`'s channel, as if this phone sent it (tests
-    /// inject messages into the other end this way).
-    pub(crate) fn seal_for_test(&mut self, conn: ConnId, msg: &Message) -> Message {
-        match self.channels.get_mut(&conn) {
-            Some(Channel::Open(ch)) => ch.seal(msg).expect("sealable"),
-            _ => panic!("no open channel on {conn:?}"),
-        }
-    }
-
-    /// Opens a SEALED message that arrived on `conn` (tests read the other
-    /// end's outputs this way); other messages come back as they are.
-    pub(crate) fn open_for_test(&mut self, conn: ConnId, msg: Message) -> Message {
-        match (msg, self.channels.get_mut(&conn)) {
-            (Message::Sealed(b), Some(Channel::Open(ch))) => ch.open(&b).expect("opens"),
-            (m, _) => m,
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! with injected time and an in-memory link that can hold, drop, duplicate and
 //! reorder messages: no sockets, no sleeping.
 
-use super::negotiate::OPUS_RTP_RATE;
+use super::negotiate::{MediaError, OPUS_RTP_RATE};
 use super::*;
 use crate::wire::{AudioCodec, AudioFormat, VideoCodec, VideoFormat};
 use std::collections::VecDeque;
