@@ -29,6 +29,10 @@
 //! - One registration per connection. A connection silent for the silence
 //!   timeout (registered) or the idle timeout (not registered) gets GOODBYE
 //!   and is closed; its name stays bound to its key.
+//!
+//! Connections, the table and the requests are here; the bindings, their
+//! leases and the judgement of a REGISTER against them are in `names.rs`,
+//! and what the registry reports in `events.rs`.
 
 use crate::identity::PublicKey;
 use crate::wire::{
@@ -37,7 +41,6 @@ use crate::wire::{
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
-use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Bound;
 use std::time::{Duration, Instant};
@@ -64,6 +67,12 @@ pub const MAX_BINDINGS: usize = 100_000;
 pub const BAD_SIGNATURE_TEXT: &str = "REGISTER signature does not verify for this connection's CHALLENGE (wrong key, or a REGISTER replayed from another connection)";
 
 pub use crate::ConnId;
+
+mod events;
+mod names;
+
+pub use events::{Binding, Departure, Event, Output, Row};
+use names::{Owner, Verdict};
 
 /// The registry's tunable limits.
 #[derive(Debug, Clone)]
@@ -127,155 +136,6 @@ pub enum Input {
     },
 }
 
-/// What the server must do, or may tell the user.
-pub type Output = crate::ConnOutput<Event>;
-
-/// Why a registration left the table (its name stays bound to its key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Departure {
-    /// The peer unregistered.
-    Unregistered,
-    /// Its connection closed.
-    ConnectionLost,
-    /// Its connection was silent longer than the silence timeout.
-    TimedOut,
-    /// The same key registered again on a new connection (the owner came
-    /// back after a crash, freeze or link break).
-    Replaced,
-    /// Its connection sent bytes that are not a valid message.
-    ProtocolError,
-    /// The registry is shutting down.
-    ShuttingDown,
-}
-
-impl fmt::Display for Departure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Departure::Unregistered => "unregistered",
-            Departure::ConnectionLost => "connection lost",
-            Departure::TimedOut => "timed out",
-            Departure::Replaced => "replaced: its key registered on a new connection",
-            Departure::ProtocolError => "protocol error",
-            Departure::ShuttingDown => "registry shutting down",
-        })
-    }
-}
-
-/// A name's owner, as the registry remembers it across restarts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
-    /// The name.
-    pub name: Name,
-    /// The key that owns it.
-    pub key: PublicKey,
-    /// When the owner was last seen (registered, or connected while holding
-    /// the name), in seconds since the Unix epoch; the lease counts from here.
-    pub last_seen: u64,
-}
-
-/// Something the registry did that its operator wants to see.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A name was registered (`handed_over`: taken over from an older
-    /// connection of the same key, which was replaced).
-    Registered {
-        /// The name.
-        name: Name,
-        /// Recorded call endpoint.
-        addr: SocketAddr,
-        /// Source address of the registering connection.
-        observed: SocketAddr,
-        /// Whether it was handed over from a previous connection.
-        handed_over: bool,
-        /// The key it is bound to.
-        key: PublicKey,
-    },
-    /// A claim by the connection that already holds this name and endpoint.
-    AlreadyRegistered {
-        /// The name.
-        name: Name,
-        /// The endpoint.
-        addr: SocketAddr,
-        /// Where the claim stands.
-        status: HoldStatus,
-    },
-    /// A claim refused because the name is bound to another key.
-    NameTaken {
-        /// The name.
-        name: Name,
-        /// The endpoint asked for.
-        addr: SocketAddr,
-        /// The endpoint that holds it now, if its owner is connected.
-        holder: Option<SocketAddr>,
-        /// The key it is bound to.
-        owner: PublicKey,
-    },
-    /// A claim refused because the name is a look-alike of a name bound to
-    /// another key ([`Name::keys`]).
-    NameResembles {
-        /// The name asked for.
-        name: Name,
-        /// The endpoint asked for.
-        addr: SocketAddr,
-        /// The bound name it resembles.
-        held: Name,
-    },
-    /// A claim refused because the endpoint is registered under another name.
-    EndpointTaken {
-        /// The name asked for.
-        name: Name,
-        /// The endpoint.
-        addr: SocketAddr,
-        /// The name that holds it.
-        holder: Name,
-    },
-    /// A REGISTER refused because its signature does not verify against the
-    /// connection's challenge (a forged or replayed claim).
-    BadSignature {
-        /// The name it asked for.
-        name: Name,
-        /// Where the connection comes from.
-        from: SocketAddr,
-    },
-    /// A name's lease ran out (its owner unseen for the lease) and another
-    /// key's claim released it.
-    LeaseExpired {
-        /// The name.
-        name: Name,
-        /// The key it was bound to.
-        owner: PublicKey,
-    },
-    /// A registration left the table.
-    Departed {
-        /// The name.
-        name: Name,
-        /// Its endpoint.
-        addr: SocketAddr,
-        /// Why.
-        reason: Departure,
-    },
-    /// A connection was refused because [`Config::max_connections`] are open.
-    ConnectionRefused {
-        /// Where it came from.
-        from: SocketAddr,
-    },
-}
-
-/// One row of the table, for display.
-#[derive(Debug, Clone, Copy)]
-pub struct Row<'a> {
-    /// The name.
-    pub name: &'a Name,
-    /// The key it is bound to.
-    pub key: PublicKey,
-    /// Recorded call endpoint.
-    pub addr: SocketAddr,
-    /// Source address of the holding connection.
-    pub observed: SocketAddr,
-    /// When it was registered.
-    pub since: Instant,
-}
-
 #[derive(Debug)]
 struct Holding {
     key: PublicKey,
@@ -283,12 +143,6 @@ struct Holding {
     observed: SocketAddr,
     since: Instant,
     conn: ConnId,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Owner {
-    key: PublicKey,
-    last_seen: u64,
 }
 
 #[derive(Debug)]
@@ -300,18 +154,6 @@ struct Conn {
     holds: Option<Name>,
     /// The nonce of this connection's CHALLENGE.
     nonce: Nonce,
-}
-
-/// What a REGISTER that passed every check displaces.
-enum Verdict {
-    /// Refused; the answer and event are queued.
-    Refused,
-    /// Taken: close these connections of the same key (replaced), forget these
-    /// look-alike bindings of the same key, then register.
-    Take {
-        replace: Vec<ConnId>,
-        unbind: Vec<Name>,
-    },
 }
 
 /// The registry: the bindings, the table, the connections, and their timers.
@@ -379,102 +221,6 @@ impl Registry {
             observed: h.observed,
             since: h.since,
         })
-    }
-
-    /// Tells the registry that the wall clock reads `unix_secs` (seconds
-    /// since the Unix epoch) at `now`. Leases are counted in wall-clock time
-    /// because they outlive the process; between calls the time is carried
-    /// forward from `now`. Until the first call, the first instant seen is
-    /// taken as second 0 (leases still run, relative to it).
-    pub fn set_wall_clock(&mut self, now: Instant, unix_secs: u64) {
-        self.clock = Some((now, unix_secs));
-    }
-
-    /// The Unix time at `now`.
-    fn unix(&self, now: Instant) -> u64 {
-        match self.clock {
-            Some((at, secs)) if now >= at => secs.saturating_add((now - at).as_secs()),
-            Some((at, secs)) => secs.saturating_sub((at - now).as_secs()),
-            None => 0,
-        }
-    }
-
-    fn tick(&mut self, now: Instant) {
-        if self.clock.is_none() {
-            self.clock = Some((now, 0));
-        }
-    }
-
-    /// Takes back bindings saved by an earlier run (read at start, before
-    /// any connection). Bindings whose lease has run out by the wall clock,
-    /// and a name that is a look-alike of one already taken back (a
-    /// hand-edited file), are left out. Returns how many were taken back.
-    pub fn restore(&mut self, now: Instant, bindings: impl IntoIterator<Item = Binding>) -> usize {
-        self.tick(now);
-        let unix = self.unix(now);
-        let mut kept = 0;
-        for b in bindings {
-            if self.expired(b.last_seen, unix) {
-                continue;
-            }
-            if self.bindings.len() >= self.config.max_bindings {
-                log::warn!(
-                    "more saved bindings than --max-bindings; {} left out",
-                    b.name
-                );
-                continue;
-            }
-            let clash = b
-                .name
-                .keys()
-                .iter()
-                .any(|k| self.lookalikes.get(k).is_some_and(|n| *n != b.name))
-                || self.bindings.contains_key(&b.name);
-            if clash {
-                log::warn!("saved binding of {} clashes with another; left out", b.name);
-                continue;
-            }
-            self.bind(b.name, b.key, b.last_seen);
-            kept += 1;
-        }
-        // Restoring is not a change worth writing back.
-        self.bindings_changed = false;
-        kept
-    }
-
-    /// Every binding whose lease still runs, in name order, with the names
-    /// held now as seen at `now`: what the shell saves.
-    pub fn bindings(&self, now: Instant) -> Vec<Binding> {
-        let unix = self.unix(now);
-        self.bindings
-            .iter()
-            .filter_map(|(name, b)| {
-                let last_seen = if self.entries.contains_key(name) {
-                    unix
-                } else if self.expired(b.last_seen, unix) {
-                    return None;
-                } else {
-                    b.last_seen
-                };
-                Some(Binding {
-                    name: name.clone(),
-                    key: b.key,
-                    last_seen,
-                })
-            })
-            .collect()
-    }
-
-    /// The key `name` is bound to, live or not (lease still running or not).
-    pub fn owner(&self, name: &Name) -> Option<PublicKey> {
-        self.bindings.get(name).map(|b| b.key)
-    }
-
-    /// Whether the bindings changed since the last call (a name was bound,
-    /// moved to another key, or released, or its holder departed): the shell
-    /// saves them then.
-    pub fn take_bindings_changed(&mut self) -> bool {
-        std::mem::take(&mut self.bindings_changed)
     }
 
     /// Feeds one connection event.
@@ -695,157 +441,6 @@ impl Registry {
             return;
         }
         self.insert(now, conn, r.name, addr, r.key, handed_over);
-    }
-
-    /// Whether `key` may take `name` at `addr` now, and whom it displaces.
-    /// Decides only; the caller acts, so a refusal changes nothing.
-    fn judge(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        name: &Name,
-        addr: SocketAddr,
-        key: PublicKey,
-    ) -> Verdict {
-        let unix = self.unix(now);
-        let mut replace = Vec::new();
-        let mut unbind = Vec::new();
-        // The name itself.
-        if let Some(b) = self.bindings.get(name).copied() {
-            let live = self.entries.get(name);
-            if b.key != key {
-                if live.is_some() || !self.expired(b.last_seen, unix) {
-                    let holder = live.map(|h| h.addr);
-                    self.send(conn, Message::NameTaken(name.clone()));
-                    self.event(Event::NameTaken {
-                        name: name.clone(),
-                        addr,
-                        holder,
-                        owner: b.key,
-                    });
-                    return Verdict::Refused;
-                }
-                // Decided below; released only if the claim is taken.
-                unbind.push(name.clone());
-            } else if let Some(h) = live {
-                replace.push(h.conn);
-            }
-        }
-        // Its look-alikes: one owner per look-alike family.
-        let mut resembled: Vec<Name> = name
-            .keys()
-            .iter()
-            .filter_map(|k| self.lookalikes.get(k))
-            .filter(|n| *n != name)
-            .cloned()
-            .collect();
-        resembled.sort();
-        resembled.dedup();
-        for other in resembled {
-            let Some(b) = self.bindings.get(&other).copied() else {
-                continue;
-            };
-            let live = self.entries.get(&other);
-            if b.key == key {
-                // The owner renamed itself within the family: the new
-                // spelling replaces the old one.
-                if let Some(h) = live {
-                    replace.push(h.conn);
-                }
-                unbind.push(other);
-            } else if live.is_none() && self.expired(b.last_seen, unix) {
-                unbind.push(other);
-            } else {
-                self.send(
-                    conn,
-                    Message::NameResembles {
-                        asked: name.clone(),
-                        held: other.clone(),
-                    },
-                );
-                self.event(Event::NameResembles {
-                    name: name.clone(),
-                    addr,
-                    held: other,
-                });
-                return Verdict::Refused;
-            }
-        }
-        // The endpoint.
-        if let Some(holder) = self.endpoints.get(&addr) {
-            if holder != name {
-                match self.entries.get(holder) {
-                    Some(h) if h.key == key => replace.push(h.conn),
-                    _ => {
-                        let holder = holder.clone();
-                        self.send(conn, Message::EndpointTaken(addr));
-                        self.event(Event::EndpointTaken {
-                            name: name.clone(),
-                            addr,
-                            holder,
-                        });
-                        return Verdict::Refused;
-                    }
-                }
-            }
-        }
-        for n in &unbind {
-            if let Some(b) = self.bindings.get(n) {
-                if b.key != key {
-                    let owner = b.key;
-                    self.event(Event::LeaseExpired {
-                        name: n.clone(),
-                        owner,
-                    });
-                }
-            }
-        }
-        replace.sort();
-        replace.dedup();
-        Verdict::Take { replace, unbind }
-    }
-
-    fn expired(&self, last_seen: u64, unix: u64) -> bool {
-        let lease = self.config.name_lease.as_secs();
-        unix >= last_seen.saturating_add(lease)
-    }
-
-    /// Room for one more binding: forgets expired ones not held if full.
-    fn make_room(&mut self, now: Instant) -> bool {
-        if self.bindings.len() < self.config.max_bindings {
-            return true;
-        }
-        let unix = self.unix(now);
-        let stale: Vec<Name> = self
-            .bindings
-            .iter()
-            .filter(|(n, b)| !self.entries.contains_key(*n) && self.expired(b.last_seen, unix))
-            .map(|(n, _)| n.clone())
-            .collect();
-        for n in &stale {
-            self.unbind(n);
-        }
-        self.bindings.len() < self.config.max_bindings
-    }
-
-    fn bind(&mut self, name: Name, key: PublicKey, last_seen: u64) {
-        for k in name.keys() {
-            self.lookalikes.insert(k, name.clone());
-        }
-        self.bindings.insert(name, Owner { key, last_seen });
-        self.bindings_changed = true;
-    }
-
-    fn unbind(&mut self, name: &Name) {
-        if self.bindings.remove(name).is_none() {
-            return;
-        }
-        for k in name.keys() {
-            if self.lookalikes.get(&k) == Some(name) {
-                self.lookalikes.remove(&k);
-            }
-        }
-        self.bindings_changed = true;
     }
 
     fn already(&mut self, conn: ConnId, name: Name, addr: SocketAddr, status: HoldStatus) {
