@@ -10,7 +10,9 @@
 //! intervals; the round trip), reassembly, the audio jitter buffer and playout
 //! clock, lip sync, reception statistics, and the quality report. With keys
 //! ([`SessionConfig::srtp`]) every datagram out is SRTP/SRTCP and every one
-//! in is authenticated before it is parsed (`protect.rs`).
+//! in is authenticated before it is parsed (`protect.rs`). The way in is
+//! `receive.rs`; what the session asks of its shell, and the queue that
+//! protects and bounds it, is `outputs.rs`.
 //!
 //! ```text
 //!  capture ─► send_video_frame / send_audio_frame ─► Transmit ─► socket
@@ -26,8 +28,10 @@
 
 mod audio;
 mod loss;
+mod outputs;
 mod protect;
 mod rate;
+mod receive;
 mod repair;
 mod report;
 mod rng;
@@ -43,31 +47,32 @@ pub use loss::{
     FEC_OVERHEAD_PER_LOSS, LOSS_AVERAGE_WEIGHT, LOSS_MEMORY, MAX_REPAIR_ALLOWANCE, REPAIR_MARGIN,
     TAIL_WAIT,
 };
+pub use outputs::{Output, Play, SessionEvent, Show, Transmit};
 pub use rate::{AudioTarget, Level, VideoTarget, LEVELS};
+pub use receive::Received;
 pub use repair::{MAX_HISTORY_AGE, MAX_HISTORY_BYTES, MAX_MISSING};
 pub use report::{DisplayStats, Live, Quality, RateStats, RepairStats, MAX_SAMPLES};
 pub use stream::{StreamKind, BYE_REASON, RTCP_INTERVAL};
 pub use video::{MAX_VIDEO_DELAY, MAX_VIDEO_HOLD};
 
 use self::audio::AudioIn;
-use self::protect::{Refused, Srtp};
+use self::outputs::Outputs;
+use self::protect::Srtp;
 use self::rate::{OveruseDetector, RateControl};
 use self::repair::{NackTracker, SendHistory};
 use self::report::keep;
 use self::rng::Rng;
 use self::stream::{signed_secs, Stream};
 use self::video::VideoIn;
-use crate::media::fec::{FecDecoder, FecEncoder, MAX_PROTECTED_PACKET_LEN, PT_FLEXFEC};
+use crate::media::fec::{FecDecoder, FecEncoder, MAX_PROTECTED_PACKET_LEN};
 use crate::media::jitter::Playout;
-use crate::media::jpeg::{packetize, JpegError, JpegFrame, Rejected};
+use crate::media::jpeg::{packetize, JpegError};
 use crate::media::rtp::{
-    classify, ntp_from_unix, Kind, RtpHeader, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG,
-    PT_OPUS, PT_RTX, VIDEO_CLOCK_RATE,
+    ntp_from_unix, MAX_RTP_PAYLOAD_LEN, OPUS_CLOCK_RATE, PT_JPEG, PT_OPUS, VIDEO_CLOCK_RATE,
 };
 use crate::media::srtp::MediaKeys;
 use crate::media::sync::{self, ntp_to_us};
 use crate::wire::{AudioCodec, MediaDescription, MediaPorts, VideoCodec};
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -134,79 +139,6 @@ pub fn cname_from_random(random: [u8; CNAME_RANDOM_BYTES]) -> String {
     out
 }
 
-/// A datagram to send from one of the call's two sockets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The socket: the stream's.
-    pub stream: StreamKind,
-    /// Where to.
-    pub to: SocketAddr,
-    /// The datagram.
-    pub bytes: Vec<u8>,
-}
-
-/// A received video frame to show now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Show {
-    /// The frame.
-    pub frame: JpegFrame,
-    /// When the other side captured it, on our clock (from its sender
-    /// reports); `None` until they relate its timestamps to a wallclock.
-    /// A display measures capture-to-present latency from it.
-    pub captured: Option<Instant>,
-}
-
-/// A frame period of received audio to play now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Play {
-    /// What to decode (or conceal, or silence while filling).
-    pub playout: Playout,
-    /// RTP timestamp of the frame it stands for, once playing.
-    pub timestamp: Option<u32>,
-}
-
-/// Things the shell may want to tell the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEvent {
-    /// The other side said RTCP BYE on this stream: it stopped sending.
-    Bye(StreamKind),
-}
-
-/// What the session asks of its shell.
-#[must_use]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Send a datagram.
-    Transmit(Transmit),
-    /// Show a video frame.
-    Show(Show),
-    /// Play an audio frame.
-    Play(Play),
-    /// Tell the user.
-    Event(SessionEvent),
-}
-
-/// What became of a datagram given to [`MediaSession::handle_packet`]; the
-/// shell passes on copies (`--forward`) of the accepted ones only.
-#[must_use]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
-    /// An RTP packet of the stream, taken.
-    Rtp,
-    /// An RTCP compound from the other side, taken.
-    Rtcp,
-    /// From another address than the other side's port for that stream, or
-    /// from another source than the stream's: dropped and counted.
-    Foreign,
-    /// Neither RTP nor RTCP, malformed, or of another payload type: dropped.
-    Malformed,
-    /// From the peer's address but failing SRTP authentication (forged,
-    /// corrupted, under another key, or plain RTP) or replayed: dropped
-    /// unparsed and counted ([`Quality::srtp_auth_failed`],
-    /// [`Quality::srtp_replayed`]).
-    Unauthenticated,
-}
-
 /// A frame captured for sending.
 #[derive(Debug, Clone, Copy)]
 pub struct VideoFrame<'a> {
@@ -217,43 +149,6 @@ pub struct VideoFrame<'a> {
     pub jpeg: &'a [u8],
     /// From a camera: its capture-to-send latency goes in the report.
     pub from_camera: bool,
-}
-
-/// Outputs waiting to be polled, at most [`MAX_QUEUED_OUTPUTS`]. Its own
-/// type so a stream can be borrowed while its datagrams are queued; it holds
-/// the SRTP senders because every datagram the session sends passes here.
-#[derive(Debug)]
-struct Outputs(VecDeque<Output>, Srtp<peercall_srtp::Sender>);
-
-impl Outputs {
-    fn push(&mut self, out: Output) {
-        if self.0.len() >= MAX_QUEUED_OUTPUTS {
-            // Drop the oldest datagram; frames to show and play stay, as
-            // the user would notice those.
-            match self.0.iter().position(|o| matches!(o, Output::Transmit(_))) {
-                Some(i) => {
-                    self.0.remove(i);
-                }
-                None => {
-                    self.0.pop_front();
-                }
-            }
-        }
-        self.0.push_back(out);
-    }
-
-    /// Queues a datagram to send: SRTP- or SRTCP-protected when the
-    /// session has keys (the one place every sent datagram passes).
-    fn transmit(&mut self, stream: StreamKind, to: SocketAddr, bytes: Vec<u8>) {
-        if let Some(bytes) = self.1.protect(stream, bytes) {
-            self.push(Output::Transmit(Transmit { stream, to, bytes }));
-        }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.0.len()
-    }
 }
 
 /// The stream of this kind among the two, borrowing only them.
@@ -530,183 +425,6 @@ impl MediaSession {
         s.sent(now, captured, ts, opus.len());
         self.quality.audio_frames_sent += 1;
         self.rtcp_if_due(now, StreamKind::Audio);
-    }
-
-    /// A datagram arrived on `stream`'s socket from `from`.
-    pub fn handle_packet(
-        &mut self,
-        now: Instant,
-        stream: StreamKind,
-        from: SocketAddr,
-        bytes: &[u8],
-    ) -> Received {
-        self.handle_packet_plain(now, stream, from, bytes).0
-    }
-
-    /// [`MediaSession::handle_packet`], handing back as well the datagram's
-    /// plain RTP or RTCP when the session took it (decrypted when the call
-    /// is encrypted): what a shell copies to a local player (`--forward`).
-    pub fn handle_packet_plain<'a>(
-        &mut self,
-        now: Instant,
-        stream: StreamKind,
-        from: SocketAddr,
-        bytes: &'a [u8],
-    ) -> (Received, Option<Cow<'a, [u8]>>) {
-        // A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d.
-        let from = crate::wire::canonical_addr(from);
-        let Some(s) = pick(&mut self.video, &mut self.audio, stream) else {
-            self.quality.foreign_dropped += 1;
-            return (Received::Foreign, None);
-        };
-        if from != s.remote {
-            log::debug!(
-                "dropped a packet from {from}: not the call's peer {}",
-                s.remote
-            );
-            self.quality.foreign_dropped += 1;
-            return (Received::Foreign, None);
-        }
-        // Authenticated and decrypted before anything reads it.
-        let plain = match self.srtp_in.unprotect(stream, bytes) {
-            Ok(None) => Cow::Borrowed(bytes),
-            Ok(Some(p)) => Cow::Owned(p),
-            Err(why) => {
-                log::debug!("dropped a {stream:?} packet from {from}: SRTP {why:?}");
-                match why {
-                    Refused::Auth => self.quality.srtp_auth_failed += 1,
-                    Refused::Replay => self.quality.srtp_replayed += 1,
-                }
-                return (Received::Unauthenticated, None);
-            }
-        };
-        let r = self.handle_plain(now, stream, from, &plain);
-        let taken = matches!(r, Received::Rtp | Received::Rtcp);
-        (r, taken.then_some(plain))
-    }
-
-    /// A datagram from the peer's address, in the clear.
-    fn handle_plain(
-        &mut self,
-        now: Instant,
-        stream: StreamKind,
-        from: SocketAddr,
-        bytes: &[u8],
-    ) -> Received {
-        let ntp_now = self.ntp(now);
-        let Some(s) = pick(&mut self.video, &mut self.audio, stream) else {
-            return Received::Foreign;
-        };
-        match classify(bytes) {
-            Kind::Rtcp => match s.handle_rtcp(now, ntp_now, bytes) {
-                Ok(news) => {
-                    if news.bye {
-                        self.outputs.push(Output::Event(SessionEvent::Bye(stream)));
-                    }
-                    match stream {
-                        StreamKind::Video => self.video_feedback(now, news),
-                        StreamKind::Audio => {
-                            if let Some(l) = news.loss {
-                                // Reports come once a second; half the weight
-                                // on each keeps one spell from swinging it.
-                                let avg = self.audio_loss.map_or(l, |a| (a + l) / 2.0);
-                                self.audio_loss = Some(avg);
-                            }
-                        }
-                    }
-                    Received::Rtcp
-                }
-                Err(()) => {
-                    log::debug!("malformed RTCP from {from} dropped");
-                    Received::Malformed
-                }
-            },
-            Kind::Rtp => {
-                let Ok((h, payload)) = RtpHeader::parse(bytes) else {
-                    log::debug!("malformed RTP from {from} dropped");
-                    return Received::Malformed;
-                };
-                if stream == StreamKind::Video && h.payload_type == PT_RTX {
-                    return self.video_rtx(now, from, &h, payload);
-                }
-                if stream == StreamKind::Video && h.payload_type == PT_FLEXFEC {
-                    return self.video_fec(now, from, &h, bytes);
-                }
-                let expected = match stream {
-                    StreamKind::Video => PT_JPEG,
-                    StreamKind::Audio => PT_OPUS,
-                };
-                if h.payload_type != expected {
-                    log::debug!(
-                        "RTP payload type {} on the {stream:?} stream dropped",
-                        h.payload_type
-                    );
-                    self.quality.payload_type_dropped += 1;
-                    return Received::Malformed;
-                }
-                let newest = match s.heard(now, &mut self.rng, &h) {
-                    Ok(newest) => newest,
-                    Err(why) => {
-                        log::debug!("RTP from {from} dropped: {why:?}");
-                        self.quality.foreign_dropped += 1;
-                        return Received::Foreign;
-                    }
-                };
-                match stream {
-                    StreamKind::Video => {
-                        self.video_arrived(now, &h, bytes.len());
-                        self.video_packet(now, &h, payload, newest);
-                        if self.feedback {
-                            let recovered = self.fec_in.media(bytes);
-                            self.fec_recovered(now, recovered);
-                        }
-                    }
-                    StreamKind::Audio => self.audio_packet(now, &h, payload),
-                }
-                Received::Rtp
-            }
-            Kind::Unknown => {
-                log::debug!("dropped a datagram from {from} that is neither RTP nor RTCP");
-                Received::Malformed
-            }
-        }
-    }
-
-    /// A video packet; `newest`: the highest sequence number heard so far.
-    fn video_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8], newest: bool) {
-        let asm = &mut self.video_in.assembler;
-        let mut pushed = asm.push(h.sequence, h.timestamp, h.marker, payload);
-        if newest && matches!(pushed, Err(Rejected::Late)) {
-            // Next in sequence yet behind the last frame: the sender's clock
-            // went back (a restarted capture), not a late packet. Without
-            // starting over no picture would show until its timestamps
-            // caught up, hours later for a big jump.
-            self.video_in.restart();
-            pushed = self
-                .video_in
-                .assembler
-                .push(h.sequence, h.timestamp, h.marker, payload);
-        }
-        let Ok(Some(frame)) = pushed else {
-            return;
-        };
-        let repaired = self.repaired_frames.contains(&frame.timestamp);
-        let playout = self.video_in.playout_due(now, frame.timestamp, repaired);
-        let due = match self.video_due(frame.timestamp) {
-            Some(sync) => sync.max(playout),
-            None => playout,
-        };
-        self.video_in.hold(now, due, frame);
-        self.show_due(now);
-    }
-
-    fn audio_packet(&mut self, now: Instant, h: &RtpHeader, payload: &[u8]) {
-        self.audio_in
-            .buffer
-            .push(now, h.sequence, h.timestamp, payload.to_vec());
-        if self.audio_in.should_start(now) {
-            self.play(now);
-        }
     }
 
     /// When a video frame with RTP time `ts` should be shown: at most

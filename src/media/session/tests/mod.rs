@@ -17,8 +17,10 @@ mod sweep;
 mod wrap;
 
 use super::*;
+use crate::media::fec::PT_FLEXFEC;
 use crate::media::impair::{ImpairConfig, Impairment};
-use crate::media::rtp::Rtcp;
+use crate::media::jpeg::JpegFrame;
+use crate::media::rtp::{classify, Kind, Rtcp, RtpHeader, PT_RTX};
 use crate::wire::{AudioFormat, VideoFormat};
 
 /// A 320x240 baseline JPEG: seven RTP packets at the usual payload size.
