@@ -227,10 +227,12 @@ pub fn describe(m: &MediaDescription) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn media(w: u16, h: u16, fps: u8, ch: u8) -> MediaDescription {
+    /// MJPEG at `w`x`h`@`fps` and Opus with `ch` channels (the call tests
+    /// use it too).
+    pub(crate) fn media(w: u16, h: u16, fps: u8, ch: u8) -> MediaDescription {
         MediaDescription {
             video: VideoFormat {
                 codec: VideoCodec::Mjpeg,
