@@ -81,8 +81,13 @@ fn main() {
 /// Compiles the copy in vendor/libsrtp/ against the target's libcrypto and returns
 /// the clang arguments that find its header as <srtp2/srtp.h>.
 fn vendored_library(out: &Path) -> Vec<String> {
+    // The probe only finds libcrypto: its link flags are printed after the
+    // archive below, and printed by the probe too they would come before it
+    // as well (the unoptimised aarch64 test binaries then did not link).
     let crypto = pkg_config::Config::new()
         .atleast_version("1.1.0")
+        .cargo_metadata(false)
+        .env_metadata(true)
         .probe("libcrypto")
         .unwrap_or_else(|e| {
             panic!(
@@ -152,7 +157,7 @@ fn vendored_library(out: &Path) -> Vec<String> {
         build.file(src.join(file));
     }
     build.compile("srtp2");
-    // cc links the archive; libcrypto comes after it on the linker's line.
+    // cc links the archive; libcrypto must come after it on the linker's line.
     for dir in &crypto.link_paths {
         println!("cargo:rustc-link-search=native={}", dir.display());
     }
