@@ -156,7 +156,7 @@ pub const EXPECTED_LOSS_MARGIN: f64 = 2.0;
 
 /// What the shell's Opus encoder should do now: in-band FEC planned for the
 /// loss the other side reports, and a bitrate that pays for it, within
-/// [`MIN_AUDIO_BITRATE`] and [`MAX_AUDIO_BITRATE`].
+/// the session's `MIN_AUDIO_BITRATE` and `MAX_AUDIO_BITRATE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioTarget {
     /// Bits per second.
