@@ -6,8 +6,9 @@
 //! Dropped Buffers" control, set to 100, holds its pictures back, so here
 //! they run out on cue.
 
+use peercall::media::capture::PixelFormat;
 use peercall_hw_tests::{need, Device};
-use peercall_peer::devices::camera::{Camera, CaptureFailure, Captured};
+use peercall_peer::devices::camera::{Camera, CameraStream, CaptureFailure, Captured};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use v4l::control::{Control, Value};
@@ -59,7 +60,7 @@ impl Drop for Dropping {
 
 /// Asks for pictures until [`EMPTY_WAITS`] waits have run out, failing if
 /// one comes or the capture stops.
-fn expect_no_pictures(stream: &mut peercall_peer::devices::camera::CameraStream) {
+fn expect_no_pictures(stream: &mut CameraStream) {
     for wait in 0..EMPTY_WAITS {
         match stream.next() {
             Err(CaptureFailure::Timeout) => {}
@@ -72,7 +73,7 @@ fn expect_no_pictures(stream: &mut peercall_peer::devices::camera::CameraStream)
 
 /// Asks for [`PICTURES`] pictures, failing if the capture stops or they do
 /// not come within [`PICTURES_WITHIN`].
-fn expect_pictures(stream: &mut peercall_peer::devices::camera::CameraStream) {
+fn expect_pictures(stream: &mut CameraStream) {
     let (mut got, deadline) = (0, Instant::now() + PICTURES_WITHIN);
     while got < PICTURES {
         assert!(
@@ -84,7 +85,7 @@ fn expect_pictures(stream: &mut peercall_peer::devices::camera::CameraStream) {
                 assert!(!data.is_empty(), "an empty picture");
                 got += 1;
             }
-            Ok((_, Captured::Jpeg(_))) => panic!("vivid gave JPEG, asked for a raw format"),
+            Ok((_, Captured::Jpeg(_))) => panic!("vivid gave JPEG, asked for YUYV"),
             Err(CaptureFailure::Timeout | CaptureFailure::BadFrame) => {}
             Err(CaptureFailure::Gone(e)) => panic!("capture stopped after {got} pictures: {e}"),
         }
@@ -98,7 +99,8 @@ fn capture_goes_on_when_pictures_are_late() {
     };
     let dropping = Dropping::new(&path);
     dropping.set(100);
-    let camera = Camera::open(&path, (640, 480, 25), None).expect("vivid opens as a camera");
+    let camera = Camera::open(&path, (640, 480, 25), Some(PixelFormat::Yuyv))
+        .expect("vivid opens as a camera");
     let mut stream = camera.stream().expect("vivid streams");
     // The first picture is late: the stream starts and its first wait runs
     // out, then more waits do.

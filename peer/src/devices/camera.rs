@@ -237,11 +237,20 @@ pub struct CameraStream {
     handle: Arc<Handle>,
     mode: Mode,
     stride: usize,
-    /// Whether the v4l stream has been started (by its first `next()`).
-    started: bool,
-    /// Whether the v4l stream gave the driver back the buffer it held and
-    /// then got none: its next `next()` would give that buffer back again.
-    empty_handed: bool,
+    held: Held,
+}
+
+/// What the v4l stream holds between two frames: its `next()` gives the
+/// driver back the buffer it holds, then waits for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Not started: its first `next()` queues every buffer and starts it.
+    NotStarted,
+    /// The buffer of the last frame, read or skipped.
+    Buffer,
+    /// Nothing: it gave its buffer back and its own wait ran out, so its
+    /// next `next()` would give the same buffer back again.
+    Nothing,
 }
 
 impl Camera {
@@ -330,8 +339,7 @@ impl Camera {
             stream,
             mode: self.mode,
             stride: self.stride,
-            started: false,
-            empty_handed: false,
+            held: Held::NotStarted,
         })
     }
 }
@@ -389,26 +397,30 @@ impl CameraStream {
         // slower than FRAME_WAIT, or one late frame, ended capture. Once a
         // frame is ready its wait returns at once. Before the first `next()`
         // the stream is off and there is nothing to wait for.
-        if self.started {
+        if self.held != Held::NotStarted {
             self.wait()?;
-            if self.empty_handed {
-                // Its own wait ran out all the same (the first frame was
-                // late, or a signal came): take a buffer back, its picture
-                // unread, so that it holds one to give back again.
-                CaptureStream::dequeue(&mut self.stream).map_err(failure)?;
-                self.empty_handed = false;
-                self.wait()?;
-            }
         }
-        self.started = true;
+        if self.held == Held::Nothing {
+            // Its own wait ran out all the same (the first frame was late,
+            // or a signal came): take a buffer back, its picture unread, so
+            // that it holds one to give back again.
+            CaptureStream::dequeue(&mut self.stream).map_err(failure)?;
+            self.held = Held::Buffer;
+            self.wait()?;
+        }
         let (buf, meta) = match self.stream.next() {
             Ok(x) => x,
             Err(e) => {
                 let failure = failure(e);
-                self.empty_handed = matches!(failure, CaptureFailure::Timeout);
+                self.held = match failure {
+                    CaptureFailure::Timeout => Held::Nothing,
+                    // Capture ends here; the caller stops asking.
+                    _ => Held::Buffer,
+                };
                 return Err(failure);
             }
         };
+        self.held = Held::Buffer;
         let at = captured_at(meta.timestamp);
         let used = (meta.bytesused as usize).min(buf.len());
         let data = &buf[..used];
