@@ -81,9 +81,9 @@ fn main() {
 /// Compiles the copy in vendor/libsrtp/ against the target's libcrypto and returns
 /// the clang arguments that find its header as <srtp2/srtp.h>.
 fn vendored_library(out: &Path) -> Vec<String> {
-    // The probe only finds libcrypto: its link flags are printed after the
-    // archive below, and printed by the probe too they would come before it
-    // as well (the unoptimised aarch64 test binaries then did not link).
+    // The probe only finds libcrypto; its link flags are printed after the
+    // archive below. Printed by the probe they come before the archive, and
+    // alone there they left the unoptimised aarch64 test binaries unlinked.
     let crypto = pkg_config::Config::new()
         .atleast_version("1.1.0")
         .cargo_metadata(false)
