@@ -309,11 +309,11 @@ srtp_pair() {
 	if [ "$1" = plain-first ]; then order=(p ""); fi
 	for x in "${order[@]}"; do
 		start_callee "${x}bob" "--video-out null" "${x:+off}"
-		eval "${x}bob=\$CALLEE"
+		printf -v "${x}bob" %s "$CALLEE"
 	done
 	for x in "${order[@]}"; do
 		start_caller "${x}alice" "${x}bob" "${x:+off}"
-		eval "${x}alice=\$CALLER"
+		printf -v "${x}alice" %s "$CALLER"
 	done
 	local p
 	for p in "alice $alice" "bob $bob" "palice $palice" "pbob $pbob"; do
