@@ -7,7 +7,7 @@
 
 use peercall_hw_tests::screen::{screendump, Picture};
 use peercall_hw_tests::{need, Device};
-use peercall_testkit::{start_answering_peer, start_call, Registry};
+use peercall_testkit::{start_call, start_peer_with, Registry};
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -183,10 +183,14 @@ fn call_shows_in_the_window_on_kms_drm() {
     let registry = reg.arg();
     // Bob has no camera, so no preview of his own: the colour on the screen
     // can only be Alice's picture.
-    let mut bob = start_answering_peer(
+    // Bob opens his window (Mesa's GBM and EGL on an emulated CPU) before
+    // he registers, which took longer than testkit's usual wait on the
+    // emulated arm64 board: he gets CALL_START for it.
+    let (mut bob, _) = start_peer_with(
         "bob",
         &registry,
         &[
+            "--auto-accept-anyone",
             "--video",
             "none",
             "--video-out",
@@ -195,6 +199,7 @@ fn call_shows_in_the_window_on_kms_drm() {
             "--report-json",
         ],
     );
+    bob.expect_within("registered as bob", CALL_START);
     let said = bob.output();
     let window = said
         .lines()
